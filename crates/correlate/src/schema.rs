@@ -1,0 +1,85 @@
+//! The Arrow schemas of the two tables of the attributed dataset, defined once.
+//!
+//! `sessions/dt=YYYY-MM-DD/*.parquet` holds one row per session and
+//! `findings/dt=YYYY-MM-DD/*.parquet` one row per finding. The partition column `dt`
+//! (the UTC date of `start_time` / `event_time`) lives in the folder name, not in the
+//! files. Column names are a contract (DESIGN.md): analysts, Athena tables and the
+//! queries in `queries/` depend on them.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// Timestamps are UTC instants with millisecond precision (CloudTrail has seconds,
+/// the broker log milliseconds).
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+}
+
+static SESSIONS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    Arc::new(Schema::new(vec![
+        // SSM SessionId; null only for `failed` sessions (keyed by cloudtrail_event_id)
+        // and for orphan broker records that carry only an ssm_request_id.
+        text("session_id"),
+        // failed | attributed | unattributed | pending | direct | orphan
+        Field::new("status", DataType::Utf8, false),
+        // StartSession eventTime; the broker record's ts for orphans.
+        Field::new("start_time", timestamp_type(), false),
+        // eventTime of the first successful TerminateSession, when seen.
+        Field::new("end_time", timestamp_type(), true),
+        text("account_id"),
+        text("region"),
+        text("target"),
+        // The session document used (default_document when StartSession named none).
+        text("document_name"),
+        Field::new("via_broker", DataType::Boolean, false),
+        text("cloudtrail_event_id"),
+        // userIdentity.arn of StartSession (the broker's role for broker sessions).
+        text("cloudtrail_principal_arn"),
+        // The human: the broker record's caller_arn, or userIdentity.arn for direct sessions.
+        text("original_principal_arn"),
+        // Role session name (Identity Center user name) or IAM user name of the original principal.
+        text("original_user"),
+        text("permission_set"),
+        // The document the policy assigns to permission_set.
+        text("expected_document"),
+        // The Linux user: the broker record's run_as, else the policy's for permission_set.
+        text("run_as"),
+        text("broker_request_id"),
+        text("source_ip"),
+        text("user_agent"),
+    ]))
+});
+
+static FINDINGS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    Arc::new(Schema::new(vec![
+        // Stable across reruns: a hash of the rule and the key it is raised on.
+        Field::new("finding_id", DataType::Utf8, false),
+        Field::new("rule", DataType::Utf8, false),
+        // critical | high | medium | low
+        Field::new("severity", DataType::Utf8, false),
+        text("session_id"),
+        Field::new("event_time", timestamp_type(), false),
+        text("account_id"),
+        text("region"),
+        text("target"),
+        text("principal_arn"),
+        text("permission_set"),
+        // One sentence for a human.
+        Field::new("detail", DataType::Utf8, false),
+        // A JSON object: the ids and values that prove the finding.
+        Field::new("evidence", DataType::Utf8, false),
+    ]))
+});
+
+/// Schema of `sessions/` (without the `dt` partition column).
+pub fn sessions_schema() -> SchemaRef {
+    SESSIONS.clone()
+}
+
+/// Schema of `findings/` (without the `dt` partition column).
+pub fn findings_schema() -> SchemaRef {
+    FINDINGS.clone()
+}

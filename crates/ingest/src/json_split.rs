@@ -1,0 +1,673 @@
+//! Splits a stream of JSON into records without parsing them.
+//!
+//! CloudTrail delivers `{"Records":[...]}` files of up to tens of MB in which about
+//! one record in a thousand is an SSM session event. Parsing every record would make
+//! the engine slow; instead this module tracks only JSON structure (strings, brackets,
+//! the keys of the top-level object) and hands each record's bytes to the caller,
+//! which looks for a cheap marker before parsing anything.
+//!
+//! What counts as a record ([`Piece`]):
+//! - each element of the array under a top-level key `Records` (CloudTrail log file)
+//!   or `Events` (`aws cloudtrail lookup-events` output),
+//! - each element of a top-level array (a bare JSON array of records),
+//! - any other top-level value as a whole (one record or one EventBridge envelope per
+//!   line, or one pretty-printed record per file).
+//!
+//! Memory is bounded by the largest single record (capped at [`MAX_RECORD_BYTES`]) plus
+//! the read buffer, however large the file: a 1 GB `Records` array is streamed.
+//!
+//! Errors: when the first top-level value fits on one line the input is treated as
+//! JSON lines, and a broken line costs only that line; otherwise (pretty-printed JSON)
+//! a structural error ends the file, and everything before it has been delivered.
+
+use std::io::{self, Read};
+
+/// A record larger than this is rejected without being buffered whole.
+pub const MAX_RECORD_BYTES: usize = 64 << 20;
+/// Nesting deeper than this is rejected (serde_json itself stops at 128).
+pub const MAX_DEPTH: usize = 1024;
+
+const READ_CHUNK: usize = 1 << 20;
+
+/// One unit handed to the caller.
+#[derive(Debug)]
+pub enum Piece<'a> {
+    Record {
+        bytes: &'a [u8],
+        /// Decompressed byte offset of the record's first byte.
+        offset: u64,
+        /// 1-based line of the record's first byte.
+        line: u64,
+        /// The top-level key of the enclosing array (`Records`, `Events`), if any.
+        container: Container,
+    },
+    Error {
+        offset: u64,
+        line: u64,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    /// A top-level value on its own.
+    None,
+    /// An element of a top-level array.
+    Array,
+    /// An element of `{"Records":[...]}`.
+    Records,
+    /// An element of `{"Events":[...]}`.
+    Events,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Unknown,
+    Lines,
+    Document,
+}
+
+/// Where the scanner is relative to the structure that matters.
+struct Scan {
+    /// Open brackets, innermost last.
+    stack: Vec<u8>,
+    in_string: bool,
+    /// Depth at which elements are emitted (1 for a top-level array, 2 for Records).
+    element_depth: Option<usize>,
+    container: Container,
+    /// Start (absolute offset) of the value being collected, if any.
+    value_start: Option<u64>,
+    /// The value being collected is too large: skip it, then report.
+    oversized: bool,
+    /// Line of the oversized value's start.
+    oversized_line: u64,
+    /// In the top-level object: the next string is a key.
+    expect_key: bool,
+    /// Absolute offset of the start of the last top-level key string (after the quote).
+    key_start: u64,
+    /// The last top-level key, when it names a container.
+    pending_container: Container,
+    /// Set once a newline has been seen inside the first top-level value.
+    newline_in_first_value: bool,
+    first_value_done: bool,
+}
+
+impl Scan {
+    fn new() -> Self {
+        Scan {
+            stack: Vec::with_capacity(64),
+            in_string: false,
+            element_depth: None,
+            container: Container::None,
+            value_start: None,
+            oversized: false,
+            oversized_line: 0,
+            expect_key: false,
+            key_start: 0,
+            pending_container: Container::None,
+            newline_in_first_value: false,
+            first_value_done: false,
+        }
+    }
+
+    fn reset(&mut self) {
+        let first_value_done = self.first_value_done;
+        *self = Scan::new();
+        self.first_value_done = first_value_done;
+    }
+}
+
+/// Splits `reader` into [`Piece`]s, calling `on_piece` for each. I/O errors from the
+/// reader (a truncated gzip stream, say) become a final [`Piece::Error`].
+pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)) {
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK * 2);
+    // Absolute offset of buf[0].
+    let mut base: u64 = 0;
+    // Newlines counted in the stream before absolute offset `counted_to`.
+    let mut lines_before: u64 = 0;
+    let mut counted_to: u64 = 0;
+    let mut pos: usize = 0;
+    let mut scan = Scan::new();
+    let mut mode = Mode::Unknown;
+    let mut eof = false;
+    // In lines mode after an error: skip to the next newline.
+    let mut skipping_line = false;
+
+    // Line number (1-based) of absolute offset `at`, counting newlines lazily.
+    let line_of = |buf: &[u8], base: u64, at: u64, lines_before: &mut u64, counted_to: &mut u64| {
+        if at > *counted_to {
+            let from = (*counted_to - base) as usize;
+            let to = (at - base) as usize;
+            *lines_before += memchr::memchr_iter(b'\n', &buf[from..to]).count() as u64;
+            *counted_to = at;
+        }
+        *lines_before + 1
+    };
+
+    loop {
+        if pos >= buf.len() {
+            if eof {
+                break;
+            }
+            // Keep only what the current value (or top-level key) needs, then read more.
+            let mut keep_abs = base + buf.len() as u64;
+            if let Some(start) = scan.value_start
+                && !scan.oversized
+            {
+                keep_abs = keep_abs.min(start);
+            }
+            if scan.in_string && scan.expect_key {
+                keep_abs = keep_abs.min(scan.key_start);
+            }
+            // Count the newlines in what is dropped before dropping it.
+            if keep_abs > counted_to {
+                line_of(&buf, base, keep_abs, &mut lines_before, &mut counted_to);
+            }
+            let dropped = (keep_abs - base) as usize;
+            buf.drain(..dropped);
+            base = keep_abs;
+            pos -= dropped;
+            let old_len = buf.len();
+            buf.resize(old_len + READ_CHUNK, 0);
+            match read_some(&mut reader, &mut buf[old_len..]) {
+                Ok(0) => {
+                    buf.truncate(old_len);
+                    eof = true;
+                    continue;
+                }
+                Ok(n) => buf.truncate(old_len + n),
+                Err(err) => {
+                    buf.truncate(old_len);
+                    let at = base + buf.len() as u64;
+                    let line = line_of(&buf, base, at, &mut lines_before, &mut counted_to);
+                    on_piece(Piece::Error {
+                        offset: at,
+                        line,
+                        message: format!("input could not be read past this point: {err}"),
+                    });
+                    return;
+                }
+            }
+            continue;
+        }
+
+        if skipping_line {
+            match memchr::memchr(b'\n', &buf[pos..]) {
+                Some(i) => {
+                    pos += i + 1;
+                    skipping_line = false;
+                }
+                None => pos = buf.len(),
+            }
+            continue;
+        }
+
+        if scan.in_string {
+            match memchr::memchr3(b'"', b'\\', b'\n', &buf[pos..]) {
+                None => pos = buf.len(),
+                Some(i) => {
+                    let at = pos + i;
+                    match buf[at] {
+                        b'\\' => {
+                            if at + 1 >= buf.len() {
+                                if eof {
+                                    pos = buf.len();
+                                } else {
+                                    // Need the escaped byte: read more first.
+                                    pos = at;
+                                    if !refill_pending(&mut reader, &mut buf, &mut eof) {
+                                        pos = buf.len();
+                                    }
+                                }
+                            } else {
+                                pos = at + 2;
+                            }
+                        }
+                        b'\n' => {
+                            pos = at;
+                            let offset = base + at as u64;
+                            let message = "line break inside a JSON string".to_string();
+                            if fail(
+                                &mut scan, &mut mode, &mut skipping_line, offset, message,
+                                &buf, base, &mut lines_before, &mut counted_to, &mut on_piece,
+                                line_of,
+                            ) {
+                                return;
+                            }
+                        }
+                        _ => {
+                            scan.in_string = false;
+                            pos = at + 1;
+                            if scan.expect_key && scan.stack.len() == 1 {
+                                let key = &buf[(scan.key_start - base) as usize..at];
+                                scan.pending_container = match key {
+                                    b"Records" => Container::Records,
+                                    b"Events" => Container::Events,
+                                    _ => Container::None,
+                                };
+                                scan.expect_key = false;
+                            }
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+
+        let byte = buf[pos];
+        let offset = base + pos as u64;
+        pos += 1;
+        let depth = scan.stack.len();
+        match byte {
+            b' ' | b'\t' | b'\r' => {}
+            b'\n' => {
+                if depth > 0 {
+                    if !scan.first_value_done {
+                        scan.newline_in_first_value = true;
+                    }
+                    if mode == Mode::Lines {
+                        let message = "JSON value not complete at the end of its line".to_string();
+                        if fail(
+                            &mut scan, &mut mode, &mut skipping_line, offset, message, &buf,
+                            base, &mut lines_before, &mut counted_to, &mut on_piece, line_of,
+                        ) {
+                            return;
+                        }
+                        // The newline itself ends the skipped line.
+                        skipping_line = false;
+                    }
+                }
+            }
+            b'"' => {
+                if depth == 0 {
+                    let message = "expected a JSON object or array".to_string();
+                    if fail(
+                        &mut scan, &mut mode, &mut skipping_line, offset, message, &buf, base,
+                        &mut lines_before, &mut counted_to, &mut on_piece, line_of,
+                    ) {
+                        return;
+                    }
+                    continue;
+                }
+                scan.in_string = true;
+                if depth == 1 && scan.stack[0] == b'{' && scan.expect_key {
+                    scan.key_start = offset + 1;
+                }
+                start_element(&mut scan, offset);
+            }
+            b'{' | b'[' => {
+                if depth >= MAX_DEPTH {
+                    let message = format!("JSON nested deeper than {MAX_DEPTH} levels");
+                    if fail(
+                        &mut scan, &mut mode, &mut skipping_line, offset, message, &buf, base,
+                        &mut lines_before, &mut counted_to, &mut on_piece, line_of,
+                    ) {
+                        return;
+                    }
+                    continue;
+                }
+                if depth == 0 {
+                    scan.value_start = Some(offset);
+                    scan.container = Container::None;
+                    scan.element_depth = None;
+                    if byte == b'[' {
+                        scan.element_depth = Some(1);
+                        scan.container = Container::Array;
+                        scan.value_start = None;
+                    } else {
+                        scan.expect_key = true;
+                    }
+                } else if depth == 1
+                    && byte == b'['
+                    && scan.stack[0] == b'{'
+                    && scan.element_depth.is_none()
+                    && scan.pending_container != Container::None
+                {
+                    // `{"Records": [` : records are the elements of this array.
+                    scan.element_depth = Some(2);
+                    scan.container = scan.pending_container;
+                    scan.value_start = None;
+                } else {
+                    start_element(&mut scan, offset);
+                }
+                scan.stack.push(byte);
+            }
+            b'}' | b']' => {
+                let open = if byte == b'}' { b'{' } else { b'[' };
+                if scan.stack.last() != Some(&open) {
+                    let message = format!("unbalanced '{}'", byte as char);
+                    if fail(
+                        &mut scan, &mut mode, &mut skipping_line, offset, message, &buf, base,
+                        &mut lines_before, &mut counted_to, &mut on_piece, line_of,
+                    ) {
+                        return;
+                    }
+                    continue;
+                }
+                if Some(depth) == scan.element_depth {
+                    // `]` closes the container array: emit its last element.
+                    emit_element(
+                        &mut scan, &buf, base, offset, &mut lines_before, &mut counted_to,
+                        &mut on_piece, line_of,
+                    );
+                }
+                scan.stack.pop();
+                if scan.stack.is_empty() {
+                    if scan.element_depth.is_none() {
+                        emit_element(
+                            &mut scan, &buf, base, offset + 1, &mut lines_before,
+                            &mut counted_to, &mut on_piece, line_of,
+                        );
+                    }
+                    scan.element_depth = None;
+                    scan.container = Container::None;
+                    scan.value_start = None;
+                    scan.expect_key = false;
+                    if !scan.first_value_done {
+                        scan.first_value_done = true;
+                        mode = if scan.newline_in_first_value {
+                            Mode::Document
+                        } else {
+                            Mode::Lines
+                        };
+                    }
+                }
+            }
+            b',' => {
+                if Some(depth) == scan.element_depth {
+                    emit_element(
+                        &mut scan, &buf, base, offset, &mut lines_before, &mut counted_to,
+                        &mut on_piece, line_of,
+                    );
+                } else if depth == 1 && scan.stack[0] == b'{' {
+                    scan.expect_key = true;
+                    scan.pending_container = Container::None;
+                }
+            }
+            _ => {
+                if depth == 0 {
+                    let message = "expected a JSON object or array".to_string();
+                    if fail(
+                        &mut scan, &mut mode, &mut skipping_line, offset, message, &buf, base,
+                        &mut lines_before, &mut counted_to, &mut on_piece, line_of,
+                    ) {
+                        return;
+                    }
+                    continue;
+                }
+                if byte != b':' {
+                    start_element(&mut scan, offset);
+                }
+            }
+        }
+        if let Some(start) = scan.value_start
+            && !scan.oversized
+            && (offset - start) as usize > MAX_RECORD_BYTES
+        {
+            scan.oversized = true;
+            scan.oversized_line = line_of(&buf, base, start, &mut lines_before, &mut counted_to);
+        }
+    }
+
+    if !scan.stack.is_empty() || scan.in_string {
+        let at = base + buf.len() as u64;
+        let start = scan.value_start.unwrap_or(at);
+        let line = line_of(&buf, base, start.max(base), &mut lines_before, &mut counted_to);
+        on_piece(Piece::Error {
+            offset: start,
+            line,
+            message: "file ends inside a JSON value (truncated?)".to_string(),
+        });
+    }
+}
+
+/// A value starts at `offset` inside an element array, unless one is already open.
+fn start_element(scan: &mut Scan, offset: u64) {
+    if let Some(depth) = scan.element_depth
+        && scan.stack.len() == depth
+        && scan.value_start.is_none()
+    {
+        scan.value_start = Some(offset);
+        scan.oversized = false;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn emit_element(
+    scan: &mut Scan,
+    buf: &[u8],
+    base: u64,
+    end: u64,
+    lines_before: &mut u64,
+    counted_to: &mut u64,
+    on_piece: &mut impl FnMut(Piece<'_>),
+    line_of: impl Fn(&[u8], u64, u64, &mut u64, &mut u64) -> u64,
+) {
+    let Some(start) = scan.value_start.take() else {
+        return;
+    };
+    if scan.oversized {
+        scan.oversized = false;
+        let line = scan.oversized_line;
+        on_piece(Piece::Error {
+            offset: start,
+            line,
+            message: format!(
+                "record of {} bytes is larger than the {} MiB limit",
+                end - start,
+                MAX_RECORD_BYTES >> 20
+            ),
+        });
+        return;
+    }
+    let line = line_of(buf, base, start, lines_before, counted_to);
+    let bytes = &buf[(start - base) as usize..(end - base) as usize];
+    let bytes = trim_ascii_end(bytes);
+    on_piece(Piece::Record {
+        bytes,
+        offset: start,
+        line,
+        container: scan.container,
+    });
+}
+
+fn trim_ascii_end(bytes: &[u8]) -> &[u8] {
+    let mut end = bytes.len();
+    while end > 0 && bytes[end - 1].is_ascii_whitespace() {
+        end -= 1;
+    }
+    &bytes[..end]
+}
+
+/// Reports a structural error. In lines mode the rest of the line is skipped and the
+/// scan goes on; otherwise the scan ends (returns true).
+#[allow(clippy::too_many_arguments)]
+fn fail(
+    scan: &mut Scan,
+    mode: &mut Mode,
+    skipping_line: &mut bool,
+    offset: u64,
+    message: String,
+    buf: &[u8],
+    base: u64,
+    lines_before: &mut u64,
+    counted_to: &mut u64,
+    on_piece: &mut impl FnMut(Piece<'_>),
+    line_of: impl Fn(&[u8], u64, u64, &mut u64, &mut u64) -> u64,
+) -> bool {
+    let start = match scan.value_start {
+        Some(start) if start >= base => start,
+        _ => offset,
+    };
+    let line = line_of(buf, base, start, lines_before, counted_to);
+    let error_line = line_of(buf, base, offset, lines_before, counted_to);
+    let where_ = if error_line != line {
+        format!(" (at line {error_line})")
+    } else {
+        String::new()
+    };
+    let lines_mode = *mode == Mode::Lines || (*mode == Mode::Unknown && !scan.newline_in_first_value);
+    let tail = if lines_mode {
+        ""
+    } else {
+        "; the rest of the file was not read"
+    };
+    on_piece(Piece::Error {
+        offset: start,
+        line,
+        message: format!("{message}{where_}{tail}"),
+    });
+    if lines_mode {
+        *mode = Mode::Lines;
+        scan.reset();
+        scan.first_value_done = true;
+        *skipping_line = true;
+        false
+    } else {
+        true
+    }
+}
+
+fn read_some(reader: &mut impl Read, out: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match reader.read(out) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Appends at least one more byte to `buf` (false at end of input or on error; the
+/// error resurfaces on the next regular read).
+fn refill_pending(reader: &mut impl Read, buf: &mut Vec<u8>, eof: &mut bool) -> bool {
+    let old_len = buf.len();
+    buf.resize(old_len + READ_CHUNK, 0);
+    match read_some(reader, &mut buf[old_len..]) {
+        Ok(0) => {
+            buf.truncate(old_len);
+            *eof = true;
+            false
+        }
+        Ok(n) => {
+            buf.truncate(old_len + n);
+            true
+        }
+        Err(_) => {
+            buf.truncate(old_len);
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    enum Got {
+        Rec(String, u64, Container),
+        Err(u64, String),
+    }
+
+    fn split(input: &str) -> Vec<Got> {
+        let mut got = Vec::new();
+        split_records(input.as_bytes(), |piece| match piece {
+            Piece::Record {
+                bytes,
+                line,
+                container,
+                ..
+            } => got.push(Got::Rec(
+                String::from_utf8(bytes.to_vec()).unwrap(),
+                line,
+                container,
+            )),
+            Piece::Error { line, message, .. } => got.push(Got::Err(line, message)),
+        });
+        got
+    }
+
+    fn rec(text: &str, line: u64, container: Container) -> Got {
+        Got::Rec(text.to_string(), line, container)
+    }
+
+    #[test]
+    fn cloudtrail_file_elements() {
+        let got = split(r#"{"Records":[{"a":"x,]}"},{"b":[1,{"c":2}]} , {"d":"\"}"}]}"#);
+        assert_eq!(
+            got,
+            vec![
+                rec(r#"{"a":"x,]}"}"#, 1, Container::Records),
+                rec(r#"{"b":[1,{"c":2}]}"#, 1, Container::Records),
+                rec(r#"{"d":"\"}"}"#, 1, Container::Records),
+            ]
+        );
+    }
+
+    #[test]
+    fn records_key_need_not_come_first_and_nested_records_keys_do_not_count() {
+        let got = split(r#"{"x":{"Records":[1]},"Records":[{"a":1}]}"#);
+        assert_eq!(got, vec![rec(r#"{"a":1}"#, 1, Container::Records)]);
+        let got = split("{\"NextToken\":\"t\",\"Events\":[\n{\"e\":1},\n{\"e\":2}\n]}\n");
+        assert_eq!(
+            got,
+            vec![
+                rec(r#"{"e":1}"#, 2, Container::Events),
+                rec(r#"{"e":2}"#, 3, Container::Events)
+            ]
+        );
+    }
+
+    #[test]
+    fn json_lines_and_a_bare_array() {
+        let got = split("{\"a\":1}\n\n{\"b\":2}\r\n[{\"c\":3},{\"d\":4}]\n");
+        assert_eq!(
+            got,
+            vec![
+                rec(r#"{"a":1}"#, 1, Container::None),
+                rec(r#"{"b":2}"#, 3, Container::None),
+                rec(r#"{"c":3}"#, 4, Container::Array),
+                rec(r#"{"d":4}"#, 4, Container::Array),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_broken_line_costs_only_that_line() {
+        let got = split("{\"a\":1}\n{\"b\":\nnot json\n}{\"c\":3}\n{\"d\":4}\n");
+        assert_eq!(got[0], rec(r#"{"a":1}"#, 1, Container::None));
+        assert!(matches!(&got[1], Got::Err(2, m) if m.contains("not complete")), "{got:?}");
+        assert!(matches!(&got[2], Got::Err(3, m) if m.contains("object or array")), "{got:?}");
+        assert!(matches!(&got[3], Got::Err(4, m) if m.contains("unbalanced")), "{got:?}");
+        assert_eq!(got[4], rec(r#"{"d":4}"#, 5, Container::None));
+        assert_eq!(got.len(), 5);
+    }
+
+    #[test]
+    fn pretty_printed_document_and_its_truncation() {
+        let doc = "{\n  \"eventName\": \"StartSession\",\n  \"x\": [1, 2]\n}\n";
+        assert_eq!(split(doc), vec![rec(doc.trim_end(), 1, Container::None)]);
+        let got = split("{\"Records\": [\n {\"a\": 1},\n {\"b\": ");
+        assert_eq!(got[0], rec(r#"{"a": 1}"#, 2, Container::Records));
+        assert!(matches!(&got[1], Got::Err(3, m) if m.contains("truncated")), "{got:?}");
+    }
+
+    #[test]
+    fn nesting_and_size_limits() {
+        let deep = "[".repeat(MAX_DEPTH + 5);
+        let got = split(&deep);
+        assert!(matches!(&got[0], Got::Err(1, m) if m.contains("nested deeper")), "{got:?}");
+    }
+
+    #[test]
+    fn reads_across_chunk_boundaries() {
+        let record = format!(r#"{{"pad":"{}","q":"a\"b"}}"#, "x".repeat(READ_CHUNK / 3));
+        let file = format!(
+            "{{\"Records\":[{}]}}",
+            vec![record.as_str(); 7].join(",")
+        );
+        let got = split(&file);
+        assert_eq!(got.len(), 7);
+        assert!(got.iter().all(|g| *g == rec(&record, 1, Container::Records)));
+    }
+}

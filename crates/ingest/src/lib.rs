@@ -1,0 +1,134 @@
+//! Reading AWS inputs into session events and broker records.
+//!
+//! `sessiontrail-ingest` knows AWS formats and nothing of rules: it finds input files,
+//! detects their form per file, and turns CloudTrail into [`SessionEvent`]s (SSM
+//! StartSession / ResumeSession / TerminateSession only) and the session broker's log
+//! into [`BrokerRecord`]s. Every record that can't be read becomes a [`Reject`] with its
+//! file, line, byte offset and reason; reading never stops a run.
+//!
+//! ```no_run
+//! use std::path::PathBuf;
+//! use sessiontrail_ingest::{read_cloudtrail_paths, read_broker_log_paths};
+//!
+//! let cloudtrail = read_cloudtrail_paths(&[PathBuf::from("fixtures/cloudtrail")], 2).unwrap();
+//! let broker = read_broker_log_paths(&[PathBuf::from("fixtures/broker")], 2).unwrap();
+//! println!("{} session events, {} broker records, {} rejects",
+//!     cloudtrail.events.len(), broker.records.len(),
+//!     cloudtrail.rejects.len() + broker.rejects.len());
+//! ```
+
+pub mod arn;
+pub mod broker_log;
+pub mod cloudtrail;
+pub mod input_files;
+pub mod json_split;
+pub mod reject;
+pub mod session_event;
+pub mod time;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub use broker_log::{BrokerOutcome, BrokerRead, BrokerRecord, read_broker_log_file};
+pub use cloudtrail::{CloudTrailRead, read_cloudtrail_file};
+pub use input_files::{InputFiles, list_input_files};
+pub use reject::{InputKind, Location, Reject};
+pub use session_event::{SessionEvent, SessionEventName};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("input {path}: {source}")]
+    Input {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Reads every CloudTrail file under `paths` on `threads` threads. The result does not
+/// depend on the thread count: per-file results are merged in file order.
+pub fn read_cloudtrail_paths(paths: &[PathBuf], threads: usize) -> Result<CloudTrailRead, IngestError> {
+    let inputs = list_input_files(paths)?;
+    let mut read = read_files_parallel(&inputs.files, threads, |path, out: &mut CloudTrailRead| {
+        read_cloudtrail_file(path, out)
+    });
+    for (path, reason) in &inputs.unreadable {
+        read.stats.rejected += 1;
+        read.rejects.push(Reject::new(
+            InputKind::Cloudtrail,
+            Location::file(path.display().to_string()),
+            format!("not read: {reason}"),
+        ));
+    }
+    Ok(read)
+}
+
+/// Reads every broker log file under `paths` on `threads` threads.
+pub fn read_broker_log_paths(paths: &[PathBuf], threads: usize) -> Result<BrokerRead, IngestError> {
+    let inputs = list_input_files(paths)?;
+    let mut read = read_files_parallel(&inputs.files, threads, |path, out: &mut BrokerRead| {
+        read_broker_log_file(path, out)
+    });
+    for (path, reason) in &inputs.unreadable {
+        read.stats.rejected += 1;
+        read.rejects.push(Reject::new(
+            InputKind::BrokerLog,
+            Location::file(path.display().to_string()),
+            format!("not read: {reason}"),
+        ));
+    }
+    Ok(read)
+}
+
+/// Something per-file results can be merged into.
+pub trait Mergeable: Default + Send {
+    fn merge_from(&mut self, other: Self);
+}
+
+impl Mergeable for CloudTrailRead {
+    fn merge_from(&mut self, other: Self) {
+        self.merge(other);
+    }
+}
+
+impl Mergeable for BrokerRead {
+    fn merge_from(&mut self, other: Self) {
+        self.merge(other);
+    }
+}
+
+/// Reads files on a small pool of threads pulling from a shared index; results are
+/// merged in file order so output is deterministic.
+fn read_files_parallel<T: Mergeable>(
+    files: &[PathBuf],
+    threads: usize,
+    read_one: impl Fn(&Path, &mut T) + Sync,
+) -> T {
+    let threads = threads.clamp(1, files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, T)>> = Mutex::new(Vec::with_capacity(files.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(index) else { break };
+                    let mut out = T::default();
+                    read_one(path, &mut out);
+                    results
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .push((index, out));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    results.sort_by_key(|(index, _)| *index);
+    let mut all = T::default();
+    for (_, out) in results {
+        all.merge_from(out);
+    }
+    all
+}

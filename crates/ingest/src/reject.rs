@@ -1,0 +1,134 @@
+//! A reject: an input record that could not be read, with where it was and why.
+//!
+//! A reject is data, not an error: it is written to `OUT/rejects/`, counted in the
+//! run's summary, and the run goes on. Its reason never quotes the record's content,
+//! so a secret inside a bad record cannot leak through the rejects table.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
+use serde::{Deserialize, Serialize};
+
+/// Which reader rejected the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    Cloudtrail,
+    BrokerLog,
+}
+
+impl InputKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputKind::Cloudtrail => "cloudtrail",
+            InputKind::BrokerLog => "broker_log",
+        }
+    }
+}
+
+/// Where a record was read: the file, and the 1-based line and 0-based byte offset of
+/// the record's first byte in the file's decompressed content, when known.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Location {
+    pub file: String,
+    pub line: Option<u64>,
+    pub byte_offset: Option<u64>,
+}
+
+impl Location {
+    pub fn file(file: impl Into<String>) -> Self {
+        Location {
+            file: file.into(),
+            line: None,
+            byte_offset: None,
+        }
+    }
+
+    pub fn at(file: impl Into<String>, line: u64, byte_offset: u64) -> Self {
+        Location {
+            file: file.into(),
+            line: Some(line),
+            byte_offset: Some(byte_offset),
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(offset) = self.byte_offset {
+            write!(f, " (byte {offset})")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Reject {
+    pub kind: InputKind,
+    pub location: Location,
+    pub reason: String,
+}
+
+impl Reject {
+    pub fn new(kind: InputKind, location: Location, reason: impl Into<String>) -> Self {
+        Reject {
+            kind,
+            location,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Reject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} ({})", self.location, self.reason, self.kind.as_str())
+    }
+}
+
+static REJECTS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        // cloudtrail | broker_log
+        Field::new("input_kind", DataType::Utf8, false),
+        // The input file as named on the command line or found in a walked folder.
+        Field::new("source_file", DataType::Utf8, false),
+        // 1-based line of the record's first byte (decompressed content), when known.
+        Field::new("line", DataType::UInt64, true),
+        // 0-based byte offset of the record's first byte (decompressed content).
+        Field::new("byte_offset", DataType::UInt64, true),
+        // Why it could not be read; never quotes the record.
+        Field::new("reason", DataType::Utf8, false),
+    ]))
+});
+
+/// Schema of `rejects/` (partitioned by the run's `dt`, not stored in the files).
+pub fn rejects_schema() -> SchemaRef {
+    REJECTS.clone()
+}
+
+/// Rows to columns, at the edge where rejects are written.
+pub fn rejects_to_batch(rejects: &[Reject]) -> Result<RecordBatch, ArrowError> {
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            rejects.iter().map(|r| r.kind.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rejects.iter().map(|r| r.location.file.as_str()),
+        )),
+        Arc::new(UInt64Array::from_iter(
+            rejects.iter().map(|r| r.location.line),
+        )),
+        Arc::new(UInt64Array::from_iter(
+            rejects.iter().map(|r| r.location.byte_offset),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rejects.iter().map(|r| r.reason.as_str()),
+        )),
+    ];
+    RecordBatch::try_new(rejects_schema(), columns)
+}

@@ -1,0 +1,345 @@
+//! The SSM session event: one CloudTrail record of `ssm.amazonaws.com`
+//! StartSession, ResumeSession or TerminateSession, reduced to what correlation needs.
+//!
+//! Reading is lenient where real records vary (see `../shared/aws-formats.md`): any
+//! eventVersion 1.x, `documentName` absent, `responseElements` null on failure,
+//! `recipientAccountId` absent (older records, EventBridge copies), a flattened
+//! `userIdentity.sessionIssuerArn` (filtered exports). It is strict where a wrong value
+//! would corrupt the dataset: the id, the time, the session id of a successful call,
+//! and the JSON type of every field it reads.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::time::{EpochMillis, parse_rfc3339_millis};
+
+pub const SSM_EVENT_SOURCE: &str = "ssm.amazonaws.com";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SessionEventName {
+    StartSession,
+    ResumeSession,
+    TerminateSession,
+}
+
+impl SessionEventName {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "StartSession" => Some(SessionEventName::StartSession),
+            "ResumeSession" => Some(SessionEventName::ResumeSession),
+            "TerminateSession" => Some(SessionEventName::TerminateSession),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionEventName::StartSession => "StartSession",
+            SessionEventName::ResumeSession => "ResumeSession",
+            SessionEventName::TerminateSession => "TerminateSession",
+        }
+    }
+}
+
+/// One SSM session event. `None` means the record did not carry the field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEvent {
+    /// CloudTrail `eventID`: records with the same id are one record.
+    pub event_id: String,
+    pub event_name: SessionEventName,
+    pub event_time: EpochMillis,
+    pub event_version: Option<String>,
+    /// `recipientAccountId`, else the EventBridge envelope's `account`, else
+    /// `userIdentity.accountId`.
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    /// CloudTrail `requestID` (the SSM API request id).
+    pub request_id: Option<String>,
+    pub principal_type: Option<String>,
+    /// `userIdentity.arn`.
+    pub principal_arn: Option<String>,
+    /// `userIdentity.sessionContext.sessionIssuer.arn` (role ARN, path included).
+    pub issuer_arn: Option<String>,
+    /// `userIdentity.sessionContext.sessionIssuer.userName` (the role name).
+    pub issuer_name: Option<String>,
+    /// StartSession: `responseElements.sessionId`; Resume/Terminate: the session acted on.
+    pub session_id: Option<String>,
+    pub target: Option<String>,
+    /// `requestParameters.documentName` as recorded (absent: the default document).
+    pub document_name: Option<String>,
+    pub error_code: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl SessionEvent {
+    pub fn failed(&self) -> bool {
+        self.error_code.is_some()
+    }
+}
+
+/// Is this parsed record an SSM session event? (Athena has StartSession too: the
+/// source decides.)
+pub fn is_session_record(record: &Map<String, Value>) -> bool {
+    record.get("eventSource").and_then(Value::as_str) == Some(SSM_EVENT_SOURCE)
+        && record
+            .get("eventName")
+            .and_then(Value::as_str)
+            .and_then(SessionEventName::parse)
+            .is_some()
+}
+
+/// Builds a [`SessionEvent`] from a CloudTrail record already known to be one
+/// ([`is_session_record`]). `envelope_account` is the EventBridge envelope's account.
+/// The error names the field at fault and never quotes a value.
+pub fn session_event_from_record(
+    record: &Map<String, Value>,
+    envelope_account: Option<&str>,
+) -> Result<SessionEvent, String> {
+    let event_name = opt_str(record, "eventName")?
+        .and_then(SessionEventName::parse)
+        .ok_or("eventName is not an SSM session event")?;
+    let event_id = required_str(record, "eventID")?.to_string();
+    let event_time_text = required_str(record, "eventTime")?;
+    let event_time = parse_rfc3339_millis(event_time_text)
+        .ok_or("eventTime is not an RFC 3339 timestamp")?;
+    if let Some(version) = opt_str(record, "eventVersion")? {
+        check_event_version(version)?;
+    }
+
+    let identity = opt_object(record, "userIdentity")?;
+    let (principal_type, principal_arn, identity_account, issuer_arn, issuer_name) = match identity
+    {
+        None => (None, None, None, None, None),
+        Some(identity) => {
+            let issuer = match opt_object(identity, "sessionContext")
+                .map_err(|e| format!("userIdentity.{e}"))?
+            {
+                Some(context) => opt_object(context, "sessionIssuer")
+                    .map_err(|e| format!("userIdentity.sessionContext.{e}"))?,
+                None => None,
+            };
+            let (issuer_arn, issuer_name) = match issuer {
+                Some(issuer) => (
+                    opt_str(issuer, "arn")
+                        .map_err(|e| format!("userIdentity.sessionContext.sessionIssuer.{e}"))?,
+                    opt_str(issuer, "userName")
+                        .map_err(|e| format!("userIdentity.sessionContext.sessionIssuer.{e}"))?,
+                ),
+                // Filtered exports flatten the issuer to `sessionIssuerArn`.
+                None => (
+                    opt_str(identity, "sessionIssuerArn").map_err(|e| format!("userIdentity.{e}"))?,
+                    None,
+                ),
+            };
+            let issuer_name = issuer_name.or_else(|| {
+                issuer_arn
+                    .and_then(crate::arn::Arn::parse)
+                    .and_then(|arn| arn.role_name())
+            });
+            (
+                opt_str(identity, "type").map_err(|e| format!("userIdentity.{e}"))?,
+                opt_str(identity, "arn").map_err(|e| format!("userIdentity.{e}"))?,
+                opt_str(identity, "accountId").map_err(|e| format!("userIdentity.{e}"))?,
+                issuer_arn,
+                issuer_name,
+            )
+        }
+    };
+
+    let request = opt_object(record, "requestParameters")?;
+    let response = opt_object(record, "responseElements")?;
+    let error_code = opt_str(record, "errorCode")?.map(str::to_string);
+    let session_id = match event_name {
+        SessionEventName::StartSession => field(response, "responseElements", "sessionId")?,
+        _ => field(request, "requestParameters", "sessionId")?
+            .or(field(response, "responseElements", "sessionId")?),
+    };
+    if session_id.is_none() && error_code.is_none() {
+        return Err(match event_name {
+            SessionEventName::StartSession => {
+                "StartSession without errorCode has no responseElements.sessionId".to_string()
+            }
+            other => format!("{} has no sessionId", other.as_str()),
+        });
+    }
+    if let Some(id) = session_id
+        && (id.is_empty() || id.len() > 96)
+    {
+        return Err("sessionId is not 1 to 96 characters long".to_string());
+    }
+
+    let account_id = opt_str(record, "recipientAccountId")?
+        .or(envelope_account)
+        .or(identity_account);
+    Ok(SessionEvent {
+        event_id,
+        event_name,
+        event_time,
+        event_version: opt_str(record, "eventVersion")?.map(str::to_string),
+        account_id: account_id.map(str::to_string),
+        region: opt_str(record, "awsRegion")?.map(str::to_string),
+        request_id: opt_str(record, "requestID")?.map(str::to_string),
+        principal_type: principal_type.map(str::to_string),
+        principal_arn: principal_arn.map(str::to_string),
+        issuer_arn: issuer_arn.map(str::to_string),
+        issuer_name: issuer_name.map(str::to_string),
+        session_id: session_id.map(str::to_string),
+        target: field(request, "requestParameters", "target")?.map(str::to_string),
+        document_name: field(request, "requestParameters", "documentName")?.map(str::to_string),
+        error_code,
+        source_ip: opt_str(record, "sourceIPAddress")?.map(str::to_string),
+        user_agent: opt_str(record, "userAgent")?.map(str::to_string),
+    })
+}
+
+/// `major.minor` with major 1; the minor is compared as an integer (1.10 > 1.9) and any
+/// minor is accepted (unknown fields are ignored, as AWS advises).
+fn check_event_version(version: &str) -> Result<(), String> {
+    let (major, minor) = version
+        .split_once('.')
+        .ok_or("eventVersion is not of the form major.minor")?;
+    if major != "1" {
+        return Err("eventVersion has a major version other than 1".to_string());
+    }
+    minor
+        .parse::<u32>()
+        .map_err(|_| "eventVersion minor is not a number".to_string())?;
+    Ok(())
+}
+
+/// A string field of an optional object, errors prefixed with the object's name.
+fn field<'a>(
+    object: Option<&'a Map<String, Value>>,
+    parent: &str,
+    key: &str,
+) -> Result<Option<&'a str>, String> {
+    match object {
+        None => Ok(None),
+        Some(object) => opt_str(object, key).map_err(|e| format!("{parent}.{e}")),
+    }
+}
+
+fn opt_str<'a>(object: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.as_str())),
+        Some(other) => Err(format!("{key} is {} where a string was expected", type_name(other))),
+    }
+}
+
+fn required_str<'a>(object: &'a Map<String, Value>, key: &str) -> Result<&'a str, String> {
+    match opt_str(object, key)? {
+        Some(text) if !text.is_empty() => Ok(text),
+        Some(_) => Err(format!("{key} is empty")),
+        None => Err(format!("{key} is missing")),
+    }
+}
+
+fn opt_object<'a>(
+    object: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a Map<String, Value>>, String> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(inner)) => Ok(Some(inner)),
+        Some(other) => Err(format!("{key} is {} where an object was expected", type_name(other))),
+    }
+}
+
+/// The JSON type of a value, for messages that must not quote the value.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(record: Value) -> Result<SessionEvent, String> {
+        let record = record.as_object().unwrap().clone();
+        assert!(is_session_record(&record));
+        session_event_from_record(&record, None)
+    }
+
+    fn start() -> Value {
+        json!({
+            "eventVersion": "1.10", "eventSource": "ssm.amazonaws.com", "eventName": "StartSession",
+            "eventTime": "2025-03-04T09:15:02Z", "awsRegion": "eu-west-1", "eventID": "e1",
+            "requestID": "r1", "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/broker/fn",
+                "accountId": "111122223333",
+                "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/broker", "userName": "broker"},
+                    "attributes": {"creationDate": "20131102T010628Z", "mfaAuthenticated": "false"}}},
+            "requestParameters": {"target": "i-0abc"},
+            "responseElements": {"sessionId": "fn-0123456789abcdef0", "tokenValue": "Value hidden due to security reasons."}
+        })
+    }
+
+    #[test]
+    fn a_start_session_without_document_name() {
+        let e = event(start()).unwrap();
+        assert_eq!(e.session_id.as_deref(), Some("fn-0123456789abcdef0"));
+        assert_eq!(e.document_name, None);
+        assert_eq!(e.issuer_name.as_deref(), Some("broker"));
+        assert_eq!(e.account_id.as_deref(), Some("111122223333"));
+        assert!(!e.failed());
+    }
+
+    #[test]
+    fn failures_have_no_session_and_null_response() {
+        let mut r = start();
+        r["errorCode"] = json!("AccessDenied");
+        r["responseElements"] = Value::Null;
+        let e = event(r).unwrap();
+        assert!(e.failed());
+        assert_eq!(e.session_id, None);
+    }
+
+    #[test]
+    fn versions_compare_minor_as_integer_and_reject_major_2() {
+        for v in ["1.0", "1.05", "1.11", "1.123"] {
+            let mut r = start();
+            r["eventVersion"] = json!(v);
+            assert!(event(r).is_ok(), "{v}");
+        }
+        let mut r = start();
+        r["eventVersion"] = json!("2.0");
+        assert!(event(r).unwrap_err().contains("major"));
+    }
+
+    #[test]
+    fn wrong_types_and_missing_fields_name_the_field_not_the_value() {
+        let mut r = start();
+        r["userIdentity"]["arn"] = json!(42);
+        let message = event(r).unwrap_err();
+        assert_eq!(message, "userIdentity.arn is a number where a string was expected");
+        let mut r = start();
+        r.as_object_mut().unwrap().remove("eventID");
+        assert_eq!(event(r).unwrap_err(), "eventID is missing");
+        let mut r = start();
+        r["responseElements"] = Value::Null;
+        assert!(event(r).unwrap_err().contains("responseElements.sessionId"));
+        let mut r = start();
+        r["eventTime"] = json!("secret-looking-value");
+        let message = event(r).unwrap_err();
+        assert!(!message.contains("secret"), "{message}");
+    }
+
+    #[test]
+    fn flattened_issuer_arn_gives_role_name() {
+        let mut r = start();
+        r["userIdentity"] = json!({"type": "AssumedRole",
+            "sessionIssuerArn": "arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_X_1"});
+        let e = event(r).unwrap();
+        assert_eq!(e.issuer_name.as_deref(), Some("AWSReservedSSO_X_1"));
+    }
+}
