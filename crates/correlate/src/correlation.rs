@@ -1,0 +1,648 @@
+//! Matching CloudTrail session events with broker records, giving every session its
+//! status and raising the rules' findings (DESIGN.md "Definitions", "Session status",
+//! "Rules").
+//!
+//! [`correlate`] is a pure function of the records it is given, the policy and
+//! `as_of`: it neither reads nor writes anything. Runs carry the records that later
+//! runs still need (see [`crate::state`]) and call it on all of them, so the result of
+//! day 1 then day 2 equals one run over both.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::json;
+use sessiontrail_ingest::arn::{permission_set_of_arn, permission_set_of_role_name, user_name_of_arn};
+use sessiontrail_ingest::time::{EpochMillis, format_rfc3339_millis};
+use sessiontrail_ingest::{BrokerOutcome, BrokerRecord, SessionEvent, SessionEventName};
+
+use crate::finding::{Finding, finding_id};
+use crate::policy::Policy;
+use crate::rule::Rule;
+use crate::session::Session;
+use crate::status::SessionStatus;
+
+/// What [`correlate`] found.
+#[derive(Debug, Default, Clone)]
+pub struct Correlation {
+    /// Sorted by (start_time, key).
+    pub sessions: Vec<Session>,
+    /// Sorted by (event_time, finding_id).
+    pub findings: Vec<Finding>,
+    /// For each session key: the records it was built from, and its latest time.
+    pub owners: BTreeMap<String, Owner>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub last_activity: EpochMillis,
+    pub event_ids: BTreeSet<String>,
+    pub request_ids: BTreeSet<String>,
+}
+
+impl Owner {
+    fn event(&mut self, event: &SessionEvent) {
+        self.last_activity = self.last_activity.max(event.event_time);
+        self.event_ids.insert(event.event_id.clone());
+    }
+
+    fn record(&mut self, record: &BrokerRecord) {
+        self.last_activity = self.last_activity.max(record.ts);
+        self.request_ids.insert(record.request_id.clone());
+    }
+}
+
+/// Correlates deduplicated records (one per eventID, one per broker request_id).
+pub fn correlate(
+    events: &[SessionEvent],
+    records: &[BrokerRecord],
+    policy: &Policy,
+    as_of: EpochMillis,
+) -> Correlation {
+    let grace = policy.grace.as_millis() as i64;
+    let past_grace = |time: EpochMillis| as_of.saturating_sub(time) >= grace;
+
+    let mut events: Vec<&SessionEvent> = events.iter().collect();
+    events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+    let mut records: Vec<&BrokerRecord> = records.iter().collect();
+    records.sort_by(|a, b| (a.ts, &a.request_id).cmp(&(b.ts, &b.request_id)));
+
+    // CloudTrail side.
+    let mut starts: BTreeMap<&str, &SessionEvent> = BTreeMap::new();
+    let mut starts_by_request: HashMap<&str, &SessionEvent> = HashMap::new();
+    let mut failed: Vec<&SessionEvent> = Vec::new();
+    let mut controls: BTreeMap<&str, Vec<&SessionEvent>> = BTreeMap::new();
+    for &event in &events {
+        match event.event_name {
+            SessionEventName::StartSession => {
+                if let Some(request_id) = event.request_id.as_deref() {
+                    starts_by_request.entry(request_id).or_insert(event);
+                }
+                match (event.failed(), event.session_id.as_deref()) {
+                    (true, _) | (false, None) => failed.push(event),
+                    (false, Some(session_id)) => {
+                        // Earliest wins; a second start with the same id is a copy.
+                        starts.entry(session_id).or_insert(event);
+                    }
+                }
+            }
+            _ if event.failed() => {}
+            _ => {
+                if let Some(session_id) = event.session_id.as_deref() {
+                    controls.entry(session_id).or_default().push(event);
+                }
+            }
+        }
+    }
+
+    // Broker side: which session each started record claims.
+    let mut claims: BTreeMap<String, Vec<&BrokerRecord>> = BTreeMap::new();
+    let mut failed_claims: HashMap<&str, Vec<&BrokerRecord>> = HashMap::new();
+    let mut unresolved: Vec<&BrokerRecord> = Vec::new();
+    for &record in records.iter().filter(|r| r.outcome == BrokerOutcome::Started) {
+        if let Some(session_id) = &record.session_id {
+            claims.entry(session_id.clone()).or_default().push(record);
+        } else if let Some(start) = record
+            .ssm_request_id
+            .as_deref()
+            .and_then(|id| starts_by_request.get(id))
+        {
+            match (start.failed(), start.session_id.as_deref()) {
+                (false, Some(session_id)) => {
+                    claims.entry(session_id.to_string()).or_default().push(record)
+                }
+                _ => failed_claims.entry(&start.event_id).or_default().push(record),
+            }
+        } else {
+            unresolved.push(record);
+        }
+    }
+
+    let mut out = Correlation::default();
+    let mut builder = Builder {
+        policy,
+        out: &mut out,
+    };
+
+    for (&session_id, &start) in &starts {
+        let claim = claims.get(session_id).map(Vec::as_slice).unwrap_or(&[]);
+        let via_broker = policy.is_broker(start.issuer_arn.as_deref(), start.issuer_name.as_deref());
+        let status = match (via_broker, claim.first()) {
+            (false, _) => SessionStatus::Direct,
+            (true, Some(_)) => SessionStatus::Attributed,
+            (true, None) if past_grace(start.event_time) => SessionStatus::Unattributed,
+            (true, None) => SessionStatus::Pending,
+        };
+        let session_controls = controls.get(session_id).map(Vec::as_slice).unwrap_or(&[]);
+        builder.cloudtrail_session(start, status, via_broker, claim, session_controls);
+    }
+    for &start in &failed {
+        let via_broker = policy.is_broker(start.issuer_arn.as_deref(), start.issuer_name.as_deref());
+        let claim = failed_claims
+            .get(start.event_id.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        builder.cloudtrail_session(start, SessionStatus::Failed, via_broker, claim, &[]);
+    }
+    for (session_id, claim) in &claims {
+        if starts.contains_key(session_id.as_str()) {
+            continue;
+        }
+        let status = if past_grace(claim[0].ts) {
+            SessionStatus::Orphan
+        } else {
+            SessionStatus::Pending
+        };
+        let session_controls = controls.get(session_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        builder.broker_session(claim, status, session_controls);
+    }
+    for &record in &unresolved {
+        let status = if past_grace(record.ts) {
+            SessionStatus::Orphan
+        } else {
+            SessionStatus::Pending
+        };
+        builder.broker_session(&[record], status, &[]);
+    }
+    builder.secrets(&records);
+
+    out.sessions
+        .sort_by(|a, b| (a.start_time, a.key()).cmp(&(b.start_time, b.key())));
+    out.findings
+        .sort_by(|a, b| (a.event_time, &a.finding_id).cmp(&(b.event_time, &b.finding_id)));
+    out
+}
+
+struct Builder<'a> {
+    policy: &'a Policy,
+    out: &'a mut Correlation,
+}
+
+impl Builder<'_> {
+    fn cloudtrail_session(
+        &mut self,
+        start: &SessionEvent,
+        status: SessionStatus,
+        via_broker: bool,
+        claim: &[&BrokerRecord],
+        session_controls: &[&SessionEvent],
+    ) {
+        let policy = self.policy;
+        let primary = claim.first().copied();
+        let matched = via_broker && primary.is_some();
+        let original_principal = if matched {
+            primary.map(|r| r.caller_arn.clone())
+        } else if !via_broker {
+            start.principal_arn.clone()
+        } else {
+            None
+        };
+        let permission_set = if matched {
+            primary.and_then(|r| permission_set_of_arn(&r.caller_arn))
+        } else if !via_broker {
+            start
+                .issuer_name
+                .as_deref()
+                .and_then(permission_set_of_role_name)
+                .or_else(|| start.principal_arn.as_deref().and_then(permission_set_of_arn))
+        } else {
+            None
+        }
+        .map(str::to_string);
+        let document = start
+            .document_name
+            .clone()
+            .unwrap_or_else(|| policy.default_document.clone());
+        let end_time = end_time(session_controls);
+        let session = Session {
+            session_id: (status != SessionStatus::Failed)
+                .then(|| start.session_id.clone())
+                .flatten(),
+            status,
+            start_time: start.event_time,
+            end_time,
+            account_id: start.account_id.clone(),
+            region: start.region.clone(),
+            target: start.target.clone(),
+            document_name: Some(document.clone()),
+            via_broker,
+            cloudtrail_event_id: Some(start.event_id.clone()),
+            cloudtrail_principal_arn: start.principal_arn.clone(),
+            original_user: original_user(original_principal.as_deref(), primary),
+            original_principal_arn: original_principal,
+            expected_document: permission_set
+                .as_deref()
+                .and_then(|p| policy.permission_set(p))
+                .map(|p| p.document.clone()),
+            run_as: primary.and_then(|r| r.run_as.clone()).or_else(|| {
+                permission_set
+                    .as_deref()
+                    .and_then(|p| policy.permission_set(p))
+                    .and_then(|p| p.run_as.clone())
+            }),
+            permission_set,
+            broker_request_id: primary.map(|r| r.request_id.clone()),
+            source_ip: primary
+                .and_then(|r| r.source_ip.clone())
+                .or_else(|| start.source_ip.clone()),
+            user_agent: start.user_agent.clone(),
+        };
+        let key = session.key();
+        let owner = self.out.owners.entry(key).or_default();
+        owner.event(start);
+        claim.iter().for_each(|r| owner.record(r));
+        session_controls.iter().for_each(|e| owner.event(e));
+
+        if status != SessionStatus::Failed {
+            self.session_findings(&session, Some(start), claim, session_controls);
+        }
+        self.out.sessions.push(session);
+    }
+
+    fn broker_session(
+        &mut self,
+        claim: &[&BrokerRecord],
+        status: SessionStatus,
+        session_controls: &[&SessionEvent],
+    ) {
+        let policy = self.policy;
+        let record = claim[0];
+        let permission_set = permission_set_of_arn(&record.caller_arn).map(str::to_string);
+        let session = Session {
+            session_id: record.session_id.clone(),
+            status,
+            start_time: record.ts,
+            end_time: end_time(session_controls),
+            account_id: Some(record.account_id.clone()),
+            region: Some(record.region.clone()),
+            target: Some(record.target.clone()),
+            document_name: record.document_name.clone(),
+            via_broker: true,
+            cloudtrail_event_id: None,
+            cloudtrail_principal_arn: None,
+            original_principal_arn: Some(record.caller_arn.clone()),
+            original_user: original_user(Some(&record.caller_arn), Some(record)),
+            expected_document: permission_set
+                .as_deref()
+                .and_then(|p| policy.permission_set(p))
+                .map(|p| p.document.clone()),
+            run_as: record.run_as.clone().or_else(|| {
+                permission_set
+                    .as_deref()
+                    .and_then(|p| policy.permission_set(p))
+                    .and_then(|p| p.run_as.clone())
+            }),
+            permission_set,
+            broker_request_id: Some(record.request_id.clone()),
+            source_ip: record.source_ip.clone(),
+            user_agent: None,
+        };
+        let owner = self.out.owners.entry(session.key()).or_default();
+        claim.iter().for_each(|r| owner.record(r));
+        session_controls.iter().for_each(|e| owner.event(e));
+        self.session_findings(&session, None, claim, session_controls);
+        self.out.sessions.push(session);
+    }
+
+    /// Every rule that is about one session (all but secret_in_broker_log).
+    fn session_findings(
+        &mut self,
+        session: &Session,
+        start: Option<&SessionEvent>,
+        claim: &[&BrokerRecord],
+        session_controls: &[&SessionEvent],
+    ) {
+        let policy = self.policy;
+        let key = session.key();
+        let status = session.status;
+        let primary = claim.first().copied();
+
+        match status {
+            SessionStatus::Unattributed => self.push(
+                Rule::UnattributedSession,
+                &key,
+                session,
+                format!(
+                    "StartSession by the broker has no broker record after {}: no human is known for this session",
+                    humanize(policy.grace)
+                ),
+                json!({"event_id": session.cloudtrail_event_id, "principal_arn": session.cloudtrail_principal_arn}),
+            ),
+            SessionStatus::Orphan => self.push(
+                Rule::OrphanBrokerRecord,
+                &key,
+                session,
+                format!(
+                    "the broker logged a started session that CloudTrail has not recorded after {}",
+                    humanize(policy.grace)
+                ),
+                json!({"request_id": session.broker_request_id, "caller_arn": session.original_principal_arn}),
+            ),
+            SessionStatus::Direct => {
+                let allowed = session
+                    .permission_set
+                    .as_deref()
+                    .is_some_and(|p| policy.direct_allowed_permission_sets.contains(p))
+                    || start.is_some_and(|s| {
+                        [s.issuer_arn.as_deref(), s.principal_arn.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .any(|arn| policy.direct_allowed_principals.contains(arn))
+                    });
+                if !allowed {
+                    self.push(
+                        Rule::DirectSession,
+                        &key,
+                        session,
+                        "session started without the broker by a principal not allowed under [direct]".to_string(),
+                        json!({
+                            "event_id": session.cloudtrail_event_id,
+                            "principal_arn": session.cloudtrail_principal_arn,
+                            "issuer_arn": start.and_then(|s| s.issuer_arn.clone()),
+                            "permission_set": session.permission_set,
+                        }),
+                    );
+                }
+            }
+            _ => {}
+        }
+
+        let matched = status == SessionStatus::Attributed;
+        if matched && policy.permission_set(session.permission_set.as_deref().unwrap_or("")).is_none() {
+            let what = match &session.permission_set {
+                Some(name) => format!("permission set {name:?} is not in the policy"),
+                None => "the caller is not an IAM Identity Center role".to_string(),
+            };
+            self.push(
+                Rule::UnknownPermissionSet,
+                &key,
+                session,
+                format!("broker session by {}: {what}", session.original_principal_arn.as_deref().unwrap_or("?")),
+                json!({"caller_arn": session.original_principal_arn, "permission_set": session.permission_set,
+                       "request_id": session.broker_request_id}),
+            );
+        } else if matches!(status, SessionStatus::Attributed | SessionStatus::Direct | SessionStatus::Orphan)
+            && let Some(expected) = session
+                .permission_set
+                .as_deref()
+                .and_then(|p| policy.permission_set(p))
+        {
+            let used = session.document_name.as_deref().unwrap_or(&policy.default_document);
+            if used != expected.document {
+                self.push(
+                    Rule::DocumentMismatch,
+                    &key,
+                    session,
+                    format!(
+                        "permission set {} must use document {} but the session used {}",
+                        session.permission_set.as_deref().unwrap_or(""),
+                        expected.document,
+                        used
+                    ),
+                    json!({"expected_document": expected.document, "document_name": used,
+                           "event_id": session.cloudtrail_event_id, "request_id": session.broker_request_id}),
+                );
+            }
+            if matched
+                && let (Some(record), Some(expected_user)) = (primary, expected.run_as.as_deref())
+                && let Some(run_as) = record.run_as.as_deref()
+                && run_as != expected_user
+            {
+                self.push(
+                    Rule::RunAsMismatch,
+                    &key,
+                    session,
+                    format!(
+                        "the broker ran the session as {run_as} but permission set {} maps to {expected_user}",
+                        session.permission_set.as_deref().unwrap_or("")
+                    ),
+                    json!({"run_as": run_as, "expected_run_as": expected_user, "request_id": record.request_id}),
+                );
+            }
+        }
+
+        if matched && let (Some(start), Some(record)) = (start, primary) {
+            self.field_mismatch(session, start, record);
+            let skew = (record.ts - start.event_time).abs();
+            if skew > policy.max_clock_skew.as_millis() as i64 {
+                self.push(
+                    Rule::ClockSkew,
+                    &key,
+                    session,
+                    format!(
+                        "broker ts and CloudTrail eventTime are {} apart (allowed: {})",
+                        humanize(std::time::Duration::from_millis(skew as u64)),
+                        humanize(policy.max_clock_skew)
+                    ),
+                    json!({"ts": format_rfc3339_millis(record.ts), "event_time": format_rfc3339_millis(start.event_time),
+                           "skew_ms": skew, "request_id": record.request_id, "event_id": start.event_id}),
+                );
+            }
+        }
+
+        let mut claimants: Vec<&BrokerRecord> = claim.to_vec();
+        claimants.dedup_by(|a, b| a.request_id == b.request_id);
+        if claimants.len() > 1 {
+            let callers: BTreeSet<&str> = claimants.iter().map(|r| r.caller_arn.as_str()).collect();
+            self.push(
+                Rule::DuplicateBrokerClaim,
+                &key,
+                session,
+                format!(
+                    "{} broker records claim this session ({} distinct callers); the earliest is used",
+                    claimants.len(),
+                    callers.len()
+                ),
+                json!({"request_ids": claimants.iter().map(|r| &r.request_id).collect::<Vec<_>>(),
+                       "caller_arns": claimants.iter().map(|r| &r.caller_arn).collect::<Vec<_>>()}),
+            );
+        }
+
+        for control in session_controls {
+            let by_broker = self
+                .policy
+                .is_broker(control.issuer_arn.as_deref(), control.issuer_name.as_deref());
+            let by_owner = session.original_principal_arn.is_some()
+                && control.principal_arn == session.original_principal_arn;
+            if by_broker || by_owner {
+                continue;
+            }
+            let mut finding = self.finding(
+                Rule::ForeignSessionControl,
+                &control.event_id,
+                session,
+                format!(
+                    "{} by {}, who is neither the broker nor the session's original principal",
+                    control.event_name.as_str(),
+                    control.principal_arn.as_deref().unwrap_or("an unknown principal")
+                ),
+                json!({"event_id": control.event_id, "event_name": control.event_name.as_str(),
+                       "principal_arn": control.principal_arn,
+                       "original_principal_arn": session.original_principal_arn}),
+            );
+            finding.event_time = control.event_time;
+            finding.principal_arn = control.principal_arn.clone();
+            self.out.findings.push(finding);
+        }
+    }
+
+    fn field_mismatch(&mut self, session: &Session, start: &SessionEvent, record: &BrokerRecord) {
+        let policy = self.policy;
+        let document = start.document_name.as_deref().unwrap_or(&policy.default_document);
+        let parsed_set = permission_set_of_arn(&record.caller_arn);
+        let pairs: [(&str, Option<&str>, Option<&str>); 5] = [
+            ("target", start.target.as_deref(), Some(record.target.as_str())),
+            ("account_id", start.account_id.as_deref(), Some(record.account_id.as_str())),
+            ("region", start.region.as_deref(), Some(record.region.as_str())),
+            ("document_name", Some(document), record.document_name.as_deref()),
+            ("permission_set", parsed_set, record.permission_set.as_deref()),
+        ];
+        let mut differing = serde_json::Map::new();
+        for (name, cloudtrail, broker) in pairs {
+            if let (Some(cloudtrail), Some(broker)) = (cloudtrail, broker)
+                && cloudtrail != broker
+            {
+                differing.insert(
+                    name.to_string(),
+                    json!({"cloudtrail": cloudtrail, "broker": broker}),
+                );
+            }
+            if name == "permission_set" && parsed_set.is_none() && broker.is_some() {
+                differing.insert(
+                    name.to_string(),
+                    json!({"caller_arn": record.caller_arn, "broker": broker}),
+                );
+            }
+        }
+        if differing.is_empty() {
+            return;
+        }
+        let names: Vec<&str> = differing.keys().map(String::as_str).collect();
+        let detail = format!(
+            "CloudTrail and the broker record disagree on {}",
+            names.join(", ")
+        );
+        let key = session.key();
+        self.push(
+            Rule::FieldMismatch,
+            &key,
+            session,
+            detail,
+            json!({"fields": differing, "event_id": start.event_id, "request_id": record.request_id}),
+        );
+    }
+
+    /// secret_in_broker_log: once per session (or per record without a session id).
+    fn secrets(&mut self, records: &[&BrokerRecord]) {
+        let mut by_key: BTreeMap<String, Vec<&BrokerRecord>> = BTreeMap::new();
+        for &record in records.iter().filter(|r| !r.token_paths.is_empty()) {
+            let key = match &record.session_id {
+                Some(id) => id.clone(),
+                None => format!("broker:{}", record.request_id),
+            };
+            by_key.entry(key).or_default().push(record);
+        }
+        for (key, leaking) in by_key {
+            let session = self
+                .out
+                .sessions
+                .iter()
+                .find(|s| s.status != SessionStatus::Failed && s.key() == key)
+                .cloned();
+            let first = leaking[0];
+            let paths: BTreeSet<&str> = leaking
+                .iter()
+                .flat_map(|r| r.token_paths.iter().map(String::as_str))
+                .collect();
+            let detail = format!(
+                "the broker log holds a session token (in {}); the value was not stored",
+                paths.iter().copied().collect::<Vec<_>>().join(", ")
+            );
+            let evidence = json!({"request_ids": leaking.iter().map(|r| &r.request_id).collect::<Vec<_>>(),
+                                  "token_paths": paths});
+            let finding = match &session {
+                Some(session) => self.finding(Rule::SecretInBrokerLog, &key, session, detail, evidence),
+                None => Finding {
+                    finding_id: finding_id(Rule::SecretInBrokerLog, &key),
+                    rule: Rule::SecretInBrokerLog,
+                    session_id: first.session_id.clone(),
+                    event_time: first.ts,
+                    account_id: Some(first.account_id.clone()),
+                    region: Some(first.region.clone()),
+                    target: Some(first.target.clone()),
+                    principal_arn: Some(first.caller_arn.clone()),
+                    permission_set: permission_set_of_arn(&first.caller_arn).map(str::to_string),
+                    detail,
+                    evidence,
+                    owner: key.clone(),
+                },
+            };
+            let owner = self.out.owners.entry(finding.owner.clone()).or_default();
+            leaking.iter().for_each(|r| owner.record(r));
+            self.out.findings.push(finding);
+        }
+    }
+
+    fn finding(
+        &self,
+        rule: Rule,
+        key: &str,
+        session: &Session,
+        detail: String,
+        evidence: serde_json::Value,
+    ) -> Finding {
+        Finding {
+            finding_id: finding_id(rule, key),
+            rule,
+            session_id: session.session_id.clone(),
+            event_time: session.start_time,
+            account_id: session.account_id.clone(),
+            region: session.region.clone(),
+            target: session.target.clone(),
+            principal_arn: session
+                .original_principal_arn
+                .clone()
+                .or_else(|| session.cloudtrail_principal_arn.clone()),
+            permission_set: session.permission_set.clone(),
+            detail,
+            evidence,
+            owner: session.key(),
+        }
+    }
+
+    fn push(&mut self, rule: Rule, key: &str, session: &Session, detail: String, evidence: serde_json::Value) {
+        let finding = self.finding(rule, key, session, detail, evidence);
+        self.out.findings.push(finding);
+    }
+}
+
+/// The end of a session: its first successful TerminateSession.
+fn end_time(session_controls: &[&SessionEvent]) -> Option<EpochMillis> {
+    session_controls
+        .iter()
+        .filter(|e| e.event_name == SessionEventName::TerminateSession)
+        .map(|e| e.event_time)
+        .min()
+}
+
+/// The human's user name: from the principal ARN, else from `caller_user_id`
+/// (`AROA...:alice@example.com`).
+fn original_user(principal: Option<&str>, record: Option<&BrokerRecord>) -> Option<String> {
+    principal
+        .and_then(user_name_of_arn)
+        .map(str::to_string)
+        .or_else(|| {
+            record
+                .and_then(|r| r.caller_user_id.as_deref())
+                .and_then(|id| id.split_once(':'))
+                .map(|(_, user)| user.to_string())
+        })
+}
+
+fn humanize(duration: std::time::Duration) -> String {
+    let secs = duration.as_secs();
+    match secs {
+        s if s % 86_400 == 0 && s > 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 && s > 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}

@@ -1,0 +1,100 @@
+//! A finding row of the dataset (`findings/`), its stable id, and its conversion to
+//! Arrow at the edge.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray};
+use datafusion::arrow::error::ArrowError;
+use sessiontrail_ingest::time::{EpochMillis, utc_date};
+
+use crate::rule::{Rule, Severity};
+use crate::schema::findings_schema;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub finding_id: String,
+    pub rule: Rule,
+    pub session_id: Option<String>,
+    pub event_time: EpochMillis,
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub target: Option<String>,
+    pub principal_arn: Option<String>,
+    pub permission_set: Option<String>,
+    pub detail: String,
+    /// A JSON object.
+    pub evidence: serde_json::Value,
+    /// The session key ([`crate::session::session_key`]) the finding belongs to; not a
+    /// column, used to replace a session's findings when the session changes.
+    pub owner: String,
+}
+
+impl Finding {
+    pub fn severity(&self) -> Severity {
+        self.rule.severity()
+    }
+
+    /// The `dt` partition: the UTC date of `event_time`.
+    pub fn partition(&self) -> String {
+        utc_date(self.event_time)
+    }
+}
+
+/// A finding's id: the same rule raised on the same key gets the same id in every run
+/// (FNV-1a 64 of `rule \0 key`, 16 hex digits, prefixed with the rule for readability).
+pub fn finding_id(rule: Rule, key: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in rule.as_str().bytes().chain([0]).chain(key.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{}-{hash:016x}", rule.as_str())
+}
+
+/// Rows to columns, at the edge where findings are written.
+pub fn findings_to_batch(rows: &[Finding]) -> Result<RecordBatch, ArrowError> {
+    fn text<'a>(rows: &'a [Finding], get: impl Fn(&'a Finding) -> Option<&'a str>) -> ArrayRef {
+        Arc::new(rows.iter().map(get).collect::<StringArray>())
+    }
+    let evidence: StringArray = rows.iter().map(|r| Some(r.evidence.to_string())).collect();
+    let columns: Vec<ArrayRef> = vec![
+        text(rows, |r| Some(r.finding_id.as_str())),
+        text(rows, |r| Some(r.rule.as_str())),
+        text(rows, |r| Some(r.severity().as_str())),
+        text(rows, |r| r.session_id.as_deref()),
+        Arc::new(
+            rows.iter()
+                .map(|r| Some(r.event_time))
+                .collect::<TimestampMillisecondArray>()
+                .with_timezone("UTC"),
+        ),
+        text(rows, |r| r.account_id.as_deref()),
+        text(rows, |r| r.region.as_deref()),
+        text(rows, |r| r.target.as_deref()),
+        text(rows, |r| r.principal_arn.as_deref()),
+        text(rows, |r| r.permission_set.as_deref()),
+        text(rows, |r| Some(r.detail.as_str())),
+        Arc::new(evidence),
+    ];
+    RecordBatch::try_new(findings_schema(), columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        // FNV-1a 64 of "clock_skew\0s-1", computed independently.
+        let expected = {
+            let mut h: u64 = 14695981039346656037;
+            for b in b"clock_skew\0s-1" {
+                h = (h ^ *b as u64).wrapping_mul(1099511628211);
+            }
+            format!("clock_skew-{h:016x}")
+        };
+        assert_eq!(finding_id(Rule::ClockSkew, "s-1"), expected);
+        assert_ne!(finding_id(Rule::ClockSkew, "s-1"), finding_id(Rule::ClockSkew, "s-2"));
+        assert_ne!(finding_id(Rule::ClockSkew, "s-1"), finding_id(Rule::FieldMismatch, "s-1"));
+    }
+}

@@ -1,0 +1,94 @@
+//! SQL over the attributed dataset that `sessiontrail correlate` writes.
+//!
+//! [`open_dataset`] registers the tables `sessions` and `findings` (Hive-partitioned
+//! Parquet under `DATA/sessions/dt=YYYY-MM-DD/` and `DATA/findings/dt=YYYY-MM-DD/`,
+//! with the partition column `dt`) in a DataFusion [`SessionContext`]; [`run_query`]
+//! runs one read-only SQL query over them; the named queries of the repository's
+//! `queries/` folder are embedded ([`named_query`], [`named_queries`], [`description`]);
+//! [`write_batches`] renders a result as a table, CSV or JSON lines.
+//!
+//! ```no_run
+//! use std::path::Path;
+//!
+//! use sessiontrail_report::{OutputFormat, ReportError, named_query, run_query, write_batches};
+//!
+//! # async fn example() -> Result<(), ReportError> {
+//! // `sessiontrail query --data out --name unattributed --format csv`
+//! let batches = run_query(Path::new("out"), named_query("unattributed")?).await?;
+//! write_batches(&batches, OutputFormat::Csv, &mut std::io::stdout().lock())?;
+//!
+//! // Ad-hoc SQL over the same tables.
+//! let sql = "SELECT status, COUNT(*) AS sessions FROM sessions GROUP BY status ORDER BY status";
+//! let batches = run_query(Path::new("out"), sql).await?;
+//! write_batches(&batches, "table".parse()?, &mut std::io::stdout().lock())?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod dataset;
+mod error;
+mod named_query;
+mod output;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SQLOptions;
+pub use datafusion::prelude::SessionContext;
+
+pub use dataset::{PARTITION_COLUMN, open_dataset, tables};
+pub use error::ReportError;
+pub use named_query::{description, header_lines, name_of, named_queries, named_query};
+pub use output::{OutputFormat, write_batches};
+
+/// Runs one SQL query over the dataset in the folder `data` (see [`open_dataset`]).
+///
+/// Only queries are allowed: DDL, DML and statements such as `SET` or `COPY` are
+/// refused. The result holds at least one batch (empty when there are no rows), so its
+/// schema, and so a CSV header, is always known. An error names the query: the named
+/// query whose text `sql` is, or the start of the ad-hoc SQL.
+pub async fn run_query(data: &Path, sql: &str) -> Result<Vec<RecordBatch>, ReportError> {
+    let ctx = open_dataset(data).await?;
+    query(&ctx, sql).await
+}
+
+/// Runs the named query `name` over the dataset in `data` (`--name unattributed`).
+pub async fn run_named_query(data: &Path, name: &str) -> Result<Vec<RecordBatch>, ReportError> {
+    run_query(data, named_query(name)?).await
+}
+
+/// Runs one read-only SQL query in a context from [`open_dataset`] (to run several
+/// queries over one listing of the dataset). Same contract as [`run_query`].
+pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, ReportError> {
+    let failed = |source: DataFusionError| ReportError::Query {
+        query: query_label(sql),
+        source: Box::new(source),
+    };
+    let read_only = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let frame = ctx.sql_with_options(sql, read_only).await.map_err(failed)?;
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let mut batches = frame.collect().await.map_err(failed)?;
+    if batches.is_empty() {
+        batches.push(RecordBatch::new_empty(schema));
+    }
+    Ok(batches)
+}
+
+/// How an error names a query: `query `unattributed` (queries/unattributed.sql)`, or
+/// `SQL "SELECT ..."` (its first 80 characters, on one line) for ad-hoc SQL.
+fn query_label(sql: &str) -> String {
+    if let Some(name) = name_of(sql) {
+        return format!("query `{name}` (queries/{name}.sql)");
+    }
+    const MAX: usize = 80;
+    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("SQL \"{}...\"", &one_line[..cut]),
+        None => format!("SQL \"{one_line}\""),
+    }
+}

@@ -1,0 +1,30 @@
+-- What share of broker sessions could be tied to a human, day by day (UTC)?
+--
+-- Asked by: compliance (evidence that the compensating control works) and on-call
+-- (a falling rate means broker logs are missing). broker_sessions counts sessions
+-- via the broker that are neither failed nor pending; attribution_rate is
+-- attributed / (attributed + unattributed), NULL on a day with neither.
+-- Columns: day, broker_sessions, attributed, unattributed, orphan, attribution_rate
+WITH daily AS (
+    SELECT
+        CAST(start_time AS DATE) AS day,
+        SUM(CASE WHEN via_broker AND status <> 'failed' AND status <> 'pending' THEN 1 ELSE 0 END)
+            AS broker_sessions,
+        SUM(CASE WHEN status = 'attributed' THEN 1 ELSE 0 END) AS attributed,
+        SUM(CASE WHEN status = 'unattributed' THEN 1 ELSE 0 END) AS unattributed,
+        SUM(CASE WHEN status = 'orphan' THEN 1 ELSE 0 END) AS orphan
+    FROM sessions
+    GROUP BY CAST(start_time AS DATE)
+)
+SELECT
+    day,
+    broker_sessions,
+    attributed,
+    unattributed,
+    orphan,
+    CASE
+        WHEN attributed + unattributed = 0 THEN NULL
+        ELSE CAST(attributed AS DOUBLE) / CAST(attributed + unattributed AS DOUBLE)
+    END AS attribution_rate
+FROM daily
+ORDER BY day

@@ -1,0 +1,261 @@
+//! `sessiontrail`: the command line. It parses flags and calls the library crates;
+//! the work is done in `sessiontrail-ingest`, `-correlate`, `-report` and `-generate`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use sessiontrail_correlate::{Policy, RunOptions, Severity};
+use sessiontrail_report::OutputFormat;
+
+/// Exit codes (DESIGN.md "CLI").
+const EXIT_ERROR: u8 = 1;
+const EXIT_FAIL_ON: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "sessiontrail",
+    version,
+    about = "Attribute SSM sessions started by a session broker to the humans behind them.",
+    long_about = "Attribute SSM sessions started by a session broker to the humans behind them.\n\n\
+        CloudTrail names the broker Lambda, not the person, as the caller of every \
+        StartSession it makes. sessiontrail joins CloudTrail with the broker's own log, \
+        writes one attributed row per session as Hive-partitioned Parquet, flags sessions \
+        no human can be tied to (and documents that don't match the permission set), and \
+        answers questions about them in SQL.\n\n\
+        Start with:\n  \
+        sessiontrail correlate --policy fixtures/generated/sessiontrail.toml \\\n      \
+        --cloudtrail fixtures/generated/cloudtrail --broker-log fixtures/generated/broker --out out\n  \
+        sessiontrail query --data out --name unattributed",
+    after_help = "Exit codes: 0 done (findings and rejects may exist), 1 error (or a reject under --strict), \
+        2 usage, 3 a finding at or above --fail-on."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Correlate CloudTrail with the broker log and update the attributed dataset.
+    Correlate(CorrelateArgs),
+    /// Run a named query or any SQL over the dataset (tables `sessions`, `findings`).
+    Query(QueryArgs),
+    /// Write realistic CloudTrail, broker log, policy and ground truth for trying things out.
+    Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+struct CorrelateArgs {
+    /// Policy file: broker identity, permission set -> document and run_as, [direct] allowances.
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// CloudTrail input: files or folders (walked for .json, .jsonl, .log, .gz) in any form:
+    /// S3 log files, EventBridge events, lookup-events output, JSON lines.
+    #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
+    cloudtrail: Vec<PathBuf>,
+    /// Broker log input: JSON lines, CloudWatch Logs exports or subscription payloads.
+    #[arg(long = "broker-log", value_name = "PATH", num_args = 1.., required = true)]
+    broker_log: Vec<PathBuf>,
+    /// Dataset folder: sessions/, findings/, rejects/, state/ (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The instant grace is measured at (RFC 3339); default now. Items younger than
+    /// the policy's grace stay `pending` and are decided by a later run.
+    #[arg(long, value_name = "RFC3339")]
+    as_of: Option<String>,
+    /// Exit 3 when the run's window holds a finding of this severity or worse
+    /// (low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<String>,
+    /// Exit 1 when any input record was rejected (the dataset is still written).
+    #[arg(long)]
+    strict: bool,
+    /// Threads reading input files (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct QueryArgs {
+    /// Dataset folder written by `correlate`.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// SQL to run (tables: sessions, findings; partition column dt).
+    #[arg(value_name = "SQL", conflicts_with_all = ["name", "list"])]
+    sql: Option<String>,
+    /// A named query from queries/ (see --list).
+    #[arg(long, value_name = "NAME", conflicts_with = "list")]
+    name: Option<String>,
+    /// List the named queries and the question each answers.
+    #[arg(long)]
+    list: bool,
+    /// Output format: table, csv or json (JSON lines).
+    #[arg(long, default_value = "table", value_name = "FORMAT")]
+    format: String,
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Output folder (must be empty or not exist).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Seed: the same seed and options give byte-identical output.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// First day of activity (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    start_date: Option<String>,
+    /// Days of activity.
+    #[arg(long)]
+    days: Option<u32>,
+    /// Broker sessions per day.
+    #[arg(long)]
+    sessions_per_day: Option<u32>,
+    /// Non-ssm CloudTrail records per ssm session event.
+    #[arg(long)]
+    noise_per_session: Option<u32>,
+    /// Write about this much uncompressed CloudTrail (e.g. 250MB, 1GB, 4GB), for benchmarks.
+    #[arg(long, value_name = "SIZE")]
+    target_size: Option<String>,
+    /// Generate only regular traffic, without the planted cases of every rule and status.
+    #[arg(long)]
+    no_planted_cases: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Correlate(args) => correlate(args),
+        Command::Query(args) => query(args),
+        Command::Generate(args) => generate(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn correlate(args: CorrelateArgs) -> Result<u8> {
+    let policy = Policy::load(&args.policy)?;
+    let fail_on = args
+        .fail_on
+        .as_deref()
+        .map(|s| {
+            Severity::parse(s).with_context(|| {
+                format!("--fail-on {s:?}: expected one of low, medium, high, critical")
+            })
+        })
+        .transpose()?;
+    let mut options = RunOptions::new(args.cloudtrail, args.broker_log, args.out);
+    if let Some(as_of) = &args.as_of {
+        options.as_of = Some(
+            sessiontrail_ingest::time::parse_rfc3339_millis(as_of)
+                .with_context(|| format!("--as-of {as_of:?} is not an RFC 3339 timestamp"))?,
+        );
+    }
+    if let Some(threads) = args.threads {
+        options.threads = threads.max(1);
+    }
+    let summary = sessiontrail_correlate::run(&policy, &options)?;
+    if !args.quiet {
+        println!("{summary}");
+    }
+    if args.strict && !summary.rejects.is_empty() {
+        eprintln!(
+            "error: --strict: {} input records were rejected",
+            summary.rejects.len()
+        );
+        return Ok(EXIT_ERROR);
+    }
+    if let (Some(threshold), Some(worst)) = (fail_on, summary.max_severity())
+        && worst >= threshold
+    {
+        eprintln!("sessiontrail: --fail-on {threshold}: findings of severity {worst} present");
+        return Ok(EXIT_FAIL_ON);
+    }
+    Ok(0)
+}
+
+fn query(args: QueryArgs) -> Result<u8> {
+    let format: OutputFormat = args.format.parse()?;
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        for (name, _) in sessiontrail_report::named_queries() {
+            writeln!(out, "{name:<24} {}", sessiontrail_report::description(name)?)?;
+        }
+        return Ok(0);
+    }
+    let sql = match (&args.sql, &args.name) {
+        (Some(sql), None) => sql.clone(),
+        (None, Some(name)) => sessiontrail_report::named_query(name)?.to_string(),
+        _ => bail!("give SQL or --name NAME (see sessiontrail query --list)"),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the query runtime")?;
+    let batches = runtime.block_on(sessiontrail_report::run_query(&args.data, &sql))?;
+    let mut out = std::io::stdout().lock();
+    sessiontrail_report::write_batches(&batches, format, &mut out)?;
+    out.flush()?;
+    Ok(0)
+}
+
+fn generate(args: GenerateArgs) -> Result<u8> {
+    let mut options = sessiontrail_generate::GenerateOptions {
+        seed: args.seed,
+        plant_cases: !args.no_planted_cases,
+        ..Default::default()
+    };
+    if let Some(date) = &args.start_date {
+        options.start_date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .with_context(|| format!("--start-date {date:?} is not YYYY-MM-DD"))?;
+    }
+    if let Some(days) = args.days {
+        options.days = days;
+    }
+    if let Some(n) = args.sessions_per_day {
+        options.sessions_per_day = n;
+    }
+    if let Some(n) = args.noise_per_session {
+        options.noise_per_session = n;
+    }
+    if let Some(size) = &args.target_size {
+        options.target_bytes = Some(parse_size(size)?);
+    }
+    let summary = sessiontrail_generate::generate(&args.out, &options)?;
+    println!("{summary}");
+    Ok(0)
+}
+
+/// `250MB`, `1GB`, `1.5GiB`, `1000000` (bytes). Decimal units are powers of 1000.
+fn parse_size(text: &str) -> Result<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .with_context(|| format!("size {text:?}: expected a number and a unit such as 1GB"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => bail!("size {text:?}: unknown unit {other:?} (use B, KB, MB, GB, KiB, MiB, GiB)"),
+    };
+    Ok((number * scale) as u64)
+}

@@ -1,0 +1,103 @@
+//! Helpers for end-to-end tests: run the `sessiontrail` binary in temporary folders and
+//! read the dataset it wrote.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sessiontrail"))
+}
+
+/// Runs the binary and returns its output; panics with stderr when it could not start.
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("sessiontrail runs")
+}
+
+pub fn run_ok(args: &[&str]) -> String {
+    let output = run(args);
+    assert!(
+        output.status.success(),
+        "sessiontrail {args:?} failed ({:?}):\n{}\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().expect("utf-8 temp path")
+}
+
+/// Every parquet file under `dir`, sorted, relative path -> bytes.
+pub fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                let relative = path.strip_prefix(dir).unwrap().to_path_buf();
+                files.insert(relative, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// All rows of a table as maps column -> display string ("" for null), with `dt`.
+pub fn read_table(out: &Path, table: &str) -> Vec<BTreeMap<String, String>> {
+    let mut rows = Vec::new();
+    let root = out.join(table);
+    for relative in files_under(&root).into_keys() {
+        let dt = relative
+            .components()
+            .next()
+            .and_then(|c| c.as_os_str().to_str()?.strip_prefix("dt=").map(str::to_string))
+            .unwrap_or_default();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(root.join(&relative)).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch: RecordBatch = batch.unwrap();
+            for row in 0..batch.num_rows() {
+                let mut map = BTreeMap::new();
+                map.insert("dt".to_string(), dt.clone());
+                for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                    let value = if column.is_null(row) {
+                        String::new()
+                    } else if let Some(strings) = column.as_string_opt::<i32>() {
+                        strings.value(row).to_string()
+                    } else {
+                        datafusion::arrow::util::display::array_value_to_string(column, row).unwrap()
+                    };
+                    map.insert(field.name().clone(), value);
+                }
+                rows.push(map);
+            }
+        }
+    }
+    rows
+}
+
+/// The key a session is known by (DESIGN: session id; eventID for failed sessions;
+/// `broker:<request_id>` for a broker record without a session id).
+pub fn session_key(row: &BTreeMap<String, String>) -> String {
+    if row["status"] != "failed" && !row["session_id"].is_empty() {
+        row["session_id"].clone()
+    } else if !row["cloudtrail_event_id"].is_empty() {
+        row["cloudtrail_event_id"].clone()
+    } else {
+        format!("broker:{}", row["broker_request_id"])
+    }
+}
