@@ -84,8 +84,8 @@ struct CorrelateArgs {
 #[derive(Args)]
 struct QueryArgs {
     /// Dataset folder written by `correlate`.
-    #[arg(long, value_name = "DIR")]
-    data: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "list")]
+    data: Option<PathBuf>,
     /// SQL to run (tables: sessions, findings; partition column dt).
     #[arg(value_name = "SQL", conflicts_with_all = ["name", "list"])]
     sql: Option<String>,
@@ -190,7 +190,11 @@ fn query(args: QueryArgs) -> Result<u8> {
     if args.list {
         let mut out = std::io::stdout().lock();
         for (name, _) in sessiontrail_report::named_queries() {
-            writeln!(out, "{name:<24} {}", sessiontrail_report::description(name)?)?;
+            writeln!(
+                out,
+                "{name:<24} {}",
+                sessiontrail_report::description(name)?
+            )?;
         }
         return Ok(0);
     }
@@ -203,7 +207,8 @@ fn query(args: QueryArgs) -> Result<u8> {
         .enable_all()
         .build()
         .context("starting the query runtime")?;
-    let batches = runtime.block_on(sessiontrail_report::run_query(&args.data, &sql))?;
+    let data = args.data.context("--data DIR is required")?;
+    let batches = runtime.block_on(sessiontrail_report::run_query(&data, &sql))?;
     let mut out = std::io::stdout().lock();
     sessiontrail_report::write_batches(&batches, format, &mut out)?;
     out.flush()?;

@@ -11,8 +11,17 @@ use common::{path_str, read_table, run_ok, session_key};
 
 fn generate(dir: &Path, seed: u64) -> serde_json::Value {
     run_ok(&[
-        "generate", "--out", path_str(dir), "--seed", &seed.to_string(), "--days", "2",
-        "--sessions-per-day", "12", "--noise-per-session", "8",
+        "generate",
+        "--out",
+        path_str(dir),
+        "--seed",
+        &seed.to_string(),
+        "--days",
+        "2",
+        "--sessions-per-day",
+        "12",
+        "--noise-per-session",
+        "8",
     ]);
     serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap()
 }
@@ -22,7 +31,12 @@ fn truth_sessions(truth: &serde_json::Value) -> BTreeSet<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["key"].as_str().unwrap().to_string(), s["status"].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s["key"].as_str().unwrap().to_string(),
+                s["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -51,7 +65,12 @@ fn truth_findings(truth: &serde_json::Value) -> BTreeSet<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["rule"].as_str().unwrap().to_string(), f["key"].as_str().unwrap().to_string()))
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["key"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -73,11 +92,16 @@ fn generated_set_matches_its_ground_truth() {
         let truth = generate(&input, seed);
         run_ok(&[
             "correlate",
-            "--policy", path_str(&input.join("sessiontrail.toml")),
-            "--cloudtrail", path_str(&input.join("cloudtrail")),
-            "--broker-log", path_str(&input.join("broker")),
-            "--out", path_str(&out),
-            "--as-of", truth["as_of"].as_str().unwrap(),
+            "--policy",
+            path_str(&input.join("sessiontrail.toml")),
+            "--cloudtrail",
+            path_str(&input.join("cloudtrail")),
+            "--broker-log",
+            path_str(&input.join("broker")),
+            "--out",
+            path_str(&out),
+            "--as-of",
+            truth["as_of"].as_str().unwrap(),
         ]);
         let sessions = read_table(&out, "sessions");
         let got: BTreeSet<(String, String)> = sessions
@@ -88,14 +112,25 @@ fn generated_set_matches_its_ground_truth() {
         let want = truth_sessions(&truth);
         assert_same("sessions", &got, &want);
         let statuses: BTreeSet<&str> = want.iter().map(|(_, s)| s.as_str()).collect();
-        assert_eq!(statuses.len(), 6, "the set plants every status: {statuses:?}");
+        assert_eq!(
+            statuses.len(),
+            6,
+            "the set plants every status: {statuses:?}"
+        );
 
         let got = finding_keys(&out);
-        assert_eq!(got.len(), read_table(&out, "findings").len(), "one row per finding");
+        assert_eq!(
+            got.len(),
+            read_table(&out, "findings").len(),
+            "one row per finding"
+        );
         let want = truth_findings(&truth);
         assert_same("findings", &got, &want);
         let rules: BTreeSet<&str> = want.iter().map(|(r, _)| r.as_str()).collect();
         assert_eq!(rules.len(), 11, "the set plants every rule: {rules:?}");
-        assert!(!out.join("rejects").exists(), "generated input has no rejects");
+        assert!(
+            !out.join("rejects").exists(),
+            "generated input has no rejects"
+        );
     }
 }

@@ -40,7 +40,9 @@ pub fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else { continue };
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -62,12 +64,19 @@ pub fn read_table(out: &Path, table: &str) -> Vec<BTreeMap<String, String>> {
         let dt = relative
             .components()
             .next()
-            .and_then(|c| c.as_os_str().to_str()?.strip_prefix("dt=").map(str::to_string))
+            .and_then(|c| {
+                c.as_os_str()
+                    .to_str()?
+                    .strip_prefix("dt=")
+                    .map(str::to_string)
+            })
             .unwrap_or_default();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(root.join(&relative)).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(root.join(&relative)).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
         for batch in reader {
             let batch: RecordBatch = batch.unwrap();
             for row in 0..batch.num_rows() {
@@ -79,7 +88,8 @@ pub fn read_table(out: &Path, table: &str) -> Vec<BTreeMap<String, String>> {
                     } else if let Some(strings) = column.as_string_opt::<i32>() {
                         strings.value(row).to_string()
                     } else {
-                        datafusion::arrow::util::display::array_value_to_string(column, row).unwrap()
+                        datafusion::arrow::util::display::array_value_to_string(column, row)
+                            .unwrap()
                     };
                     map.insert(field.name().clone(), value);
                 }

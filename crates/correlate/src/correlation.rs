@@ -10,7 +10,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::json;
-use sessiontrail_ingest::arn::{permission_set_of_arn, permission_set_of_role_name, user_name_of_arn};
+use sessiontrail_ingest::arn::{
+    permission_set_of_arn, permission_set_of_role_name, user_name_of_arn,
+};
 use sessiontrail_ingest::time::{EpochMillis, format_rfc3339_millis};
 use sessiontrail_ingest::{BrokerOutcome, BrokerRecord, SessionEvent, SessionEventName};
 
@@ -97,7 +99,10 @@ pub fn correlate(
     let mut claims: BTreeMap<String, Vec<&BrokerRecord>> = BTreeMap::new();
     let mut failed_claims: HashMap<&str, Vec<&BrokerRecord>> = HashMap::new();
     let mut unresolved: Vec<&BrokerRecord> = Vec::new();
-    for &record in records.iter().filter(|r| r.outcome == BrokerOutcome::Started) {
+    for &record in records
+        .iter()
+        .filter(|r| r.outcome == BrokerOutcome::Started)
+    {
         if let Some(session_id) = &record.session_id {
             claims.entry(session_id.clone()).or_default().push(record);
         } else if let Some(start) = record
@@ -106,10 +111,14 @@ pub fn correlate(
             .and_then(|id| starts_by_request.get(id))
         {
             match (start.failed(), start.session_id.as_deref()) {
-                (false, Some(session_id)) => {
-                    claims.entry(session_id.to_string()).or_default().push(record)
-                }
-                _ => failed_claims.entry(&start.event_id).or_default().push(record),
+                (false, Some(session_id)) => claims
+                    .entry(session_id.to_string())
+                    .or_default()
+                    .push(record),
+                _ => failed_claims
+                    .entry(&start.event_id)
+                    .or_default()
+                    .push(record),
             }
         } else {
             unresolved.push(record);
@@ -124,7 +133,8 @@ pub fn correlate(
 
     for (&session_id, &start) in &starts {
         let claim = claims.get(session_id).map(Vec::as_slice).unwrap_or(&[]);
-        let via_broker = policy.is_broker(start.issuer_arn.as_deref(), start.issuer_name.as_deref());
+        let via_broker =
+            policy.is_broker(start.issuer_arn.as_deref(), start.issuer_name.as_deref());
         let status = match (via_broker, claim.first()) {
             (false, _) => SessionStatus::Direct,
             (true, Some(_)) => SessionStatus::Attributed,
@@ -135,7 +145,8 @@ pub fn correlate(
         builder.cloudtrail_session(start, status, via_broker, claim, session_controls);
     }
     for &start in &failed {
-        let via_broker = policy.is_broker(start.issuer_arn.as_deref(), start.issuer_name.as_deref());
+        let via_broker =
+            policy.is_broker(start.issuer_arn.as_deref(), start.issuer_name.as_deref());
         let claim = failed_claims
             .get(start.event_id.as_str())
             .map(Vec::as_slice)
@@ -151,7 +162,10 @@ pub fn correlate(
         } else {
             SessionStatus::Pending
         };
-        let session_controls = controls.get(session_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        let session_controls = controls
+            .get(session_id.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         builder.broker_session(claim, status, session_controls);
     }
     for &record in &unresolved {
@@ -164,8 +178,7 @@ pub fn correlate(
     }
     builder.secrets(&records);
 
-    out.sessions
-        .sort_by(|a, b| (a.start_time, a.key()).cmp(&(b.start_time, b.key())));
+    out.sessions.sort_by_key(|s| (s.start_time, s.key()));
     out.findings
         .sort_by(|a, b| (a.event_time, &a.finding_id).cmp(&(b.event_time, &b.finding_id)));
     out
@@ -202,7 +215,12 @@ impl Builder<'_> {
                 .issuer_name
                 .as_deref()
                 .and_then(permission_set_of_role_name)
-                .or_else(|| start.principal_arn.as_deref().and_then(permission_set_of_arn))
+                .or_else(|| {
+                    start
+                        .principal_arn
+                        .as_deref()
+                        .and_then(permission_set_of_arn)
+                })
         } else {
             None
         }
@@ -366,7 +384,11 @@ impl Builder<'_> {
         }
 
         let matched = status == SessionStatus::Attributed;
-        if matched && policy.permission_set(session.permission_set.as_deref().unwrap_or("")).is_none() {
+        if matched
+            && policy
+                .permission_set(session.permission_set.as_deref().unwrap_or(""))
+                .is_none()
+        {
             let what = match &session.permission_set {
                 Some(name) => format!("permission set {name:?} is not in the policy"),
                 None => "the caller is not an IAM Identity Center role".to_string(),
@@ -379,13 +401,18 @@ impl Builder<'_> {
                 json!({"caller_arn": session.original_principal_arn, "permission_set": session.permission_set,
                        "request_id": session.broker_request_id}),
             );
-        } else if matches!(status, SessionStatus::Attributed | SessionStatus::Direct | SessionStatus::Orphan)
-            && let Some(expected) = session
-                .permission_set
-                .as_deref()
-                .and_then(|p| policy.permission_set(p))
+        } else if matches!(
+            status,
+            SessionStatus::Attributed | SessionStatus::Direct | SessionStatus::Orphan
+        ) && let Some(expected) = session
+            .permission_set
+            .as_deref()
+            .and_then(|p| policy.permission_set(p))
         {
-            let used = session.document_name.as_deref().unwrap_or(&policy.default_document);
+            let used = session
+                .document_name
+                .as_deref()
+                .unwrap_or(&policy.default_document);
             if used != expected.document {
                 self.push(
                     Rule::DocumentMismatch,
@@ -457,9 +484,10 @@ impl Builder<'_> {
         }
 
         for control in session_controls {
-            let by_broker = self
-                .policy
-                .is_broker(control.issuer_arn.as_deref(), control.issuer_name.as_deref());
+            let by_broker = self.policy.is_broker(
+                control.issuer_arn.as_deref(),
+                control.issuer_name.as_deref(),
+            );
             let by_owner = session.original_principal_arn.is_some()
                 && control.principal_arn == session.original_principal_arn;
             if by_broker || by_owner {
@@ -472,7 +500,10 @@ impl Builder<'_> {
                 format!(
                     "{} by {}, who is neither the broker nor the session's original principal",
                     control.event_name.as_str(),
-                    control.principal_arn.as_deref().unwrap_or("an unknown principal")
+                    control
+                        .principal_arn
+                        .as_deref()
+                        .unwrap_or("an unknown principal")
                 ),
                 json!({"event_id": control.event_id, "event_name": control.event_name.as_str(),
                        "principal_arn": control.principal_arn,
@@ -486,14 +517,37 @@ impl Builder<'_> {
 
     fn field_mismatch(&mut self, session: &Session, start: &SessionEvent, record: &BrokerRecord) {
         let policy = self.policy;
-        let document = start.document_name.as_deref().unwrap_or(&policy.default_document);
+        let document = start
+            .document_name
+            .as_deref()
+            .unwrap_or(&policy.default_document);
         let parsed_set = permission_set_of_arn(&record.caller_arn);
         let pairs: [(&str, Option<&str>, Option<&str>); 5] = [
-            ("target", start.target.as_deref(), Some(record.target.as_str())),
-            ("account_id", start.account_id.as_deref(), Some(record.account_id.as_str())),
-            ("region", start.region.as_deref(), Some(record.region.as_str())),
-            ("document_name", Some(document), record.document_name.as_deref()),
-            ("permission_set", parsed_set, record.permission_set.as_deref()),
+            (
+                "target",
+                start.target.as_deref(),
+                Some(record.target.as_str()),
+            ),
+            (
+                "account_id",
+                start.account_id.as_deref(),
+                Some(record.account_id.as_str()),
+            ),
+            (
+                "region",
+                start.region.as_deref(),
+                Some(record.region.as_str()),
+            ),
+            (
+                "document_name",
+                Some(document),
+                record.document_name.as_deref(),
+            ),
+            (
+                "permission_set",
+                parsed_set,
+                record.permission_set.as_deref(),
+            ),
         ];
         let mut differing = serde_json::Map::new();
         for (name, cloudtrail, broker) in pairs {
@@ -559,7 +613,9 @@ impl Builder<'_> {
             let evidence = json!({"request_ids": leaking.iter().map(|r| &r.request_id).collect::<Vec<_>>(),
                                   "token_paths": paths});
             let finding = match &session {
-                Some(session) => self.finding(Rule::SecretInBrokerLog, &key, session, detail, evidence),
+                Some(session) => {
+                    self.finding(Rule::SecretInBrokerLog, &key, session, detail, evidence)
+                }
                 None => Finding {
                     finding_id: finding_id(Rule::SecretInBrokerLog, &key),
                     rule: Rule::SecretInBrokerLog,
@@ -608,7 +664,14 @@ impl Builder<'_> {
         }
     }
 
-    fn push(&mut self, rule: Rule, key: &str, session: &Session, detail: String, evidence: serde_json::Value) {
+    fn push(
+        &mut self,
+        rule: Rule,
+        key: &str,
+        session: &Session,
+        detail: String,
+        evidence: serde_json::Value,
+    ) {
         let finding = self.finding(rule, key, session, detail, evidence);
         self.out.findings.push(finding);
     }

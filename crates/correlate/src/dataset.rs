@@ -10,7 +10,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringArray};
-use datafusion::arrow::compute::{SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch};
+use datafusion::arrow::compute::{
+    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
+};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::error::ArrowError;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -110,7 +112,8 @@ impl Table {
                 batches.push(batch);
             }
         }
-        concat_batches(&self.schema, &batches).map_err(|source| DatasetError::Arrow { path: dir, source })
+        concat_batches(&self.schema, &batches)
+            .map_err(|source| DatasetError::Arrow { path: dir, source })
     }
 
     /// Replaces a partition's content; an empty batch removes the partition. Returns
@@ -149,7 +152,10 @@ pub fn write_atomically(out: &Path, target: &Path, bytes: &[u8]) -> Result<(), D
     std::fs::create_dir_all(&tmp_dir).map_err(io(&tmp_dir))?;
     let tmp = tmp_dir.join(format!(
         "{}.{}",
-        target.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("file"),
         std::process::id()
     ));
     let mut file = File::create(&tmp).map_err(io(&tmp))?;
@@ -173,14 +179,21 @@ pub fn encode_parquet(batch: &RecordBatch) -> Result<Vec<u8>, ParquetError> {
 }
 
 /// Keeps the rows for which `keep(row)` is true.
-pub fn retain_rows(batch: &RecordBatch, keep: impl Fn(usize) -> bool) -> Result<RecordBatch, ArrowError> {
+pub fn retain_rows(
+    batch: &RecordBatch,
+    keep: impl Fn(usize) -> bool,
+) -> Result<RecordBatch, ArrowError> {
     let mask: BooleanArray = (0..batch.num_rows()).map(|i| Some(keep(i))).collect();
     filter_record_batch(batch, &mask)
 }
 
 /// The session key of every row of a `sessions` batch.
 pub fn session_keys(batch: &RecordBatch) -> Vec<String> {
-    let text = |name: &str| batch.column_by_name(name).map(|c| c.as_string::<i32>().clone());
+    let text = |name: &str| {
+        batch
+            .column_by_name(name)
+            .map(|c| c.as_string::<i32>().clone())
+    };
     let (Some(ids), Some(statuses), Some(events), Some(requests)) = (
         text("session_id"),
         text("status"),
@@ -210,7 +223,9 @@ pub fn string_column(batch: &RecordBatch, name: &str) -> Vec<String> {
     match batch.column_by_name(name) {
         Some(column) => {
             let array = column.as_string::<i32>();
-            (0..batch.num_rows()).map(|i| array.value(i).to_string()).collect()
+            (0..batch.num_rows())
+                .map(|i| array.value(i).to_string())
+                .collect()
         }
         None => vec![String::new(); batch.num_rows()],
     }
@@ -240,7 +255,12 @@ pub fn list_partitions(out: &Path, table: &str) -> BTreeSet<String> {
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str()?.strip_prefix("dt=").map(str::to_string))
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()?
+                        .strip_prefix("dt=")
+                        .map(str::to_string)
+                })
                 .collect()
         })
         .unwrap_or_default()

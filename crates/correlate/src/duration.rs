@@ -21,7 +21,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             'h' => 3600,
             'd' => 86_400,
             'w' => 604_800,
-            _ => return Err(format!("unknown unit {c:?} in {text:?} (use s, m, h, d or w)")),
+            _ => {
+                return Err(format!(
+                    "unknown unit {c:?} in {text:?} (use s, m, h, d or w)"
+                ));
+            }
         };
         let value: u64 = number
             .parse()

@@ -94,7 +94,13 @@ mod tests {
             format!("clock_skew-{h:016x}")
         };
         assert_eq!(finding_id(Rule::ClockSkew, "s-1"), expected);
-        assert_ne!(finding_id(Rule::ClockSkew, "s-1"), finding_id(Rule::ClockSkew, "s-2"));
-        assert_ne!(finding_id(Rule::ClockSkew, "s-1"), finding_id(Rule::FieldMismatch, "s-1"));
+        assert_ne!(
+            finding_id(Rule::ClockSkew, "s-1"),
+            finding_id(Rule::ClockSkew, "s-2")
+        );
+        assert_ne!(
+            finding_id(Rule::ClockSkew, "s-1"),
+            finding_id(Rule::FieldMismatch, "s-1")
+        );
     }
 }

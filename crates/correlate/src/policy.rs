@@ -184,7 +184,11 @@ impl Policy {
                 Duration::from_secs(14 * 86_400),
             )?,
             permission_sets,
-            direct_allowed_permission_sets: file.direct.allowed_permission_sets.into_iter().collect(),
+            direct_allowed_permission_sets: file
+                .direct
+                .allowed_permission_sets
+                .into_iter()
+                .collect(),
             direct_allowed_principals: file.direct.allowed_principals.into_iter().collect(),
             min_attribution_rate,
         })
@@ -245,10 +249,16 @@ min_attribution_rate = 0.999
     fn the_design_example_parses() {
         let policy = Policy::parse(POLICY).unwrap();
         assert_eq!(policy.grace, Duration::from_secs(1800));
-        assert_eq!(policy.permission_set("Admin").unwrap().run_as.as_deref(), Some("admin"));
+        assert_eq!(
+            policy.permission_set("Admin").unwrap().run_as.as_deref(),
+            Some("admin")
+        );
         assert_eq!(policy.permission_set("Data_Engineer").unwrap().run_as, None);
         assert!(policy.is_broker(None, Some("ssm-session-broker")));
-        assert!(policy.is_broker(Some("arn:aws:iam::111122223333:role/ssm-session-broker"), None));
+        assert!(policy.is_broker(
+            Some("arn:aws:iam::111122223333:role/ssm-session-broker"),
+            None
+        ));
         assert!(!policy.is_broker(Some("arn:aws:iam::1:role/other"), Some("other")));
         assert_eq!(policy.min_attribution_rate, Some(0.999));
     }
@@ -260,7 +270,10 @@ min_attribution_rate = 0.999
         assert!(err.starts_with("line 7: broker.grace:"), "{err}");
         let bad = POLICY.replace("run_as = \"admin\"", "runas = \"admin\"");
         let err = Policy::parse(&bad).unwrap_err();
-        assert!(err.starts_with("line 14:") && err.contains("runas"), "{err}");
+        assert!(
+            err.starts_with("line 14:") && err.contains("runas"),
+            "{err}"
+        );
         let bad = POLICY.replace("max_clock_skew = \"5m\"", "max_clock_skew = 5");
         let err = Policy::parse(&bad).unwrap_err();
         assert!(err.starts_with("line 8:"), "{err}");

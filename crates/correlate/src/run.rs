@@ -93,7 +93,9 @@ pub fn run(policy: &Policy, options: &RunOptions) -> Result<RunSummary, RunError
     let cloudtrail = read_cloudtrail_paths(&options.cloudtrail, threads)?;
     let broker = read_broker_log_paths(&options.broker_logs, threads)?;
     let mut state = State::load(&options.out)?;
-    let as_of = options.as_of.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    let as_of = options
+        .as_of
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
 
     // Records with the same eventID / request_id are one record, across runs too.
     let mut events = std::mem::take(&mut state.events);
@@ -125,7 +127,8 @@ pub fn run(policy: &Policy, options: &RunOptions) -> Result<RunSummary, RunError
         .map(|w| w.min(as_of));
 
     let correlation = correlate(&events, &records, policy, as_of);
-    let (written, partitions_rewritten) = write_dataset(&options.out, &correlation, &state.written)?;
+    let (written, partitions_rewritten) =
+        write_dataset(&options.out, &correlation, &state.written)?;
 
     let mut rejects = cloudtrail.rejects;
     rejects.extend(broker.rejects);
@@ -158,11 +161,17 @@ pub fn run(policy: &Policy, options: &RunOptions) -> Result<RunSummary, RunError
         elapsed: started.elapsed(),
     };
     for session in &correlation.sessions {
-        *summary.sessions_by_status.entry(session.status).or_default() += 1;
+        *summary
+            .sessions_by_status
+            .entry(session.status)
+            .or_default() += 1;
     }
     for finding in &correlation.findings {
         *summary.findings_by_rule.entry(finding.rule).or_default() += 1;
-        *summary.findings_by_severity.entry(finding.severity()).or_default() += 1;
+        *summary
+            .findings_by_severity
+            .entry(finding.severity())
+            .or_default() += 1;
     }
     Ok(summary)
 }
@@ -218,11 +227,28 @@ fn write_dataset(
     for dt in &session_dts {
         let existing = sessions.read_partition(dt)?;
         let keys = session_keys(&existing);
-        let kept = retain_rows(&existing, |i| !replaced_keys.contains(keys[i].as_str()))
-            .map_err(|source| RunError::Arrow { table: "sessions", source })?;
+        let kept = retain_rows(&existing, |i| !replaced_keys.contains(keys[i].as_str())).map_err(
+            |source| RunError::Arrow {
+                table: "sessions",
+                source,
+            },
+        )?;
         let fresh = sessions_to_batch(sessions_by_dt.get(dt).map(Vec::as_slice).unwrap_or(&[]))
-            .map_err(|source| RunError::Arrow { table: "sessions", source })?;
-        let merged = merge(&sessions.schema, &[kept, fresh], &["start_time", "session_id", "cloudtrail_event_id", "broker_request_id"], "sessions")?;
+            .map_err(|source| RunError::Arrow {
+                table: "sessions",
+                source,
+            })?;
+        let merged = merge(
+            &sessions.schema,
+            &[kept, fresh],
+            &[
+                "start_time",
+                "session_id",
+                "cloudtrail_event_id",
+                "broker_request_id",
+            ],
+            "sessions",
+        )?;
         rewritten += u64::from(sessions.write_partition(dt, &merged)?);
     }
     let findings = Table::new(out, "findings", findings_schema());
@@ -230,10 +256,21 @@ fn write_dataset(
         let existing = findings.read_partition(dt)?;
         let ids = string_column(&existing, "finding_id");
         let kept = retain_rows(&existing, |i| !replaced_findings.contains(ids[i].as_str()))
-            .map_err(|source| RunError::Arrow { table: "findings", source })?;
+            .map_err(|source| RunError::Arrow {
+                table: "findings",
+                source,
+            })?;
         let fresh = findings_to_batch(findings_by_dt.get(dt).map(Vec::as_slice).unwrap_or(&[]))
-            .map_err(|source| RunError::Arrow { table: "findings", source })?;
-        let merged = merge(&findings.schema, &[kept, fresh], &["event_time", "finding_id"], "findings")?;
+            .map_err(|source| RunError::Arrow {
+                table: "findings",
+                source,
+            })?;
+        let merged = merge(
+            &findings.schema,
+            &[kept, fresh],
+            &["event_time", "finding_id"],
+            "findings",
+        )?;
         rewritten += u64::from(findings.write_partition(dt, &merged)?);
     }
     Ok((written, rewritten))
@@ -259,12 +296,21 @@ fn write_rejects(out: &Path, as_of: EpochMillis, rejects: &[Reject]) -> Result<b
     let table = Table::new(out, "rejects", rejects_schema());
     let dt = utc_date(as_of);
     let existing = table.read_partition(&dt)?;
-    let fresh = rejects_to_batch(rejects).map_err(|source| RunError::Arrow { table: "rejects", source })?;
-    let all = concat_batches(&table.schema, &[existing, fresh])
-        .map_err(|source| RunError::Arrow { table: "rejects", source })?;
+    let fresh = rejects_to_batch(rejects).map_err(|source| RunError::Arrow {
+        table: "rejects",
+        source,
+    })?;
+    let all =
+        concat_batches(&table.schema, &[existing, fresh]).map_err(|source| RunError::Arrow {
+            table: "rejects",
+            source,
+        })?;
     // Drop exact duplicates: identical rows sort next to each other.
     let order = ["source_file", "byte_offset", "line", "input_kind", "reason"];
-    let sorted = sort_batch(&all, &order).map_err(|source| RunError::Arrow { table: "rejects", source })?;
+    let sorted = sort_batch(&all, &order).map_err(|source| RunError::Arrow {
+        table: "rejects",
+        source,
+    })?;
     let row_text: Vec<String> = {
         let converter = datafusion::arrow::util::display::ArrayFormatter::try_new;
         let formatters: Vec<_> = sorted
@@ -282,8 +328,13 @@ fn write_rejects(out: &Path, as_of: EpochMillis, rejects: &[Reject]) -> Result<b
             })
             .collect()
     };
-    let unique = retain_rows(&sorted, |i| i == 0 || row_text[i] != row_text[i - 1])
-        .map_err(|source| RunError::Arrow { table: "rejects", source })?;
+    let unique =
+        retain_rows(&sorted, |i| i == 0 || row_text[i] != row_text[i - 1]).map_err(|source| {
+            RunError::Arrow {
+                table: "rejects",
+                source,
+            }
+        })?;
     Ok(table.write_partition(&dt, &unique)?)
 }
 
@@ -319,14 +370,20 @@ fn prune(mut state: State, correlation: &Correlation, retention: Duration) -> St
         }
     }
     state.events.retain(|e| {
-        keep_events.contains(&e.event_id) || (!owned_events.contains(&e.event_id) && e.event_time >= cutoff)
+        keep_events.contains(&e.event_id)
+            || (!owned_events.contains(&e.event_id) && e.event_time >= cutoff)
     });
     state.records.retain(|r| {
-        keep_records.contains(&r.request_id) || (!owned_records.contains(&r.request_id) && r.ts >= cutoff)
+        keep_records.contains(&r.request_id)
+            || (!owned_records.contains(&r.request_id) && r.ts >= cutoff)
     });
     state.written.retain(|key, _| live.contains(key));
-    state.events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
-    state.records.sort_by(|a, b| (a.ts, &a.request_id).cmp(&(b.ts, &b.request_id)));
+    state
+        .events
+        .sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+    state
+        .records
+        .sort_by(|a, b| (a.ts, &a.request_id).cmp(&(b.ts, &b.request_id)));
     state
 }
 
@@ -334,7 +391,11 @@ impl std::fmt::Display for RunSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ct = &self.cloudtrail;
         let br = &self.broker;
-        writeln!(f, "sessiontrail correlate  as of {}", format_rfc3339_millis(self.as_of))?;
+        writeln!(
+            f,
+            "sessiontrail correlate  as of {}",
+            format_rfc3339_millis(self.as_of)
+        )?;
         writeln!(
             f,
             "  cloudtrail   {} files, {:.1} MB, {} records, {} ssm session events, {} rejected",
@@ -356,13 +417,25 @@ impl std::fmt::Display for RunSummary {
         )?;
         let statuses: Vec<String> = SessionStatus::ALL
             .iter()
-            .map(|s| format!("{} {}", s, self.sessions_by_status.get(s).copied().unwrap_or(0)))
+            .map(|s| {
+                format!(
+                    "{} {}",
+                    s,
+                    self.sessions_by_status.get(s).copied().unwrap_or(0)
+                )
+            })
             .collect();
         let total: u64 = self.sessions_by_status.values().sum();
         writeln!(f, "  sessions     {total}: {}", statuses.join(", "))?;
         let severities: Vec<String> = Severity::ALL
             .iter()
-            .map(|s| format!("{} {}", s, self.findings_by_severity.get(s).copied().unwrap_or(0)))
+            .map(|s| {
+                format!(
+                    "{} {}",
+                    s,
+                    self.findings_by_severity.get(s).copied().unwrap_or(0)
+                )
+            })
             .collect();
         let total: u64 = self.findings_by_rule.values().sum();
         writeln!(f, "  findings     {total}: {}", severities.join(", "))?;

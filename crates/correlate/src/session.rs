@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampMillisecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampMillisecondArray,
+};
 use datafusion::arrow::error::ArrowError;
 use sessiontrail_ingest::time::{EpochMillis, utc_date};
 
@@ -82,7 +84,11 @@ pub fn sessions_to_batch(rows: &[Session]) -> Result<RecordBatch, ArrowError> {
         text(rows, |r| r.region.as_deref()),
         text(rows, |r| r.target.as_deref()),
         text(rows, |r| r.document_name.as_deref()),
-        Arc::new(rows.iter().map(|r| Some(r.via_broker)).collect::<BooleanArray>()),
+        Arc::new(
+            rows.iter()
+                .map(|r| Some(r.via_broker))
+                .collect::<BooleanArray>(),
+        ),
         text(rows, |r| r.cloudtrail_event_id.as_deref()),
         text(rows, |r| r.cloudtrail_principal_arn.as_deref()),
         text(rows, |r| r.original_principal_arn.as_deref()),

@@ -69,7 +69,9 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
-    #[error("state {path} line {line}: {message} (the state is written by sessiontrail only; restore it from a backup or remove OUT to rebuild from all inputs)")]
+    #[error(
+        "state {path} line {line}: {message} (the state is written by sessiontrail only; restore it from a backup or remove OUT to rebuild from all inputs)"
+    )]
     Corrupt {
         path: PathBuf,
         line: usize,

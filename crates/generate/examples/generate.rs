@@ -1,28 +1,56 @@
-//! Writes a generated data set: `generate OUT [SEED] [TARGET_BYTES]`.
+//! Writes a generated data set and lists the planted cases.
+//!
+//! `cargo run --release -p sessiontrail-generate --example generate -- OUT [key=value...]`
+//! with keys `seed`, `days`, `sessions`, `noise`, `accounts`, `regions` (comma
+//! separated), `target` (uncompressed bytes) and `plant` (true/false).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sessiontrail_generate::{GenerateOptions, generate};
 
+fn parse(options: &mut GenerateOptions, arg: &str) -> Result<(), String> {
+    let (key, value) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("{arg:?} is not key=value"))?;
+    let number = || value.parse::<u64>().map_err(|e| format!("{key}: {e}"));
+    let small = || value.parse::<u32>().map_err(|e| format!("{key}: {e}"));
+    match key {
+        "seed" => options.seed = number()?,
+        "days" => options.days = small()?,
+        "sessions" => options.sessions_per_day = small()?,
+        "noise" => options.noise_per_session = small()?,
+        "accounts" => options.accounts = small()?,
+        "regions" => options.regions = value.split(',').map(str::to_owned).collect(),
+        "target" => options.target_bytes = Some(number()?),
+        "plant" => options.plant_cases = value == "true",
+        other => return Err(format!("unknown key {other:?}")),
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(out) = args.next().map(PathBuf::from) else {
-        eprintln!("usage: generate OUT [SEED] [TARGET_BYTES]");
+        eprintln!(
+            "usage: generate OUT [seed=N] [days=N] [sessions=N] [noise=N] [accounts=N] [regions=a,b] [target=BYTES] [plant=BOOL]"
+        );
         return ExitCode::from(2);
     };
     let mut options = GenerateOptions::default();
-    if let Some(seed) = args.next().and_then(|s| s.parse().ok()) {
-        options.seed = seed;
+    for arg in args {
+        if let Err(message) = parse(&mut options, &arg) {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
     }
-    options.target_bytes = args.next().and_then(|s| s.parse().ok());
     let started = std::time::Instant::now();
     match generate(&out, &options) {
         Ok(summary) => {
             println!("{summary}");
             for case in &summary.planted {
                 println!(
-                    "  {:<14} {:<40} {:<60} {}",
+                    "  {:<13} {:<44} {} [{}]",
                     case.status.as_deref().unwrap_or("-"),
                     case.key,
                     case.name,

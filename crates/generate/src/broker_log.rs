@@ -256,7 +256,7 @@ pub fn invocation(
     }
 }
 
-/// Counts of what [`write`] wrote.
+/// Counts of what [`write()`] wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BrokerStats {
     pub files: u64,

@@ -43,7 +43,7 @@ pub enum NoiseBudget {
     TargetBytes(u64),
 }
 
-/// Counts of what [`write`] wrote.
+/// Counts of what [`write()`] wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CtStats {
     pub files: u64,

@@ -19,6 +19,15 @@
 //! PRNG). With `target_bytes`, files are streamed to disk one at a time, so multi-GB
 //! benchmark inputs need little memory.
 //!
+//! How it is built, one concept per module: `prng` (seeded xoshiro256**), `clock` and
+//! `json` (timestamp formats, ordered JSON), `world` (accounts, users, roles and their
+//! `userIdentity`), `policy` (`sessiontrail.toml`), `cloudtrail` (records and the ssm
+//! session events), `noise` (background records and decoys), `broker_log` (broker
+//! records, Lambda lines, the three wrappers), `scenario` (session plans turned into
+//! events), `traffic` (the clean daily population), `plant` (the planted cases),
+//! `truth` (`truth.json`), `layout` (S3 keys and paths) and `delivery` (windows, files,
+//! digest).
+//!
 //! ```
 //! use sessiontrail_generate::{generate, GenerateOptions};
 //!

@@ -77,6 +77,17 @@ const MIX: [(Kind, u32); 27] = [
     (Kind::KmsDecryptSsmSessionContext, 2),
 ];
 
+/// The weights of [`MIX`], for [`Prng::weighted`].
+const WEIGHTS: [u32; MIX.len()] = {
+    let mut weights = [0; MIX.len()];
+    let mut i = 0;
+    while i < MIX.len() {
+        weights[i] = MIX[i].1;
+        i += 1;
+    }
+    weights
+};
+
 /// Every decoy kind (planted once each).
 pub const DECOYS: [Kind; 12] = [
     Kind::AthenaStartSession,
@@ -112,8 +123,7 @@ impl Kind {
 
 /// A random background record for the trail of (`account`, `region`) at `at`.
 pub fn random(world: &World, account: usize, region: usize, at: Millis, prng: &mut Prng) -> J {
-    let weights: Vec<u32> = MIX.iter().map(|(_, w)| *w).collect();
-    let mut kind = MIX[prng.weighted(&weights)].0;
+    let mut kind = MIX[prng.weighted(&WEIGHTS)].0;
     if kind.global() && world.regions[region] != "us-east-1" {
         kind = Kind::Ec2DescribeInstances;
     }

@@ -27,9 +27,10 @@ pub struct GenerateOptions {
     pub accounts: u32,
     /// AWS regions of the trails.
     pub regions: Vec<String>,
-    /// When set, adds days (up to [`MAX_TARGET_DAYS`]) and scales the noise so that about
-    /// this many uncompressed CloudTrail bytes are written; `noise_per_session` is then
-    /// ignored. Files are streamed to disk, so gigabytes are fine.
+    /// When set, about this many uncompressed CloudTrail bytes are written: days are
+    /// added while the estimate at `noise_per_session` falls short (up to
+    /// [`MAX_TARGET_DAYS`]), then the noise is scaled, up or down, to hit the target.
+    /// Files are streamed to disk one at a time, so gigabytes need little memory.
     pub target_bytes: Option<u64>,
     /// Plant one or more cases of every session status and every rule.
     pub plant_cases: bool,

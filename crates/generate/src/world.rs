@@ -375,7 +375,7 @@ impl World {
                     let net = *prng.pick(&nets);
                     prng.ip_in(net)
                 },
-                user_agent: prng.pick(&USER_AGENTS),
+                user_agent: USER_AGENTS[prng.index(USER_AGENTS.len())],
             })
             .collect();
         World {

@@ -87,10 +87,10 @@ impl Data {
                 for line in gunzip(bytes).lines() {
                     let (ts, message) = line.split_once(' ').unwrap();
                     assert!(ts.ends_with('Z') && ts.len() == 24, "{ts}");
-                    if let Ok(value @ Value::Object(_)) = serde_json::from_str(message) {
-                        if value.get("v").is_some() {
-                            broker.push(("export", value));
-                        }
+                    if let Ok(value @ Value::Object(_)) = serde_json::from_str(message)
+                        && value.get("v").is_some()
+                    {
+                        broker.push(("export", value));
                     }
                 }
             } else if key.starts_with("broker/subscription-") {
@@ -110,10 +110,10 @@ impl Data {
                 }
             } else if key.starts_with("broker/") && key.ends_with(".jsonl.gz") {
                 for line in gunzip(bytes).lines() {
-                    if let Ok(value @ Value::Object(_)) = serde_json::from_str(line) {
-                        if value.get("v").is_some() {
-                            broker.push(("jsonl", value));
-                        }
+                    if let Ok(value @ Value::Object(_)) = serde_json::from_str(line)
+                        && value.get("v").is_some()
+                    {
+                        broker.push(("jsonl", value));
                     }
                 }
             }
@@ -332,6 +332,39 @@ fn truth_covers_every_status_and_rule() {
 #[test]
 fn truth_agrees_with_the_written_data() {
     let (_dir, data) = generated(&small(5));
+    assert_truth_agrees(&data);
+}
+
+#[test]
+fn truth_agrees_with_one_account_and_one_region() {
+    let options = GenerateOptions {
+        accounts: 1,
+        regions: vec!["ap-southeast-2".to_owned()],
+        ..small(11)
+    };
+    let (_dir, data) = generated(&options);
+    assert_truth_agrees(&data);
+    assert!(data.files.keys().all(|k| !k.contains("o-exampleorgid")));
+}
+
+#[test]
+fn truth_agrees_with_three_accounts_and_regions() {
+    let options = GenerateOptions {
+        accounts: 3,
+        regions: vec![
+            "eu-central-1".into(),
+            "us-east-1".into(),
+            "us-west-2".into(),
+        ],
+        days: 1,
+        ..small(12)
+    };
+    let (_dir, data) = generated(&options);
+    assert_truth_agrees(&data);
+    assert_eq!(data.broker_roles().len(), 3);
+}
+
+fn assert_truth_agrees(data: &Data) {
     let as_of = time(data.truth["as_of"].as_str().unwrap());
     let grace = chrono::Duration::minutes(30);
     let skew = chrono::Duration::minutes(5);

@@ -149,7 +149,9 @@ mod tests {
     #[test]
     fn user_names() {
         assert_eq!(
-            user_name_of_arn("arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_abc/alice@example.com"),
+            user_name_of_arn(
+                "arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_abc/alice@example.com"
+            ),
             Some("alice@example.com")
         );
         assert_eq!(

@@ -102,7 +102,8 @@ impl BrokerRead {
 
     fn reject(&mut self, location: Location, reason: impl Into<String>) {
         self.stats.rejected += 1;
-        self.rejects.push(Reject::new(InputKind::BrokerLog, location, reason));
+        self.rejects
+            .push(Reject::new(InputKind::BrokerLog, location, reason));
     }
 }
 
@@ -114,7 +115,10 @@ pub fn read_broker_log_file(path: &Path, out: &mut BrokerRead) {
     let read = open_input(path).and_then(|mut reader| reader.read_to_end(&mut content));
     if let Err(err) = read {
         // Keep whatever complete lines were read before a truncated gzip stream.
-        let complete = content.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let complete = content
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
         let line = memchr::memchr_iter(b'\n', &content[..complete]).count() as u64 + 1;
         content.truncate(complete);
         read_broker_log(&content, &name, out);
@@ -195,7 +199,10 @@ fn read_message(text: &str, location: &Location, out: &mut BrokerRead) {
             // A broken line that looks like a broker record is a reject; other
             // half-JSON application logs are just not broker records.
             if text.contains("\"v\"") {
-                out.reject(location.clone(), format!("broker record is not valid JSON: {err}"));
+                out.reject(
+                    location.clone(),
+                    format!("broker record is not valid JSON: {err}"),
+                );
             } else {
                 out.stats.ignored += 1;
             }
@@ -243,7 +250,10 @@ fn read_subscription(object: &Map<String, Value>, location: &Location, out: &mut
             Ok(other) => {
                 out.reject(
                     location.clone(),
-                    format!("awslogs.data holds {} where an object was expected", type_name(&other)),
+                    format!(
+                        "awslogs.data holds {} where an object was expected",
+                        type_name(&other)
+                    ),
                 );
                 return;
             }
@@ -261,7 +271,10 @@ fn read_subscription(object: &Map<String, Value>, location: &Location, out: &mut
         return;
     }
     let Some(Value::Array(events)) = payload.get("logEvents") else {
-        out.reject(location.clone(), "subscription payload has no logEvents array");
+        out.reject(
+            location.clone(),
+            "subscription payload has no logEvents array",
+        );
         return;
     };
     for (index, event) in events.iter().enumerate() {
@@ -299,14 +312,22 @@ pub fn broker_record_from_object(object: &Map<String, Value>) -> Result<BrokerRe
     match object.get("v") {
         Some(Value::Number(n)) if n.as_u64() == Some(1) => {}
         Some(Value::Number(_)) => return Err("unsupported broker log version (v is not 1)".into()),
-        Some(other) => return Err(format!("v is {} where the integer 1 was expected", type_name(other))),
+        Some(other) => {
+            return Err(format!(
+                "v is {} where the integer 1 was expected",
+                type_name(other)
+            ));
+        }
         None => return Err("v is missing".into()),
     }
     let text = |key: &str| -> Result<Option<String>, String> {
         match object.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(format!("{key} is {} where a string was expected", type_name(other))),
+            Some(other) => Err(format!(
+                "{key} is {} where a string was expected",
+                type_name(other)
+            )),
         }
     };
     let required = |key: &str| -> Result<String, String> {
@@ -433,7 +454,10 @@ mod tests {
         assert_eq!(out.records.len(), 1);
         assert_eq!(out.stats.ignored, 3);
         assert!(out.rejects.is_empty());
-        assert_eq!(out.records[0].ts, parse_rfc3339_millis("2025-03-04T09:15:02.250Z").unwrap());
+        assert_eq!(
+            out.records[0].ts,
+            parse_rfc3339_millis("2025-03-04T09:15:02.250Z").unwrap()
+        );
     }
 
     #[test]
@@ -447,7 +471,12 @@ mod tests {
         gz.write_all(decoded.to_string().as_bytes()).unwrap();
         let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
         let encoded = serde_json::json!({"awslogs": {"data": data}}).to_string();
-        let out = read(&format!("{encoded}\n{}\n", serde_json::to_string_pretty(&decoded).unwrap().replace('\n', " ")));
+        let out = read(&format!(
+            "{encoded}\n{}\n",
+            serde_json::to_string_pretty(&decoded)
+                .unwrap()
+                .replace('\n', " ")
+        ));
         assert_eq!(out.records.len(), 2, "{:?}", out.rejects);
         assert_eq!(out.stats.ignored, 2);
         let control = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logEvents":[{"id":"","message":"CWL CONTROL MESSAGE"}]}"#;
@@ -457,13 +486,37 @@ mod tests {
     #[test]
     fn schema_violations_are_rejects_naming_the_field() {
         let cases = [
-            (RECORD.replace(r#""v":1"#, r#""v":2"#), "unsupported broker log version (v is not 1)"),
-            (RECORD.replace(r#""target":"i-1","#, ""), "target is missing"),
-            (RECORD.replace(r#""ts":"2025-03-04T10:15:02.250+01:00""#, r#""ts":"yesterday""#), "ts is not an RFC 3339 timestamp"),
-            (RECORD.replace(r#""outcome":"started""#, r#""outcome":"maybe""#), "outcome is not one of started, denied, error"),
-            (RECORD.replace(r#""session_id":"broker-0a""#, r#""session_id":7"#), "session_id is a number where a string was expected"),
-            (RECORD.replace(r#","session_id":"broker-0a""#, ""), "a started record has neither session_id nor ssm_request_id"),
-            (RECORD[..40].to_string(), "broker record is not valid JSON: EOF while parsing a string at line 1 column 40"),
+            (
+                RECORD.replace(r#""v":1"#, r#""v":2"#),
+                "unsupported broker log version (v is not 1)",
+            ),
+            (
+                RECORD.replace(r#""target":"i-1","#, ""),
+                "target is missing",
+            ),
+            (
+                RECORD.replace(
+                    r#""ts":"2025-03-04T10:15:02.250+01:00""#,
+                    r#""ts":"yesterday""#,
+                ),
+                "ts is not an RFC 3339 timestamp",
+            ),
+            (
+                RECORD.replace(r#""outcome":"started""#, r#""outcome":"maybe""#),
+                "outcome is not one of started, denied, error",
+            ),
+            (
+                RECORD.replace(r#""session_id":"broker-0a""#, r#""session_id":7"#),
+                "session_id is a number where a string was expected",
+            ),
+            (
+                RECORD.replace(r#","session_id":"broker-0a""#, ""),
+                "a started record has neither session_id nor ssm_request_id",
+            ),
+            (
+                RECORD[..40].to_string(),
+                "broker record is not valid JSON: EOF while parsing a string at line 1 column 40",
+            ),
         ];
         for (line, reason) in cases {
             let out = read(&line);
@@ -481,7 +534,10 @@ mod tests {
         );
         let out = read(&with_token);
         let record = &out.records[0];
-        assert_eq!(record.token_paths, vec!["resp.StreamUrl", "resp.TokenValue", "session_token"]);
+        assert_eq!(
+            record.token_paths,
+            vec!["resp.StreamUrl", "resp.TokenValue", "session_token"]
+        );
         let stored = serde_json::to_string(record).unwrap();
         assert!(!stored.contains("AAEAA-secret") && !stored.contains("token=abc"));
         assert!(read(RECORD).records[0].token_paths.is_empty());

@@ -74,7 +74,10 @@ pub fn read_cloudtrail_file(path: &Path, out: &mut CloudTrailRead) {
     let reader = match open_input(path) {
         Ok(reader) => reader,
         Err(err) => {
-            out.reject(Location::file(name), format!("file could not be opened: {err}"));
+            out.reject(
+                Location::file(name),
+                format!("file could not be opened: {err}"),
+            );
             return;
         }
     };
@@ -84,7 +87,10 @@ pub fn read_cloudtrail_file(path: &Path, out: &mut CloudTrailRead) {
 /// Reads CloudTrail content from any reader; `name` labels rejects.
 pub fn read_cloudtrail(reader: impl std::io::Read, name: &str, out: &mut CloudTrailRead) {
     let finder = memchr::memmem::Finder::new(MARKER);
-    let mut counting = CountingReader { inner: reader, bytes: 0 };
+    let mut counting = CountingReader {
+        inner: reader,
+        bytes: 0,
+    };
     split_records(&mut counting, |piece| match piece {
         Piece::Error {
             offset,
@@ -125,7 +131,10 @@ fn read_record(
 ) -> Result<Option<SessionEvent>, String> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
     let Value::Object(object) = value else {
-        return Err(format!("{} where a CloudTrail record was expected", type_name(&value)));
+        return Err(format!(
+            "{} where a CloudTrail record was expected",
+            type_name(&value)
+        ));
     };
     if container == Container::Events || object.contains_key("CloudTrailEvent") {
         return read_lookup_event(&object, finder);
@@ -189,10 +198,12 @@ fn read_lookup_event(
     if finder.find(text.as_bytes()).is_none() {
         return Ok(None);
     }
-    let record: Value =
-        serde_json::from_str(text).map_err(|e| format!("CloudTrailEvent is not valid JSON: {e}"))?;
+    let record: Value = serde_json::from_str(text)
+        .map_err(|e| format!("CloudTrailEvent is not valid JSON: {e}"))?;
     match record {
-        Value::Object(record) => plain_record(&record, None).map_err(|e| format!("CloudTrailEvent: {e}")),
+        Value::Object(record) => {
+            plain_record(&record, None).map_err(|e| format!("CloudTrailEvent: {e}"))
+        }
         other => Err(format!(
             "CloudTrailEvent holds {} where a record was expected",
             type_name(&other)
@@ -253,7 +264,9 @@ mod tests {
     #[test]
     fn bad_records_are_rejects_with_their_line() {
         let bad = START.replace(r#""eventID":"E1","#, "");
-        let out = read(&format!("{START}\n{bad}\n{{\"eventSource\":\"ssm.amazonaws.com\",\n"));
+        let out = read(&format!(
+            "{START}\n{bad}\n{{\"eventSource\":\"ssm.amazonaws.com\",\n"
+        ));
         assert_eq!(out.events.len(), 1);
         assert_eq!(out.rejects.len(), 2, "{:?}", out.rejects);
         assert_eq!(out.rejects[0].location.line, Some(2));

@@ -151,8 +151,14 @@ mod tests {
         #[cfg(unix)]
         std::os::unix::fs::symlink(root, root.join("b/loop")).unwrap();
         let found = list_input_files(&[root.to_path_buf()]).unwrap();
-        assert_eq!(found.files, vec![root.join("a.jsonl"), root.join("b/2.json.gz")]);
-        assert_eq!(found.skipped, vec![root.join("b/CloudTrail-Digest/d.json.gz")]);
+        assert_eq!(
+            found.files,
+            vec![root.join("a.jsonl"), root.join("b/2.json.gz")]
+        );
+        assert_eq!(
+            found.skipped,
+            vec![root.join("b/CloudTrail-Digest/d.json.gz")]
+        );
         #[cfg(unix)]
         assert_eq!(found.unreadable.len(), 1);
         assert!(list_input_files(&[root.join("missing")]).is_err());

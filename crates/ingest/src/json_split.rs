@@ -228,8 +228,16 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
                             let offset = base + at as u64;
                             let message = "line break inside a JSON string".to_string();
                             if fail(
-                                &mut scan, &mut mode, &mut skipping_line, offset, message,
-                                &buf, base, &mut lines_before, &mut counted_to, &mut on_piece,
+                                &mut scan,
+                                &mut mode,
+                                &mut skipping_line,
+                                offset,
+                                message,
+                                &buf,
+                                base,
+                                &mut lines_before,
+                                &mut counted_to,
+                                &mut on_piece,
                                 line_of,
                             ) {
                                 return;
@@ -268,8 +276,17 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
                     if mode == Mode::Lines {
                         let message = "JSON value not complete at the end of its line".to_string();
                         if fail(
-                            &mut scan, &mut mode, &mut skipping_line, offset, message, &buf,
-                            base, &mut lines_before, &mut counted_to, &mut on_piece, line_of,
+                            &mut scan,
+                            &mut mode,
+                            &mut skipping_line,
+                            offset,
+                            message,
+                            &buf,
+                            base,
+                            &mut lines_before,
+                            &mut counted_to,
+                            &mut on_piece,
+                            line_of,
                         ) {
                             return;
                         }
@@ -282,8 +299,17 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
                 if depth == 0 {
                     let message = "expected a JSON object or array".to_string();
                     if fail(
-                        &mut scan, &mut mode, &mut skipping_line, offset, message, &buf, base,
-                        &mut lines_before, &mut counted_to, &mut on_piece, line_of,
+                        &mut scan,
+                        &mut mode,
+                        &mut skipping_line,
+                        offset,
+                        message,
+                        &buf,
+                        base,
+                        &mut lines_before,
+                        &mut counted_to,
+                        &mut on_piece,
+                        line_of,
                     ) {
                         return;
                     }
@@ -299,8 +325,17 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
                 if depth >= MAX_DEPTH {
                     let message = format!("JSON nested deeper than {MAX_DEPTH} levels");
                     if fail(
-                        &mut scan, &mut mode, &mut skipping_line, offset, message, &buf, base,
-                        &mut lines_before, &mut counted_to, &mut on_piece, line_of,
+                        &mut scan,
+                        &mut mode,
+                        &mut skipping_line,
+                        offset,
+                        message,
+                        &buf,
+                        base,
+                        &mut lines_before,
+                        &mut counted_to,
+                        &mut on_piece,
+                        line_of,
                     ) {
                         return;
                     }
@@ -337,8 +372,17 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
                 if scan.stack.last() != Some(&open) {
                     let message = format!("unbalanced '{}'", byte as char);
                     if fail(
-                        &mut scan, &mut mode, &mut skipping_line, offset, message, &buf, base,
-                        &mut lines_before, &mut counted_to, &mut on_piece, line_of,
+                        &mut scan,
+                        &mut mode,
+                        &mut skipping_line,
+                        offset,
+                        message,
+                        &buf,
+                        base,
+                        &mut lines_before,
+                        &mut counted_to,
+                        &mut on_piece,
+                        line_of,
                     ) {
                         return;
                     }
@@ -347,16 +391,28 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
                 if Some(depth) == scan.element_depth {
                     // `]` closes the container array: emit its last element.
                     emit_element(
-                        &mut scan, &buf, base, offset, &mut lines_before, &mut counted_to,
-                        &mut on_piece, line_of,
+                        &mut scan,
+                        &buf,
+                        base,
+                        offset,
+                        &mut lines_before,
+                        &mut counted_to,
+                        &mut on_piece,
+                        line_of,
                     );
                 }
                 scan.stack.pop();
                 if scan.stack.is_empty() {
                     if scan.element_depth.is_none() {
                         emit_element(
-                            &mut scan, &buf, base, offset + 1, &mut lines_before,
-                            &mut counted_to, &mut on_piece, line_of,
+                            &mut scan,
+                            &buf,
+                            base,
+                            offset + 1,
+                            &mut lines_before,
+                            &mut counted_to,
+                            &mut on_piece,
+                            line_of,
                         );
                     }
                     scan.element_depth = None;
@@ -376,8 +432,14 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
             b',' => {
                 if Some(depth) == scan.element_depth {
                     emit_element(
-                        &mut scan, &buf, base, offset, &mut lines_before, &mut counted_to,
-                        &mut on_piece, line_of,
+                        &mut scan,
+                        &buf,
+                        base,
+                        offset,
+                        &mut lines_before,
+                        &mut counted_to,
+                        &mut on_piece,
+                        line_of,
                     );
                 } else if depth == 1 && scan.stack[0] == b'{' {
                     scan.expect_key = true;
@@ -388,8 +450,17 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
                 if depth == 0 {
                     let message = "expected a JSON object or array".to_string();
                     if fail(
-                        &mut scan, &mut mode, &mut skipping_line, offset, message, &buf, base,
-                        &mut lines_before, &mut counted_to, &mut on_piece, line_of,
+                        &mut scan,
+                        &mut mode,
+                        &mut skipping_line,
+                        offset,
+                        message,
+                        &buf,
+                        base,
+                        &mut lines_before,
+                        &mut counted_to,
+                        &mut on_piece,
+                        line_of,
                     ) {
                         return;
                     }
@@ -412,7 +483,13 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
     if !scan.stack.is_empty() || scan.in_string {
         let at = base + buf.len() as u64;
         let start = scan.value_start.unwrap_or(at);
-        let line = line_of(&buf, base, start.max(base), &mut lines_before, &mut counted_to);
+        let line = line_of(
+            &buf,
+            base,
+            start.max(base),
+            &mut lines_before,
+            &mut counted_to,
+        );
         on_piece(Piece::Error {
             offset: start,
             line,
@@ -506,7 +583,8 @@ fn fail(
     } else {
         String::new()
     };
-    let lines_mode = *mode == Mode::Lines || (*mode == Mode::Unknown && !scan.newline_in_first_value);
+    let lines_mode =
+        *mode == Mode::Lines || (*mode == Mode::Unknown && !scan.newline_in_first_value);
     let tail = if lines_mode {
         ""
     } else {
@@ -636,9 +714,18 @@ mod tests {
     fn a_broken_line_costs_only_that_line() {
         let got = split("{\"a\":1}\n{\"b\":\nnot json\n}{\"c\":3}\n{\"d\":4}\n");
         assert_eq!(got[0], rec(r#"{"a":1}"#, 1, Container::None));
-        assert!(matches!(&got[1], Got::Err(2, m) if m.contains("not complete")), "{got:?}");
-        assert!(matches!(&got[2], Got::Err(3, m) if m.contains("object or array")), "{got:?}");
-        assert!(matches!(&got[3], Got::Err(4, m) if m.contains("unbalanced")), "{got:?}");
+        assert!(
+            matches!(&got[1], Got::Err(2, m) if m.contains("not complete")),
+            "{got:?}"
+        );
+        assert!(
+            matches!(&got[2], Got::Err(3, m) if m.contains("object or array")),
+            "{got:?}"
+        );
+        assert!(
+            matches!(&got[3], Got::Err(4, m) if m.contains("unbalanced")),
+            "{got:?}"
+        );
         assert_eq!(got[4], rec(r#"{"d":4}"#, 5, Container::None));
         assert_eq!(got.len(), 5);
     }
@@ -649,25 +736,31 @@ mod tests {
         assert_eq!(split(doc), vec![rec(doc.trim_end(), 1, Container::None)]);
         let got = split("{\"Records\": [\n {\"a\": 1},\n {\"b\": ");
         assert_eq!(got[0], rec(r#"{"a": 1}"#, 2, Container::Records));
-        assert!(matches!(&got[1], Got::Err(3, m) if m.contains("truncated")), "{got:?}");
+        assert!(
+            matches!(&got[1], Got::Err(3, m) if m.contains("truncated")),
+            "{got:?}"
+        );
     }
 
     #[test]
     fn nesting_and_size_limits() {
         let deep = "[".repeat(MAX_DEPTH + 5);
         let got = split(&deep);
-        assert!(matches!(&got[0], Got::Err(1, m) if m.contains("nested deeper")), "{got:?}");
+        assert!(
+            matches!(&got[0], Got::Err(1, m) if m.contains("nested deeper")),
+            "{got:?}"
+        );
     }
 
     #[test]
     fn reads_across_chunk_boundaries() {
         let record = format!(r#"{{"pad":"{}","q":"a\"b"}}"#, "x".repeat(READ_CHUNK / 3));
-        let file = format!(
-            "{{\"Records\":[{}]}}",
-            vec![record.as_str(); 7].join(",")
-        );
+        let file = format!("{{\"Records\":[{}]}}", vec![record.as_str(); 7].join(","));
         let got = split(&file);
         assert_eq!(got.len(), 7);
-        assert!(got.iter().all(|g| *g == rec(&record, 1, Container::Records)));
+        assert!(
+            got.iter()
+                .all(|g| *g == rec(&record, 1, Container::Records))
+        );
     }
 }

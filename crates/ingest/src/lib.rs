@@ -48,7 +48,10 @@ pub enum IngestError {
 
 /// Reads every CloudTrail file under `paths` on `threads` threads. The result does not
 /// depend on the thread count: per-file results are merged in file order.
-pub fn read_cloudtrail_paths(paths: &[PathBuf], threads: usize) -> Result<CloudTrailRead, IngestError> {
+pub fn read_cloudtrail_paths(
+    paths: &[PathBuf],
+    threads: usize,
+) -> Result<CloudTrailRead, IngestError> {
     let inputs = list_input_files(paths)?;
     let mut read = read_files_parallel(&inputs.files, threads, |path, out: &mut CloudTrailRead| {
         read_cloudtrail_file(path, out)

@@ -87,7 +87,13 @@ impl Reject {
 
 impl std::fmt::Display for Reject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} ({})", self.location, self.reason, self.kind.as_str())
+        write!(
+            f,
+            "{}: {} ({})",
+            self.location,
+            self.reason,
+            self.kind.as_str()
+        )
     }
 }
 

@@ -101,8 +101,8 @@ pub fn session_event_from_record(
         .ok_or("eventName is not an SSM session event")?;
     let event_id = required_str(record, "eventID")?.to_string();
     let event_time_text = required_str(record, "eventTime")?;
-    let event_time = parse_rfc3339_millis(event_time_text)
-        .ok_or("eventTime is not an RFC 3339 timestamp")?;
+    let event_time =
+        parse_rfc3339_millis(event_time_text).ok_or("eventTime is not an RFC 3339 timestamp")?;
     if let Some(version) = opt_str(record, "eventVersion")? {
         check_event_version(version)?;
     }
@@ -128,7 +128,8 @@ pub fn session_event_from_record(
                 ),
                 // Filtered exports flatten the issuer to `sessionIssuerArn`.
                 None => (
-                    opt_str(identity, "sessionIssuerArn").map_err(|e| format!("userIdentity.{e}"))?,
+                    opt_str(identity, "sessionIssuerArn")
+                        .map_err(|e| format!("userIdentity.{e}"))?,
                     None,
                 ),
             };
@@ -152,8 +153,11 @@ pub fn session_event_from_record(
     let error_code = opt_str(record, "errorCode")?.map(str::to_string);
     let session_id = match event_name {
         SessionEventName::StartSession => field(response, "responseElements", "sessionId")?,
-        _ => field(request, "requestParameters", "sessionId")?
-            .or(field(response, "responseElements", "sessionId")?),
+        _ => field(request, "requestParameters", "sessionId")?.or(field(
+            response,
+            "responseElements",
+            "sessionId",
+        )?),
     };
     if session_id.is_none() && error_code.is_none() {
         return Err(match event_name {
@@ -224,7 +228,10 @@ fn opt_str<'a>(object: &'a Map<String, Value>, key: &str) -> Result<Option<&'a s
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.as_str())),
-        Some(other) => Err(format!("{key} is {} where a string was expected", type_name(other))),
+        Some(other) => Err(format!(
+            "{key} is {} where a string was expected",
+            type_name(other)
+        )),
     }
 }
 
@@ -243,7 +250,10 @@ fn opt_object<'a>(
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(inner)) => Ok(Some(inner)),
-        Some(other) => Err(format!("{key} is {} where an object was expected", type_name(other))),
+        Some(other) => Err(format!(
+            "{key} is {} where an object was expected",
+            type_name(other)
+        )),
     }
 }
 
@@ -321,7 +331,10 @@ mod tests {
         let mut r = start();
         r["userIdentity"]["arn"] = json!(42);
         let message = event(r).unwrap_err();
-        assert_eq!(message, "userIdentity.arn is a number where a string was expected");
+        assert_eq!(
+            message,
+            "userIdentity.arn is a number where a string was expected"
+        );
         let mut r = start();
         r.as_object_mut().unwrap().remove("eventID");
         assert_eq!(event(r).unwrap_err(), "eventID is missing");

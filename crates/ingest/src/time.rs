@@ -38,7 +38,10 @@ mod tests {
     #[test]
     fn offsets_and_fractions_normalise_to_utc() {
         assert_eq!(parse_rfc3339_millis("1970-01-01T00:00:01Z"), Some(1000));
-        assert_eq!(parse_rfc3339_millis("1970-01-01T01:00:01.5+01:00"), Some(1500));
+        assert_eq!(
+            parse_rfc3339_millis("1970-01-01T01:00:01.5+01:00"),
+            Some(1500)
+        );
         assert_eq!(parse_rfc3339_millis("20131102T010628Z"), None);
         assert_eq!(parse_rfc3339_millis(""), None);
     }

@@ -12,7 +12,10 @@ fn corpus() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: {} is absent; real-sample tests not run", dir.display());
+        eprintln!(
+            "SKIPPED: {} is absent; real-sample tests not run",
+            dir.display()
+        );
         None
     }
 }
@@ -50,31 +53,55 @@ fn every_real_ssm_session_event_parses() {
         let expected = expected_session_events(&text);
         let mut out = CloudTrailRead::default();
         read_cloudtrail_file(file, &mut out);
-        assert!(out.rejects.is_empty(), "{}: {:?}", file.display(), out.rejects);
+        assert!(
+            out.rejects.is_empty(),
+            "{}: {:?}",
+            file.display(),
+            out.rejects
+        );
         assert_eq!(out.events.len(), expected, "{}", file.display());
         for event in &out.events {
             assert!(event.session_id.is_some(), "{}: {event:?}", file.display());
         }
         total += expected;
     }
-    assert!(total >= 4, "the corpus holds at least the four known samples");
+    assert!(
+        total >= 4,
+        "the corpus holds at least the four known samples"
+    );
 }
 
 #[test]
 fn real_samples_keep_their_identities() {
     let Some(dir) = corpus() else { return };
     let mut out = CloudTrailRead::default();
-    read_cloudtrail_file(&dir.join("fallback/sso-portforward-startsessions-filtered.json"), &mut out);
+    read_cloudtrail_file(
+        &dir.join("fallback/sso-portforward-startsessions-filtered.json"),
+        &mut out,
+    );
     let event = &out.events[0];
-    assert_eq!(event.session_id.as_deref(), Some("quang.tranminh-ilpxvkhghl9vs9ia2xfdyp4dka"));
+    assert_eq!(
+        event.session_id.as_deref(),
+        Some("quang.tranminh-ilpxvkhghl9vs9ia2xfdyp4dka")
+    );
     assert_eq!(
         sessiontrail_ingest::arn::permission_set_of_arn(event.principal_arn.as_deref().unwrap()),
         Some("TF4-AuditReadOnlyAndAnalyze")
     );
     let mut out = CloudTrailRead::default();
-    read_cloudtrail_file(&dir.join("fallback/eventbridge-startsession-console.json"), &mut out);
+    read_cloudtrail_file(
+        &dir.join("fallback/eventbridge-startsession-console.json"),
+        &mut out,
+    );
     let event = &out.events[0];
     assert_eq!(event.document_name, None);
-    assert_eq!(event.account_id.as_deref(), Some("123456789012"), "from the envelope");
-    assert_eq!(event.issuer_arn.as_deref(), Some("arn:aws:iam::123456789012:role/Admin"));
+    assert_eq!(
+        event.account_id.as_deref(),
+        Some("123456789012"),
+        "from the envelope"
+    );
+    assert_eq!(
+        event.issuer_arn.as_deref(),
+        Some("arn:aws:iam::123456789012:role/Admin")
+    );
 }

@@ -1,0 +1,269 @@
+//! The command line's contract: exit codes, errors that name the file and line at
+//! fault, rejects that don't stop a run, and no token value in any output.
+
+mod common;
+
+use common::{path_str, read_table, run};
+
+const POLICY: &str = r#"default_document = "SSM-SessionManagerRunShell"
+
+[broker]
+role_arns = ["arn:aws:iam::111122223333:role/ssm-session-broker"]
+grace = "30m"
+
+[[permission_set]]
+name = "Admin"
+document = "SSMRunAs-Admin-Session"
+run_as = "admin"
+"#;
+
+fn start_session(event_id: &str, session_id: &str, time: &str) -> String {
+    format!(
+        r#"{{"eventVersion":"1.09","userIdentity":{{"type":"AssumedRole","principalId":"AROAEXAMPLE:session-broker","arn":"arn:aws:sts::111122223333:assumed-role/ssm-session-broker/session-broker","accountId":"111122223333","sessionContext":{{"sessionIssuer":{{"type":"Role","principalId":"AROAEXAMPLE","arn":"arn:aws:iam::111122223333:role/ssm-session-broker","accountId":"111122223333","userName":"ssm-session-broker"}},"attributes":{{"creationDate":"{time}","mfaAuthenticated":"false"}}}}}},"eventTime":"{time}","eventSource":"ssm.amazonaws.com","eventName":"StartSession","awsRegion":"eu-west-1","sourceIPAddress":"10.0.0.1","userAgent":"aws-sdk-rust","requestParameters":{{"target":"i-0abc","documentName":"SSMRunAs-Admin-Session"}},"responseElements":{{"sessionId":"{session_id}","tokenValue":"Value hidden due to security reasons.","streamUrl":"wss://ssmmessages.eu-west-1.amazonaws.com/v1/data-channel/{session_id}?role=publish_subscribe"}},"requestID":"req-{event_id}","eventID":"{event_id}","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}}"#
+    )
+}
+
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    /// One attributed session, one unattributed, a broken CloudTrail line and a broker
+    /// record that leaks a token.
+    fn new() -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("policy.toml"), POLICY).unwrap();
+        std::fs::create_dir_all(root.join("ct")).unwrap();
+        std::fs::create_dir_all(root.join("broker")).unwrap();
+        let lines = [
+            start_session("e-1", "session-broker-0a", "2026-02-01T10:00:00Z"),
+            start_session("e-2", "session-broker-0b", "2026-02-01T11:00:00Z"),
+            "{\"eventSource\": \"ssm.amazonaws.com\", \"eventName\": ".to_string(),
+        ];
+        std::fs::write(root.join("ct/events.jsonl"), lines.join("\n") + "\n").unwrap();
+        let record = r#"{"v":1,"ts":"2026-02-01T10:00:00.300Z","request_id":"b-1","caller_arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice@example.com","permission_set":"Admin","account_id":"111122223333","region":"eu-west-1","target":"i-0abc","document_name":"SSMRunAs-Admin-Session","run_as":"admin","outcome":"started","session_id":"session-broker-0a","TokenValue":"AAEAAsecret-token-value-42"}"#;
+        std::fs::write(
+            root.join("broker/broker.jsonl"),
+            format!("START RequestId: x\n{record}\n"),
+        )
+        .unwrap();
+        Case { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        path_str(&self.dir.path().join(name)).to_string()
+    }
+
+    fn correlate(&self, extra: &[&str]) -> std::process::Output {
+        self.correlate_as_of("2026-02-02T00:00:00Z", extra)
+    }
+
+    fn correlate_as_of(&self, as_of: &str, extra: &[&str]) -> std::process::Output {
+        let (policy, ct, broker, out) = (
+            self.path("policy.toml"),
+            self.path("ct"),
+            self.path("broker"),
+            self.path("out"),
+        );
+        let mut args = vec![
+            "correlate",
+            "--policy",
+            &policy,
+            "--cloudtrail",
+            &ct,
+            "--broker-log",
+            &broker,
+            "--out",
+            &out,
+            "--as-of",
+            as_of,
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    }
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn rejects_are_recorded_with_their_location_and_do_not_stop_the_run() {
+    let case = Case::new();
+    let output = case.correlate(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = case.dir.path().join("out");
+    let rejects = read_table(&out, "rejects");
+    assert_eq!(rejects.len(), 1);
+    assert!(rejects[0]["source_file"].ends_with("ct/events.jsonl"));
+    assert_eq!(rejects[0]["line"], "3");
+    let statuses: Vec<String> = read_table(&out, "sessions")
+        .iter()
+        .map(|r| r["status"].clone())
+        .collect();
+    assert_eq!(statuses, ["attributed", "unattributed"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("1 records could not be read"), "{stdout}");
+    assert!(stdout.contains("events.jsonl:3"), "{stdout}");
+}
+
+#[test]
+fn strict_turns_a_reject_into_exit_1_and_fail_on_gives_exit_3() {
+    let case = Case::new();
+    assert_eq!(case.correlate(&["--strict"]).status.code(), Some(1));
+    let output = case.correlate(&["--fail-on", "critical"]);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "an unattributed session is critical"
+    );
+    let case = Case::new();
+    assert_eq!(
+        case.correlate_as_of("2026-02-01T11:10:00Z", &["--fail-on", "critical"])
+            .status
+            .code(),
+        Some(0),
+        "still pending within grace: nothing critical yet, only the high secret finding"
+    );
+    let output = case.correlate(&["--fail-on", "severe"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("--fail-on"), "{}", stderr(&output));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(
+        run(&["correlate", "--policy", "p.toml"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(run(&["no-such-command"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_bad_policy_is_exit_1_naming_the_key_and_line() {
+    let case = Case::new();
+    std::fs::write(
+        case.dir.path().join("policy.toml"),
+        POLICY.replace("grace = \"30m\"", "grace = \"half an hour\""),
+    )
+    .unwrap();
+    let output = case.correlate(&[]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("line 5") && message.contains("broker.grace"),
+        "{message}"
+    );
+    assert!(message.contains("policy.toml"), "{message}");
+    assert!(!case.dir.path().join("out").exists(), "nothing written");
+}
+
+#[test]
+fn a_missing_input_is_exit_1_naming_it() {
+    let case = Case::new();
+    let missing = case.path("nope");
+    let (policy, broker, out) = (
+        case.path("policy.toml"),
+        case.path("broker"),
+        case.path("out"),
+    );
+    let output = run(&[
+        "correlate",
+        "--policy",
+        &policy,
+        "--cloudtrail",
+        &missing,
+        "--broker-log",
+        &broker,
+        "--out",
+        &out,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("nope"), "{}", stderr(&output));
+}
+
+#[test]
+fn no_token_value_is_written_anywhere() {
+    let case = Case::new();
+    assert_eq!(case.correlate(&[]).status.code(), Some(0));
+    let out = case.dir.path().join("out");
+    let findings = read_table(&out, "findings");
+    assert!(findings.iter().any(|f| f["rule"] == "secret_in_broker_log"));
+    let mut stack = vec![out.clone()];
+    let mut checked = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let mut bytes = std::fs::read(&path).unwrap();
+            if path.extension().is_some_and(|e| e == "gz") {
+                let mut plain = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(bytes.as_slice()),
+                    &mut plain,
+                )
+                .unwrap();
+                bytes = plain;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains("secret-token-value"),
+                "token in {}",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "sessions, findings, state checked");
+}
+
+#[test]
+fn query_runs_named_queries_and_sql_in_every_format() {
+    let case = Case::new();
+    assert_eq!(case.correlate(&[]).status.code(), Some(0));
+    let data = case.path("out");
+    let output = run(&[
+        "query",
+        "--data",
+        &data,
+        "--name",
+        "unattributed",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let csv = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        csv.lines().count() == 2 && csv.contains("session-broker-0b"),
+        "{csv}"
+    );
+    let output = run(&[
+        "query",
+        "--data",
+        &data,
+        "--format",
+        "json",
+        "SELECT status, count(*) AS n FROM sessions GROUP BY status ORDER BY status",
+    ]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["status"], "attributed");
+    assert_eq!(lines[0]["n"], 1);
+    let output = run(&["query", "--data", &data, "--name", "no_such_query"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("unattributed"),
+        "lists the names: {}",
+        stderr(&output)
+    );
+    let output = run(&["query", "--list"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("attribution_rate_daily"));
+}
