@@ -9,7 +9,7 @@ use std::path::Path;
 
 use common::{path_str, read_table, run_ok, session_key};
 
-fn generate(dir: &Path, seed: u64) -> serde_json::Value {
+fn generate(dir: &Path, seed: u64) {
     run_ok(&[
         "generate",
         "--out",
@@ -23,7 +23,6 @@ fn generate(dir: &Path, seed: u64) -> serde_json::Value {
         "--noise-per-session",
         "8",
     ]);
-    serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap()
 }
 
 fn truth_sessions(truth: &serde_json::Value) -> BTreeSet<(String, String)> {
@@ -83,54 +82,67 @@ fn assert_same(what: &str, got: &BTreeSet<(String, String)>, want: &BTreeSet<(St
     );
 }
 
+/// Correlates a generated folder at its truth's as_of and compares with the truth.
+fn check_against_truth(input: &Path, out: &Path) {
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(input.join("truth.json")).unwrap()).unwrap();
+    run_ok(&[
+        "correlate",
+        "--policy",
+        path_str(&input.join("sessiontrail.toml")),
+        "--cloudtrail",
+        path_str(&input.join("cloudtrail")),
+        "--broker-log",
+        path_str(&input.join("broker")),
+        "--out",
+        path_str(out),
+        "--as-of",
+        truth["as_of"].as_str().unwrap(),
+    ]);
+    let sessions = read_table(out, "sessions");
+    let got: BTreeSet<(String, String)> = sessions
+        .iter()
+        .map(|row| (session_key(row), row["status"].clone()))
+        .collect();
+    assert_eq!(got.len(), sessions.len(), "one row per session");
+    let want = truth_sessions(&truth);
+    assert_same("sessions", &got, &want);
+    let statuses: BTreeSet<&str> = want.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(
+        statuses.len(),
+        6,
+        "the set plants every status: {statuses:?}"
+    );
+
+    let got = finding_keys(out);
+    assert_eq!(
+        got.len(),
+        read_table(out, "findings").len(),
+        "one row per finding"
+    );
+    let want = truth_findings(&truth);
+    assert_same("findings", &got, &want);
+    let rules: BTreeSet<&str> = want.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(rules.len(), 11, "the set plants every rule: {rules:?}");
+    assert!(
+        !out.join("rejects").exists(),
+        "generated input has no rejects"
+    );
+}
+
 #[test]
-fn generated_set_matches_its_ground_truth() {
+fn generated_sets_match_their_ground_truth() {
     for seed in [3, 11] {
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("in");
-        let out = dir.path().join("out");
-        let truth = generate(&input, seed);
-        run_ok(&[
-            "correlate",
-            "--policy",
-            path_str(&input.join("sessiontrail.toml")),
-            "--cloudtrail",
-            path_str(&input.join("cloudtrail")),
-            "--broker-log",
-            path_str(&input.join("broker")),
-            "--out",
-            path_str(&out),
-            "--as-of",
-            truth["as_of"].as_str().unwrap(),
-        ]);
-        let sessions = read_table(&out, "sessions");
-        let got: BTreeSet<(String, String)> = sessions
-            .iter()
-            .map(|row| (session_key(row), row["status"].clone()))
-            .collect();
-        assert_eq!(got.len(), sessions.len(), "one row per session");
-        let want = truth_sessions(&truth);
-        assert_same("sessions", &got, &want);
-        let statuses: BTreeSet<&str> = want.iter().map(|(_, s)| s.as_str()).collect();
-        assert_eq!(
-            statuses.len(),
-            6,
-            "the set plants every status: {statuses:?}"
-        );
-
-        let got = finding_keys(&out);
-        assert_eq!(
-            got.len(),
-            read_table(&out, "findings").len(),
-            "one row per finding"
-        );
-        let want = truth_findings(&truth);
-        assert_same("findings", &got, &want);
-        let rules: BTreeSet<&str> = want.iter().map(|(r, _)| r.as_str()).collect();
-        assert_eq!(rules.len(), 11, "the set plants every rule: {rules:?}");
-        assert!(
-            !out.join("rejects").exists(),
-            "generated input has no rejects"
-        );
+        generate(&input, seed);
+        check_against_truth(&input, &dir.path().join("out"));
     }
+}
+
+#[test]
+fn the_shipped_fixture_set_matches_its_ground_truth() {
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/generated");
+    let dir = tempfile::tempdir().unwrap();
+    check_against_truth(&input, &dir.path().join("out"));
 }
