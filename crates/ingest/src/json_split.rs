@@ -130,6 +130,8 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
     let mut scan = Scan::new();
     let mut mode = Mode::Unknown;
     let mut eof = false;
+    // An I/O error (a truncated gzip stream, say): its offset and message.
+    let mut read_error: Option<(u64, String)> = None;
     // In lines mode after an error: skip to the next newline.
     let mut skipping_line = false;
 
@@ -167,25 +169,16 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
             buf.drain(..dropped);
             base = keep_abs;
             pos -= dropped;
-            let old_len = buf.len();
-            buf.resize(old_len + READ_CHUNK, 0);
-            match read_some(&mut reader, &mut buf[old_len..]) {
+            match read_chunk(&mut reader, &mut buf) {
                 Ok(0) => {
-                    buf.truncate(old_len);
                     eof = true;
                     continue;
                 }
-                Ok(n) => buf.truncate(old_len + n),
+                Ok(_) => {}
                 Err(err) => {
-                    buf.truncate(old_len);
-                    let at = base + buf.len() as u64;
-                    let line = line_of(&buf, base, at, &mut lines_before, &mut counted_to);
-                    on_piece(Piece::Error {
-                        offset: at,
-                        line,
-                        message: format!("input could not be read past this point: {err}"),
-                    });
-                    return;
+                    // Deliver what was read before the error, then report it.
+                    read_error = Some((base + buf.len() as u64, err.to_string()));
+                    eof = true;
                 }
             }
             continue;
@@ -480,6 +473,19 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
         }
     }
 
+    if let Some((at, err)) = read_error {
+        let start = match scan.value_start {
+            Some(start) if !scan.stack.is_empty() && start >= base => start,
+            _ => at,
+        };
+        let line = line_of(&buf, base, start, &mut lines_before, &mut counted_to);
+        on_piece(Piece::Error {
+            offset: start,
+            line,
+            message: format!("input could not be read past byte {at}: {err}"),
+        });
+        return;
+    }
     if !scan.stack.is_empty() || scan.in_string {
         let at = base + buf.len() as u64;
         let start = scan.value_start.unwrap_or(at);
@@ -606,34 +612,23 @@ fn fail(
     }
 }
 
-fn read_some(reader: &mut impl Read, out: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match reader.read(out) {
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
+/// Appends up to [`READ_CHUNK`] bytes to `buf` without zeroing them first; 0 at the
+/// end of input. Bytes read before an error stay in `buf`.
+fn read_chunk(reader: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<usize> {
+    buf.reserve(READ_CHUNK);
+    reader.take(READ_CHUNK as u64).read_to_end(buf)
 }
 
 /// Appends at least one more byte to `buf` (false at end of input or on error; the
 /// error resurfaces on the next regular read).
 fn refill_pending(reader: &mut impl Read, buf: &mut Vec<u8>, eof: &mut bool) -> bool {
-    let old_len = buf.len();
-    buf.resize(old_len + READ_CHUNK, 0);
-    match read_some(reader, &mut buf[old_len..]) {
+    match read_chunk(reader, buf) {
         Ok(0) => {
-            buf.truncate(old_len);
             *eof = true;
             false
         }
-        Ok(n) => {
-            buf.truncate(old_len + n);
-            true
-        }
-        Err(_) => {
-            buf.truncate(old_len);
-            false
-        }
+        Ok(_) => true,
+        Err(_) => false,
     }
 }
 
@@ -762,5 +757,39 @@ mod tests {
             got.iter()
                 .all(|g| *g == rec(&record, 1, Container::Records))
         );
+    }
+
+    #[test]
+    fn a_read_error_keeps_what_came_before_it() {
+        use std::io::Read;
+        let good = br#"{"Records":[{"a":1},{"b":2},{"c":"#;
+        let failing = good.chain(FailingReader);
+        let mut got = Vec::new();
+        split_records(failing, |piece| match piece {
+            Piece::Record { bytes, .. } => got.push(String::from_utf8(bytes.to_vec()).unwrap()),
+            Piece::Error {
+                offset, message, ..
+            } => got.push(format!("error at {offset}: {message}")),
+        });
+        assert_eq!(
+            got[..2],
+            [r#"{"a":1}"#.to_string(), r#"{"b":2}"#.to_string()]
+        );
+        assert!(
+            got[2].starts_with("error at 28: input could not be read past byte 33"),
+            "{got:?}"
+        );
+        assert_eq!(got.len(), 3);
+    }
+
+    struct FailingReader;
+
+    impl std::io::Read for FailingReader {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "corrupt deflate stream",
+            ))
+        }
     }
 }
