@@ -750,7 +750,7 @@ mod tests {
     #[test]
     fn reads_across_chunk_boundaries() {
         let record = format!(r#"{{"pad":"{}","q":"a\"b"}}"#, "x".repeat(READ_CHUNK / 3));
-        let file = format!("{{\"Records\":[{}]}}", vec![record.as_str(); 7].join(","));
+        let file = format!("{{\"Records\":[{}]}}", [record.as_str(); 7].join(","));
         let got = split(&file);
         assert_eq!(got.len(), 7);
         assert!(
