@@ -1,0 +1,213 @@
+//! The report queries: the `.sql` files of the repository's `queries/report/` folder,
+//! embedded at build time like the named queries, and run with the month's bounds as
+//! bound parameters.
+//!
+//! Each file starts with a `--` header (the question it answers, who asks it, the
+//! definitions it relies on, its `Parameters:` and `Columns:`). Parameters are named
+//! placeholders (`$first_day`) bound to [`Month`]-derived values: user text never
+//! becomes SQL text.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::common::ParamValues;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+
+use super::month::Month;
+use crate::ReportError;
+
+/// One figure's query: its name (the file stem), the heading it has in the report,
+/// and its SQL text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportQuery {
+    /// The file stem: `sessions_by_status` is `queries/report/sessions_by_status.sql`.
+    pub name: &'static str,
+    /// The figure's heading in the report.
+    pub title: &'static str,
+    /// The SQL text, header comment included.
+    pub sql: &'static str,
+}
+
+impl ReportQuery {
+    /// The path of the file in the repository: `queries/report/<name>.sql`.
+    pub fn path(&self) -> String {
+        format!("queries/report/{}.sql", self.name)
+    }
+
+    /// The question the query answers: the first paragraph of its header.
+    pub fn question(&self) -> String {
+        crate::header_lines(self.sql)
+            .take_while(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Embeds `queries/report/<name>.sql` for each (name, title), in the order given.
+macro_rules! embed_report_queries {
+    ($(($name:literal, $title:literal)),* $(,)?) => {
+        &[$(ReportQuery {
+            name: $name,
+            title: $title,
+            sql: include_str!(concat!("../../../../queries/report/", $name, ".sql")),
+        }),*]
+    };
+}
+
+/// Every report query, in the order of the report. The one place that lists them: a
+/// test checks that it matches the files in `queries/report/`.
+static REPORT_QUERIES: &[ReportQuery] = embed_report_queries![
+    ("attribution_rate", "Attribution rate of the month"),
+    ("sessions_by_status", "Sessions by status"),
+    ("unattributed_sessions", "Unattributed sessions"),
+    ("orphan_sessions", "Orphan sessions"),
+    ("sessions_by_day", "Sessions per day, by status"),
+    ("attribution_rate_daily", "Attribution rate per day"),
+    ("findings_by_severity", "Findings by severity"),
+    ("findings_by_rule", "Findings by rule and severity"),
+    ("critical_high_findings", "Open critical and high findings"),
+    ("sessions_by_permission_set", "Sessions per permission set"),
+    ("sessions_by_user", "Sessions per user"),
+    ("sessions_by_target", "Sessions per target"),
+    ("direct_sessions", "Direct sessions"),
+    ("month_over_month", "Change against the previous month"),
+];
+
+/// Every report query, in the order of the report.
+pub fn report_queries() -> &'static [ReportQuery] {
+    REPORT_QUERIES
+}
+
+/// The report query `name`, if there is one.
+pub fn report_query(name: &str) -> Option<&'static ReportQuery> {
+    REPORT_QUERIES.iter().find(|query| query.name == name)
+}
+
+/// The values of the placeholders the report queries use, for `month`: every value is
+/// derived from a validated [`Month`].
+///
+/// `$month`, `$previous_month` (`YYYY-MM`); `$first_day`, `$last_day`,
+/// `$previous_first_day` (`YYYY-MM-DD`, compared with the partition column `dt`).
+pub fn parameters(month: Month) -> Vec<(&'static str, String)> {
+    let previous = month.previous();
+    vec![
+        ("month", month.to_string()),
+        ("previous_month", previous.to_string()),
+        ("first_day", month.first_day().to_string()),
+        ("last_day", month.last_day().to_string()),
+        ("previous_first_day", previous.first_day().to_string()),
+    ]
+}
+
+/// The names of the `$name` placeholders in `sql`, outside comments and string
+/// literals, each once, in order of appearance.
+pub fn placeholders(sql: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    for line in sql.lines() {
+        let code = line.split("--").next().unwrap_or("");
+        let mut in_string = false;
+        let mut chars = code.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\'' => in_string = !in_string,
+                '$' if !in_string => {
+                    let start = i + 1;
+                    let mut end = start;
+                    while let Some(&(j, next)) = chars.peek() {
+                        if next.is_ascii_alphanumeric() || next == '_' {
+                            end = j + next.len_utf8();
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                    let name = &code[start..end];
+                    if !name.is_empty() && !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    names
+}
+
+/// Runs `query` for `month` in `ctx` (see [`crate::open_dataset`]): read-only, the
+/// placeholders it names bound to [`parameters`]. The result holds at least one
+/// batch, so its schema is known even without rows.
+pub async fn run_report_query(
+    ctx: &SessionContext,
+    query: &ReportQuery,
+    month: Month,
+) -> Result<Vec<RecordBatch>, ReportError> {
+    let failed = |source: DataFusionError| ReportError::Query {
+        query: format!("report query `{}` ({})", query.name, query.path()),
+        source: Box::new(source),
+    };
+    let values = parameters(month);
+    let mut bound = Vec::new();
+    for name in placeholders(query.sql) {
+        let value = values
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, value)| value.clone())
+            .ok_or_else(|| {
+                failed(DataFusionError::Plan(format!(
+                    "unknown parameter ${name}; known: {}",
+                    values
+                        .iter()
+                        .map(|(known, _)| format!("${known}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            })?;
+        bound.push((name, ScalarValue::Utf8(Some(value))));
+    }
+    let read_only = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let mut frame = ctx
+        .sql_with_options(query.sql, read_only)
+        .await
+        .map_err(failed)?;
+    if !bound.is_empty() {
+        frame = frame
+            .with_param_values(ParamValues::from(bound))
+            .map_err(failed)?;
+    }
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let mut batches = frame.collect().await.map_err(failed)?;
+    if batches.is_empty() {
+        batches.push(RecordBatch::new_empty(schema));
+    }
+    Ok(batches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_placeholders_outside_comments_and_strings() {
+        let sql = "-- uses $not_this\nSELECT '$nor_this', $a, $b_2 -- $c\nWHERE x = $a";
+        assert_eq!(placeholders(sql), ["a", "b_2"]);
+    }
+
+    #[test]
+    fn every_query_uses_only_known_parameters() {
+        let known: Vec<_> = parameters("2026-02".parse().unwrap())
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        for query in report_queries() {
+            for name in placeholders(query.sql) {
+                assert!(known.contains(&name), "{}: ${name}", query.name);
+            }
+        }
+    }
+}
