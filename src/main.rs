@@ -162,6 +162,7 @@ fn correlate(args: CorrelateArgs) -> Result<u8> {
                 .with_context(|| format!("--as-of {as_of:?} is not an RFC 3339 timestamp"))?,
         );
     }
+    options.progress = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     if let Some(threads) = args.threads {
         options.threads = threads.max(1);
     }

@@ -11,7 +11,9 @@ use sessiontrail_ingest::broker_log::BrokerStats;
 use sessiontrail_ingest::cloudtrail::CloudTrailStats;
 use sessiontrail_ingest::reject::{Reject, rejects_schema, rejects_to_batch};
 use sessiontrail_ingest::time::{EpochMillis, format_rfc3339_millis, utc_date};
-use sessiontrail_ingest::{IngestError, read_broker_log_paths, read_cloudtrail_paths};
+use sessiontrail_ingest::{
+    IngestError, read_broker_log_paths, read_cloudtrail_paths_with_progress,
+};
 
 use crate::correlation::{Correlation, correlate};
 use crate::dataset::{DatasetError, Table, retain_rows, session_keys, sort_batch, string_column};
@@ -32,6 +34,8 @@ pub struct RunOptions {
     pub as_of: Option<EpochMillis>,
     /// Threads reading input files.
     pub threads: usize,
+    /// Print progress while reading CloudTrail to stderr (for terminals).
+    pub progress: bool,
 }
 
 impl RunOptions {
@@ -42,6 +46,7 @@ impl RunOptions {
             out,
             as_of: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            progress: false,
         }
     }
 }
@@ -90,7 +95,24 @@ impl RunSummary {
 pub fn run(policy: &Policy, options: &RunOptions) -> Result<RunSummary, RunError> {
     let started = Instant::now();
     let threads = options.threads.max(1);
-    let cloudtrail = read_cloudtrail_paths(&options.cloudtrail, threads)?;
+    let last_report = std::sync::Mutex::new(Instant::now());
+    let report = |done: usize, total: usize| {
+        if !options.progress {
+            return;
+        }
+        let mut last = last_report.lock().unwrap_or_else(|p| p.into_inner());
+        if done == total || last.elapsed() >= Duration::from_millis(500) {
+            *last = Instant::now();
+            eprint!(
+                "\rreading CloudTrail: {done}/{total} files, {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+            if done == total {
+                eprintln!();
+            }
+        }
+    };
+    let cloudtrail = read_cloudtrail_paths_with_progress(&options.cloudtrail, threads, &report)?;
     let broker = read_broker_log_paths(&options.broker_logs, threads)?;
     let mut state = State::load(&options.out)?;
     let as_of = options

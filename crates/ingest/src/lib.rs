@@ -46,16 +46,31 @@ pub enum IngestError {
     },
 }
 
+/// Called after each file with (files done, files in all).
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
 /// Reads every CloudTrail file under `paths` on `threads` threads. The result does not
 /// depend on the thread count: per-file results are merged in file order.
 pub fn read_cloudtrail_paths(
     paths: &[PathBuf],
     threads: usize,
 ) -> Result<CloudTrailRead, IngestError> {
+    read_cloudtrail_paths_with_progress(paths, threads, &|_, _| {})
+}
+
+/// [`read_cloudtrail_paths`], reporting progress after each file.
+pub fn read_cloudtrail_paths_with_progress(
+    paths: &[PathBuf],
+    threads: usize,
+    progress: Progress<'_>,
+) -> Result<CloudTrailRead, IngestError> {
     let inputs = list_input_files(paths)?;
-    let mut read = read_files_parallel(&inputs.files, threads, |path, out: &mut CloudTrailRead| {
-        read_cloudtrail_file(path, out)
-    });
+    let mut read = read_files_parallel(
+        &inputs.files,
+        threads,
+        |path, out: &mut CloudTrailRead| read_cloudtrail_file(path, out),
+        progress,
+    );
     for (path, reason) in &inputs.unreadable {
         read.stats.rejected += 1;
         read.rejects.push(Reject::new(
@@ -70,9 +85,12 @@ pub fn read_cloudtrail_paths(
 /// Reads every broker log file under `paths` on `threads` threads.
 pub fn read_broker_log_paths(paths: &[PathBuf], threads: usize) -> Result<BrokerRead, IngestError> {
     let inputs = list_input_files(paths)?;
-    let mut read = read_files_parallel(&inputs.files, threads, |path, out: &mut BrokerRead| {
-        read_broker_log_file(path, out)
-    });
+    let mut read = read_files_parallel(
+        &inputs.files,
+        threads,
+        |path, out: &mut BrokerRead| read_broker_log_file(path, out),
+        &|_, _| {},
+    );
     for (path, reason) in &inputs.unreadable {
         read.stats.rejected += 1;
         read.rejects.push(Reject::new(
@@ -107,7 +125,9 @@ fn read_files_parallel<T: Mergeable>(
     files: &[PathBuf],
     threads: usize,
     read_one: impl Fn(&Path, &mut T) + Sync,
+    progress: Progress<'_>,
 ) -> T {
+    let done = AtomicUsize::new(0);
     let threads = threads.clamp(1, files.len().max(1));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, T)>> = Mutex::new(Vec::with_capacity(files.len()));
@@ -119,6 +139,7 @@ fn read_files_parallel<T: Mergeable>(
                     let Some(path) = files.get(index) else { break };
                     let mut out = T::default();
                     read_one(path, &mut out);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, files.len());
                     results
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
