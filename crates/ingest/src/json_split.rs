@@ -151,6 +151,15 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
             if eof {
                 break;
             }
+            // A value past the size limit is not kept: it is skipped, then reported.
+            if let Some(start) = scan.value_start
+                && !scan.oversized
+                && (base + buf.len() as u64 - start) as usize > MAX_RECORD_BYTES
+            {
+                scan.oversized = true;
+                scan.oversized_line =
+                    line_of(&buf, base, start, &mut lines_before, &mut counted_to);
+            }
             // Keep only what the current value (or top-level key) needs, then read more.
             let mut keep_abs = base + buf.len() as u64;
             if let Some(start) = scan.value_start
@@ -463,13 +472,6 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
                     start_element(&mut scan, offset);
                 }
             }
-        }
-        if let Some(start) = scan.value_start
-            && !scan.oversized
-            && (offset - start) as usize > MAX_RECORD_BYTES
-        {
-            scan.oversized = true;
-            scan.oversized_line = line_of(&buf, base, start, &mut lines_before, &mut counted_to);
         }
     }
 
@@ -791,5 +793,16 @@ mod tests {
                 "corrupt deflate stream",
             ))
         }
+    }
+
+    #[test]
+    fn a_long_string_spanning_chunks_then_another_line() {
+        let long = format!(
+            "{{\"pad\":\"{}\"}}\n{{\"b\":1}}\n",
+            "x".repeat(READ_CHUNK * 3 + 7)
+        );
+        let got = split(&long);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1], rec(r#"{"b":1}"#, 2, Container::None));
     }
 }
