@@ -95,16 +95,18 @@ pub fn correlate(
         }
     }
 
-    // Broker side: which session each started record claims.
+    // Broker side: which session each record claims. Matching needs no outcome (a
+    // broker that got a SessionId and then failed still names the human); only a
+    // `started` record without a CloudTrail counterpart can become an orphan.
     let mut claims: BTreeMap<String, Vec<&BrokerRecord>> = BTreeMap::new();
     let mut failed_claims: HashMap<&str, Vec<&BrokerRecord>> = HashMap::new();
     let mut unresolved: Vec<&BrokerRecord> = Vec::new();
-    for &record in records
-        .iter()
-        .filter(|r| r.outcome == BrokerOutcome::Started)
-    {
+    for &record in &records {
+        let started = record.outcome == BrokerOutcome::Started;
         if let Some(session_id) = &record.session_id {
-            claims.entry(session_id.clone()).or_default().push(record);
+            if started || starts.contains_key(session_id.as_str()) {
+                claims.entry(session_id.clone()).or_default().push(record);
+            }
         } else if let Some(start) = record
             .ssm_request_id
             .as_deref()
@@ -120,7 +122,7 @@ pub fn correlate(
                     .or_default()
                     .push(record),
             }
-        } else {
+        } else if started {
             unresolved.push(record);
         }
     }
