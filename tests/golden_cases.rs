@@ -239,7 +239,8 @@ fn expected_lines(path: &Path) -> Result<Vec<String>, String> {
 }
 
 /// The key a finding is raised on: the controlling event for foreign_session_control,
-/// else the session's key (`broker:<request_id>` when the finding has no session id).
+/// else the session's key (the session id a leaking record names, or
+/// `broker:<request_id>` when the finding has no session id).
 fn finding_key(row: &BTreeMap<String, String>) -> Result<String, String> {
     let evidence: serde_json::Value = serde_json::from_str(&row["evidence"]).map_err(|e| {
         format!(
@@ -251,6 +252,9 @@ fn finding_key(row: &BTreeMap<String, String>) -> Result<String, String> {
         evidence["event_id"].as_str().map(str::to_string)
     } else if !row["session_id"].is_empty() {
         Some(row["session_id"].clone())
+    } else if let Some(claimed) = evidence["session_id"].as_str() {
+        // secret_in_broker_log on a record naming a session no row has.
+        Some(claimed.to_string())
     } else {
         evidence["request_ids"]
             .as_array()

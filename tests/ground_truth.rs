@@ -49,6 +49,9 @@ fn finding_keys(out: &Path) -> BTreeSet<(String, String)> {
             let key = match row["rule"].as_str() {
                 "foreign_session_control" => evidence["event_id"].as_str().unwrap().to_string(),
                 _ if !row["session_id"].is_empty() => row["session_id"].clone(),
+                _ if evidence["session_id"].is_string() => {
+                    evidence["session_id"].as_str().unwrap().to_string()
+                }
                 _ => match evidence["request_ids"].as_array() {
                     Some(ids) => format!("broker:{}", ids[0].as_str().unwrap()),
                     None => format!("broker:{}", evidence["request_id"].as_str().unwrap_or("")),

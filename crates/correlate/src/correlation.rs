@@ -613,7 +613,7 @@ impl Builder<'_> {
                 paths.iter().copied().collect::<Vec<_>>().join(", ")
             );
             let evidence = json!({"request_ids": leaking.iter().map(|r| &r.request_id).collect::<Vec<_>>(),
-                                  "token_paths": paths});
+                                  "session_id": first.session_id, "token_paths": paths});
             let finding = match &session {
                 Some(session) => {
                     self.finding(Rule::SecretInBrokerLog, &key, session, detail, evidence)
@@ -621,7 +621,8 @@ impl Builder<'_> {
                 None => Finding {
                     finding_id: finding_id(Rule::SecretInBrokerLog, &key),
                     rule: Rule::SecretInBrokerLog,
-                    session_id: first.session_id.clone(),
+                    // No session row carries this id: the row names none.
+                    session_id: None,
                     event_time: first.ts,
                     account_id: Some(first.account_id.clone()),
                     region: Some(first.region.clone()),
@@ -630,7 +631,7 @@ impl Builder<'_> {
                     permission_set: permission_set_of_arn(&first.caller_arn).map(str::to_string),
                     detail,
                     evidence,
-                    owner: key.clone(),
+                    owner: format!("broker:{}", first.request_id),
                 },
             };
             let owner = self.out.owners.entry(finding.owner.clone()).or_default();
