@@ -264,6 +264,17 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
             continue;
         }
 
+        // Inside a record of an array: only strings and brackets matter until it closes.
+        if let Some(element_depth) = scan.element_depth
+            && scan.stack.len() > element_depth
+        {
+            let next = skip_inside_element(&buf, pos, &mut scan, element_depth);
+            if next != pos {
+                pos = next;
+                continue;
+            }
+        }
+
         let byte = buf[pos];
         let offset = base + pos as u64;
         pos += 1;
@@ -504,6 +515,55 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
             message: "file ends inside a JSON value (truncated?)".to_string(),
         });
     }
+}
+
+/// The fast path through the inside of an array element: a tight loop over brackets
+/// and strings, leaving every other concern (newlines, errors, the element's end, the
+/// end of the buffer inside an escape) to the general loop. Returns the position to
+/// continue from; the same position when the general loop must look at this byte.
+#[inline]
+fn skip_inside_element(buf: &[u8], mut pos: usize, scan: &mut Scan, element_depth: usize) -> usize {
+    while pos < buf.len() {
+        match buf[pos] {
+            b'"' => {
+                let mut at = pos + 1;
+                loop {
+                    match memchr::memchr3(b'"', b'\\', b'\n', &buf[at..]) {
+                        Some(i) if buf[at + i] == b'"' => {
+                            pos = at + i + 1;
+                            break;
+                        }
+                        Some(i) if buf[at + i] == b'\\' && at + i + 2 <= buf.len() => at += i + 2,
+                        _ => {
+                            // A newline, or the buffer ends inside the string: let the
+                            // general loop continue the string from here.
+                            scan.in_string = true;
+                            return pos + 1;
+                        }
+                    }
+                }
+            }
+            open @ (b'{' | b'[') => {
+                if scan.stack.len() >= MAX_DEPTH {
+                    return pos;
+                }
+                scan.stack.push(open);
+                pos += 1;
+            }
+            close @ (b'}' | b']') => {
+                let open = if close == b'}' { b'{' } else { b'[' };
+                if scan.stack.last() != Some(&open) || scan.stack.len() == element_depth + 1 {
+                    // A mismatch, or the element's own end: the general loop's business.
+                    return pos;
+                }
+                scan.stack.pop();
+                pos += 1;
+            }
+            b'\n' => return pos,
+            _ => pos += 1,
+        }
+    }
+    pos
 }
 
 /// A value starts at `offset` inside an element array, unless one is already open.
