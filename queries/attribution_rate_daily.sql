@@ -2,8 +2,9 @@
 --
 -- Asked by: compliance (evidence that the compensating control works) and on-call
 -- (a falling rate means broker logs are missing). broker_sessions counts sessions
--- via the broker that are neither failed nor pending; attribution_rate is
--- attributed / (attributed + unattributed), NULL on a day with neither.
+-- via the broker that are neither failed nor pending (attributed, unattributed,
+-- orphan); attribution_rate is attributed / broker_sessions, NULL on a day with
+-- none. The monthly report uses the same definition.
 -- Columns: day, broker_sessions, attributed, unattributed, orphan, attribution_rate
 WITH daily AS (
     SELECT
@@ -23,8 +24,8 @@ SELECT
     unattributed,
     orphan,
     CASE
-        WHEN attributed + unattributed = 0 THEN NULL
-        ELSE CAST(attributed AS DOUBLE) / CAST(attributed + unattributed AS DOUBLE)
+        WHEN broker_sessions = 0 THEN NULL
+        ELSE CAST(attributed AS DOUBLE) / CAST(broker_sessions AS DOUBLE)
     END AS attribution_rate
 FROM daily
 ORDER BY day

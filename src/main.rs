@@ -43,8 +43,42 @@ enum Command {
     Correlate(CorrelateArgs),
     /// Run a named query or any SQL over the dataset (tables `sessions`, `findings`).
     Query(QueryArgs),
+    /// Write the monthly compliance report (report.html, report.md, report.json).
+    Report(ReportArgs),
+    /// Export findings for Security Hub (asff), Security Lake (ocsf) or any SIEM (jsonl, csv).
+    Findings(FindingsArgs),
     /// Write realistic CloudTrail, broker log, policy and ground truth for trying things out.
     Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Dataset folder written by `correlate`.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// The month to report on (UTC).
+    #[arg(long, value_name = "YYYY-MM")]
+    month: String,
+    /// Folder for report.html, report.md and report.json (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Policy file whose `[report] min_attribution_rate` gives the verdict's threshold.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// The verdict's threshold (0..1), overriding the policy's.
+    #[arg(long, value_name = "RATE")]
+    min_attribution_rate: Option<f64>,
+}
+
+#[derive(Args)]
+struct FindingsArgs {
+    /// Dataset folder written by `correlate`.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// jsonl, csv, ocsf (OCSF 1.1.0 Detection Finding, JSON lines) or asff (one
+    /// BatchImportFindings batch of at most 100 findings per line).
+    #[arg(long, value_name = "FORMAT")]
+    format: String,
 }
 
 #[derive(Args)]
@@ -133,15 +167,27 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Correlate(args) => correlate(args),
         Command::Query(args) => query(args),
+        Command::Report(args) => report(args),
+        Command::Findings(args) => findings(args),
         Command::Generate(args) => generate(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn correlate(args: CorrelateArgs) -> Result<u8> {
@@ -204,15 +250,75 @@ fn query(args: QueryArgs) -> Result<u8> {
         (None, Some(name)) => sessiontrail_report::named_query(name)?.to_string(),
         _ => bail!("give SQL or --name NAME (see sessiontrail query --list)"),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the query runtime")?;
     let data = args.data.context("--data DIR is required")?;
-    let batches = runtime.block_on(sessiontrail_report::run_query(&data, &sql))?;
+    let batches = runtime()?.block_on(sessiontrail_report::run_query(&data, &sql))?;
     let mut out = std::io::stdout().lock();
     sessiontrail_report::write_batches(&batches, format, &mut out)?;
     out.flush()?;
+    Ok(0)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the query runtime")
+}
+
+fn report(args: ReportArgs) -> Result<u8> {
+    let policy_rate = match &args.policy {
+        Some(path) => Policy::load(path)?.min_attribution_rate,
+        None => None,
+    };
+    let threshold = args.min_attribution_rate.or(policy_rate);
+    let report = runtime()?.block_on(sessiontrail_report::write_monthly_report(
+        &args.data,
+        &args.month,
+        &args.out,
+        threshold,
+    ))?;
+    let summary = &report.summary;
+    let rate = summary
+        .attribution_rate
+        .map_or("n/a (no broker sessions)".to_string(), |r| {
+            format!("{:.2} %", r * 100.0)
+        });
+    println!(
+        "sessiontrail report {}: {} sessions, {} via the broker, attribution rate {rate}, verdict {}",
+        args.month, summary.sessions, summary.broker_sessions, summary.verdict
+    );
+    println!(
+        "  unattributed {}, orphan {}, pending {}, direct {}, failed {}; findings {} ({} critical, {} high)",
+        summary.unattributed,
+        summary.orphan,
+        summary.pending,
+        summary.direct,
+        summary.failed,
+        summary.findings,
+        summary.critical_findings,
+        summary.high_findings
+    );
+    for file in [
+        sessiontrail_report::monthly_report::HTML_FILE,
+        sessiontrail_report::monthly_report::MARKDOWN_FILE,
+        sessiontrail_report::monthly_report::JSON_FILE,
+    ] {
+        println!("  wrote {}", args.out.join(file).display());
+    }
+    Ok(0)
+}
+
+fn findings(args: FindingsArgs) -> Result<u8> {
+    let format: sessiontrail_report::FindingsFormat = args.format.parse()?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = runtime()?.block_on(sessiontrail_report::export_findings(
+        &args.data, format, &mut out,
+    ))?;
+    out.flush()?;
+    eprintln!(
+        "sessiontrail findings: {written} findings as {}",
+        args.format
+    );
     Ok(0)
 }
 

@@ -267,3 +267,78 @@ fn query_runs_named_queries_and_sql_in_every_format() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("attribution_rate_daily"));
 }
+
+#[test]
+fn report_and_findings_exports_over_a_correlated_dataset() {
+    let case = Case::new();
+    assert_eq!(case.correlate(&[]).status.code(), Some(0));
+    let (data, report) = (case.path("out"), case.path("report"));
+    let output = run(&[
+        "report",
+        "--data",
+        &data,
+        "--month",
+        "2026-02",
+        "--out",
+        &report,
+        "--min-attribution-rate",
+        "0.9",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // One attributed and one unattributed broker session: 50 %, below 0.9.
+    assert!(
+        stdout.contains("attribution rate 50.00 %") && stdout.contains("fail"),
+        "{stdout}"
+    );
+    for file in ["report.html", "report.md", "report.json"] {
+        assert!(
+            case.dir.path().join("report").join(file).is_file(),
+            "{file}"
+        );
+    }
+    let output = run(&[
+        "report", "--data", &data, "--month", "February", "--out", &report,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("YYYY-MM"), "{}", stderr(&output));
+
+    let output = run(&["findings", "--data", &data, "--format", "asff"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let batches: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let findings: Vec<&serde_json::Value> = batches
+        .iter()
+        .flat_map(|b| b["Findings"].as_array().unwrap())
+        .collect();
+    let rules: Vec<&str> = findings
+        .iter()
+        .map(|f| f["GeneratorId"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"sessiontrail/unattributed_session"),
+        "{rules:?}"
+    );
+    assert!(
+        rules.contains(&"sessiontrail/secret_in_broker_log"),
+        "{rules:?}"
+    );
+    let output = run(&["findings", "--data", &data, "--format", "ocsf"]);
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["class_uid"], 2004);
+    assert_eq!(first["type_uid"], 200401);
+    assert_eq!(
+        run(&["findings", "--data", &data, "--format", "xml"])
+            .status
+            .code(),
+        Some(1)
+    );
+}

@@ -81,4 +81,51 @@ pub enum ReportError {
         /// The underlying error.
         source: std::io::Error,
     },
+
+    /// A report month that is not `YYYY-MM`.
+    #[error("invalid month `{month}`: expected YYYY-MM, e.g. 2026-02")]
+    InvalidMonth {
+        /// The text as given.
+        month: String,
+    },
+
+    /// A minimum attribution rate that is not a fraction between 0 and 1.
+    #[error("invalid minimum attribution rate {value}: expected a fraction from 0 to 1, e.g. 0.95")]
+    InvalidThreshold {
+        /// The value as given.
+        value: f64,
+    },
+
+    /// A report file (or its folder) could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    WriteReport {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+
+    /// A findings export format name that is not `jsonl`, `csv`, `ocsf` or `asff`.
+    #[error("unknown findings format `{0}`; expected one of: jsonl, csv, ocsf, asff")]
+    UnknownFindingsFormat(String),
+
+    /// A finding lacks a field that the export format requires.
+    #[error("finding {finding_id} cannot be exported as {format}: {reason}")]
+    InvalidFinding {
+        /// The finding's id.
+        finding_id: String,
+        /// `ocsf` or `asff`.
+        format: &'static str,
+        /// What is missing or wrong.
+        reason: String,
+    },
+
+    /// Writing the findings export failed (closed pipe, full disk...).
+    #[error("cannot write the {format} findings export: {source}")]
+    WriteFindings {
+        /// The export format.
+        format: &'static str,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }

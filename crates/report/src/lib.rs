@@ -7,6 +7,18 @@
 //! `queries/` folder are embedded ([`named_query`], [`named_queries`], [`description`]);
 //! [`write_batches`] renders a result as a table, CSV or JSON lines.
 //!
+//! Two products are built on the same tables:
+//!
+//! - [`write_monthly_report`] (module [`mod@monthly_report`]): the compliance report of one
+//!   UTC calendar month, every figure computed by an SQL file of `queries/report/`
+//!   (listed by [`report_queries`]) with the month's bounds as bound parameters, and
+//!   written as a self-contained `report.html` (inline SVG charts, sortable tables,
+//!   print CSS), `report.md` and `report.json`, with a PASS/FAIL verdict against a
+//!   minimum attribution rate.
+//! - [`export_findings`] (module [`findings_export`]): the findings as JSON lines, CSV,
+//!   OCSF 1.1.0 Detection Findings, or ASFF BatchImportFindings batches
+//!   ([`FindingsFormat`]).
+//!
 //! ```no_run
 //! use std::path::Path;
 //!
@@ -24,9 +36,33 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! ```no_run
+//! use std::path::Path;
+//!
+//! use sessiontrail_report::{FindingsFormat, ReportError, Verdict, export_findings};
+//! use sessiontrail_report::write_monthly_report;
+//!
+//! # async fn example() -> Result<(), ReportError> {
+//! // `sessiontrail report --data out --month 2026-02 --out report/`
+//! let report = write_monthly_report(Path::new("out"), "2026-02", Path::new("report"), Some(0.95))
+//!     .await?;
+//! if report.summary.verdict == Verdict::Fail {
+//!     eprintln!("attribution rate below 95 %: {:?}", report.summary.attribution_rate);
+//! }
+//!
+//! // `sessiontrail findings --data out --format asff`
+//! let written = export_findings(Path::new("out"), FindingsFormat::Asff, &mut std::io::stdout())
+//!     .await?;
+//! eprintln!("{written} findings");
+//! # Ok(())
+//! # }
+//! ```
 
 mod dataset;
 mod error;
+pub mod findings_export;
+pub mod monthly_report;
 mod named_query;
 mod output;
 
@@ -40,6 +76,11 @@ pub use datafusion::prelude::SessionContext;
 
 pub use dataset::{PARTITION_COLUMN, open_dataset, tables};
 pub use error::ReportError;
+pub use findings_export::{FindingsFormat, export_findings};
+pub use monthly_report::{
+    Month, MonthlyReport, Summary, Verdict, compute_monthly_report, report_queries,
+    write_monthly_report,
+};
 pub use named_query::{description, header_lines, name_of, named_queries, named_query};
 pub use output::{OutputFormat, write_batches};
 

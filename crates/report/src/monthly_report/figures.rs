@@ -1,11 +1,11 @@
 //! A figure of the report: the result of one report query, as typed columns and
 //! JSON-valued cells that every renderer (HTML, Markdown, JSON, SVG) reads.
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMillisecondType};
+use datafusion::arrow::datatypes::{
+    DataType, Float64Type, Int64Type, TimeUnit, TimestampMillisecondType,
+};
 use datafusion::arrow::error::ArrowError;
 use datafusion::prelude::SessionContext;
 use serde_json::Value;

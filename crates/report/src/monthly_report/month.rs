@@ -127,16 +127,34 @@ mod tests {
         assert_eq!(month.days(), 28);
         assert_eq!(month.previous().to_string(), "2026-01");
         assert_eq!("2024-02".parse::<Month>().unwrap().days(), 29);
-        assert_eq!("2026-01".parse::<Month>().unwrap().previous().to_string(), "2025-12");
-        assert_eq!("2026-12".parse::<Month>().unwrap().last_day().to_string(), "2026-12-31");
+        assert_eq!(
+            "2026-01".parse::<Month>().unwrap().previous().to_string(),
+            "2025-12"
+        );
+        assert_eq!(
+            "2026-12".parse::<Month>().unwrap().last_day().to_string(),
+            "2026-12-31"
+        );
         assert_eq!(month.iter_days().count(), 28);
     }
 
     #[test]
     fn rejects_everything_else() {
         for text in [
-            "", "2026", "2026-2", "2026-13", "2026-00", "26-02", "2026/02", " 2026-02",
-            "2026-02 ", "2026-02-01", "2026-0a", "+026-02", "0001-05", "２０２６-02",
+            "",
+            "2026",
+            "2026-2",
+            "2026-13",
+            "2026-00",
+            "26-02",
+            "2026/02",
+            " 2026-02",
+            "2026-02 ",
+            "2026-02-01",
+            "2026-0a",
+            "+026-02",
+            "0001-05",
+            "２０２６-02",
             "2026-02'; DROP TABLE sessions; --",
         ] {
             let err = text.parse::<Month>().unwrap_err();

@@ -101,13 +101,19 @@ impl Summary {
         let status = figure("sessions_by_status");
         let of_status = |name: &str| {
             status
-                .and_then(|f| f.row_where("status", name).and_then(|row| f.int(row, "sessions")))
+                .and_then(|f| {
+                    f.row_where("status", name)
+                        .and_then(|row| f.int(row, "sessions"))
+                })
                 .unwrap_or(0)
         };
         let severity = figure("findings_by_severity");
         let of_severity = |name: &str| {
             severity
-                .and_then(|f| f.row_where("severity", name).and_then(|row| f.int(row, "findings")))
+                .and_then(|f| {
+                    f.row_where("severity", name)
+                        .and_then(|row| f.int(row, "findings"))
+                })
                 .unwrap_or(0)
         };
         Summary {
@@ -130,25 +136,36 @@ impl Summary {
     /// One sentence explaining the verdict, for the report's first section.
     pub fn verdict_text(&self, minimum: Option<f64>) -> String {
         match (self.verdict, self.attribution_rate, minimum) {
-            (Verdict::Pass, Some(rate), Some(min)) => format!(
-                "The attribution rate {} meets the minimum of {}.",
-                percent(rate),
-                percent(min)
-            ),
-            (Verdict::Fail, Some(rate), Some(min)) => format!(
-                "The attribution rate {} is below the minimum of {}.",
-                percent(rate),
-                percent(min)
-            ),
+            (Verdict::Pass, Some(rate), Some(min)) => {
+                let (rate, min) = distinct_percentages(rate, min);
+                format!("The attribution rate {rate} meets the minimum of {min}.")
+            }
+            (Verdict::Fail, Some(rate), Some(min)) => {
+                let (rate, min) = distinct_percentages(rate, min);
+                format!("The attribution rate {rate} is below the minimum of {min}.")
+            }
             (Verdict::NoBrokerSessions, _, Some(min)) => format!(
                 "There were no broker sessions this month, so there is no attribution rate \
                  to compare with the minimum of {}.",
                 percent(min)
             ),
-            _ => "No minimum attribution rate was set, so there is no PASS/FAIL verdict."
-                .to_string(),
+            _ => {
+                "No minimum attribution rate was set, so there is no PASS/FAIL verdict.".to_string()
+            }
         }
     }
+}
+
+/// `rate` and `minimum` as percentages, with more decimals when two would show a
+/// rate below the minimum as equal to it (94.996 % against 95 %).
+fn distinct_percentages(rate: f64, minimum: f64) -> (String, String) {
+    if rate != minimum && percent(rate) == percent(minimum) {
+        return (
+            format!("{:.4} %", rate * 100.0),
+            format!("{:.4} %", minimum * 100.0),
+        );
+    }
+    (percent(rate), percent(minimum))
 }
 
 #[cfg(test)]
@@ -163,5 +180,17 @@ mod tests {
         assert_eq!(Verdict::of(None, Some(0.95)), Verdict::NoBrokerSessions);
         assert_eq!(Verdict::of(Some(0.1), None), Verdict::NoThreshold);
         assert_eq!(Verdict::of(None, None), Verdict::NoThreshold);
+    }
+
+    #[test]
+    fn a_rate_just_below_the_minimum_does_not_read_as_equal() {
+        assert_eq!(
+            distinct_percentages(0.94996, 0.95),
+            ("94.9960 %".to_string(), "95.0000 %".to_string())
+        );
+        assert_eq!(
+            distinct_percentages(0.9, 0.95),
+            ("90.00 %".to_string(), "95.00 %".to_string())
+        );
     }
 }

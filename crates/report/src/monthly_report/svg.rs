@@ -65,7 +65,11 @@ fn nice_axis(max: f64) -> (f64, f64) {
 fn n(value: f64) -> String {
     let text = format!("{value:.2}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" { "0".to_string() } else { text.to_string() }
+    if text == "-0" {
+        "0".to_string()
+    } else {
+        text.to_string()
+    }
 }
 
 fn open(out: &mut String, id: &str, height: f64, label: &str) {
@@ -176,7 +180,11 @@ impl Plot {
             y = n(self.bottom()),
         );
         for (i, day) in days.iter().enumerate() {
-            let label = day.rsplit('-').next().unwrap_or(day).trim_start_matches('0');
+            let label = day
+                .rsplit('-')
+                .next()
+                .unwrap_or(day)
+                .trim_start_matches('0');
             let _ = write!(
                 out,
                 "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#444\" font-size=\"10\">{}</text>",
@@ -292,14 +300,22 @@ pub fn daily_rate_chart(figure: &Figure, minimum: Option<f64>, month_label: &str
         );
     }
     let points: Vec<(usize, f64)> = (0..days.len())
-        .filter_map(|row| figure.float(row, "attribution_rate").map(|rate| (row, rate)))
+        .filter_map(|row| {
+            figure
+                .float(row, "attribution_rate")
+                .map(|rate| (row, rate))
+        })
         .collect();
     out.push_str("<g class=\"marks\">");
     if !points.is_empty() {
         let mut d = String::new();
         let mut previous: Option<usize> = None;
         for &(row, rate) in &points {
-            let command = if previous == Some(row.wrapping_sub(1)) { 'L' } else { 'M' };
+            let command = if previous == Some(row.wrapping_sub(1)) {
+                'L'
+            } else {
+                'M'
+            };
             let _ = write!(d, "{command}{} {} ", n(plot.centre(row)), n(y_of(rate)));
             previous = Some(row);
         }

@@ -1,0 +1,187 @@
+//! A finding as the exporters read it: one row of the `findings` table, typed.
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
+use datafusion::arrow::error::ArrowError;
+
+/// One row of `findings/` (DESIGN.md "Output dataset").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingRow {
+    /// Stable id: the same rule on the same key has the same id in every run.
+    pub finding_id: String,
+    /// The rule id (`unattributed_session`).
+    pub rule: String,
+    /// `critical`, `high`, `medium` or `low`.
+    pub severity: String,
+    /// The SSM session, when the finding is about one.
+    pub session_id: Option<String>,
+    /// When it happened: epoch milliseconds, UTC.
+    pub event_time: i64,
+    /// The account the session ran in.
+    pub account_id: Option<String>,
+    /// The region the session ran in.
+    pub region: Option<String>,
+    /// The instance (or managed node) the session ran on.
+    pub target: Option<String>,
+    /// The principal the finding is about.
+    pub principal_arn: Option<String>,
+    /// Its permission set, when known.
+    pub permission_set: Option<String>,
+    /// One sentence for a human.
+    pub detail: String,
+    /// A JSON object (as text): the ids and values that prove the finding.
+    pub evidence: String,
+}
+
+/// The rows of `batches`, which hold the columns of the findings schema (by name; other
+/// columns are ignored).
+pub fn rows_of(batches: &[RecordBatch]) -> Result<Vec<FindingRow>, ArrowError> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        let text = |name: &str| -> Result<Vec<Option<String>>, ArrowError> {
+            let column = batch.column_by_name(name).ok_or_else(|| {
+                ArrowError::SchemaError(format!("the findings table has no column {name}"))
+            })?;
+            let column = cast(column, &DataType::Utf8)?;
+            let column = column.as_string::<i32>();
+            Ok((0..column.len())
+                .map(|i| (!column.is_null(i)).then(|| column.value(i).to_string()))
+                .collect())
+        };
+        let required = |name: &str| -> Result<Vec<String>, ArrowError> {
+            text(name)?
+                .into_iter()
+                .map(|value| {
+                    value.ok_or_else(|| {
+                        ArrowError::InvalidArgumentError(format!("findings.{name} is null"))
+                    })
+                })
+                .collect()
+        };
+        let times = {
+            let column = batch.column_by_name("event_time").ok_or_else(|| {
+                ArrowError::SchemaError("the findings table has no column event_time".into())
+            })?;
+            let utc = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+            let column = cast(column, &utc)?;
+            let column = column.as_primitive::<TimestampMillisecondType>();
+            (0..column.len())
+                .map(|i| {
+                    (!column.is_null(i))
+                        .then(|| column.value(i))
+                        .ok_or_else(|| {
+                            ArrowError::InvalidArgumentError("findings.event_time is null".into())
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let finding_id = required("finding_id")?;
+        let rule = required("rule")?;
+        let severity = required("severity")?;
+        let session_id = text("session_id")?;
+        let account_id = text("account_id")?;
+        let region = text("region")?;
+        let target = text("target")?;
+        let principal_arn = text("principal_arn")?;
+        let permission_set = text("permission_set")?;
+        let detail = required("detail")?;
+        let evidence = required("evidence")?;
+        for i in 0..batch.num_rows() {
+            rows.push(FindingRow {
+                finding_id: finding_id[i].clone(),
+                rule: rule[i].clone(),
+                severity: severity[i].clone(),
+                session_id: session_id[i].clone(),
+                event_time: times[i],
+                account_id: account_id[i].clone(),
+                region: region[i].clone(),
+                target: target[i].clone(),
+                principal_arn: principal_arn[i].clone(),
+                permission_set: permission_set[i].clone(),
+                detail: detail[i].clone(),
+                evidence: evidence[i].clone(),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+impl FindingRow {
+    /// `event_time` as RFC 3339 UTC (`2026-02-01T09:00:00Z`, `.250Z` when the
+    /// milliseconds are not zero).
+    pub fn event_time_rfc3339(&self) -> String {
+        chrono::DateTime::from_timestamp_millis(self.event_time)
+            .map(|time| time.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string())
+            .unwrap_or_default()
+    }
+
+    /// `evidence` parsed; a value that is not JSON is kept as a string.
+    pub fn evidence_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.evidence)
+            .unwrap_or_else(|_| serde_json::Value::String(self.evidence.clone()))
+    }
+
+    /// The AWS partition: from `principal_arn` (`arn:aws-us-gov:...`), else from the
+    /// region's prefix, else `aws`.
+    pub fn partition(&self) -> &str {
+        if let Some(partition) = self
+            .principal_arn
+            .as_deref()
+            .and_then(|arn| arn.strip_prefix("arn:"))
+            .and_then(|rest| rest.split(':').next())
+            .filter(|partition| !partition.is_empty())
+        {
+            return partition;
+        }
+        match self.region.as_deref() {
+            Some(region) if region.starts_with("cn-") => "aws-cn",
+            Some(region) if region.starts_with("us-gov-") => "aws-us-gov",
+            Some(region) if region.starts_with("us-isob-") => "aws-iso-b",
+            Some(region) if region.starts_with("us-iso-") => "aws-iso",
+            _ => "aws",
+        }
+    }
+
+    /// The account: `account_id`, else the account field of `principal_arn`.
+    pub fn account(&self) -> Option<&str> {
+        self.account_id
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .or_else(|| {
+                self.principal_arn
+                    .as_deref()
+                    .and_then(|arn| arn.split(':').nth(4))
+                    .filter(|account| !account.is_empty())
+            })
+    }
+
+    /// The kind of the target: an EC2 instance (`i-`), a hybrid managed node (`mi-`),
+    /// or something else.
+    pub fn target_kind(&self) -> TargetKind {
+        match self.target.as_deref() {
+            Some(target) if is_id(target, "i-") => TargetKind::Ec2Instance,
+            Some(target) if is_id(target, "mi-") => TargetKind::ManagedInstance,
+            Some(_) => TargetKind::Other,
+            None => TargetKind::None,
+        }
+    }
+}
+
+/// What a session target is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// `i-0123456789abcdef0`.
+    Ec2Instance,
+    /// `mi-0123456789abcdef0` (a hybrid activation's managed node).
+    ManagedInstance,
+    /// Anything else.
+    Other,
+    /// No target.
+    None,
+}
+
+fn is_id(text: &str, prefix: &str) -> bool {
+    text.strip_prefix(prefix)
+        .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}

@@ -1,0 +1,166 @@
+//! The monthly report: every figure a compliance review needs for one UTC calendar
+//! month, computed by the SQL of `queries/report/` and written as `report.html` (a
+//! self-contained page with charts), `report.md` and `report.json`.
+//!
+//! [`write_monthly_report`] is the whole job; [`compute_monthly_report`] computes the figures
+//! without writing, and [`render_html`], [`render_markdown`] and [`render_json`] turn
+//! them into the three files.
+
+mod display;
+mod escape;
+mod figures;
+mod html;
+mod json;
+mod markdown;
+mod month;
+mod queries;
+mod summary;
+mod svg;
+
+use std::path::{Path, PathBuf};
+
+pub use figures::{Column, ColumnKind, Figure};
+pub use json::REPORT_JSON_VERSION;
+pub use month::Month;
+pub use queries::{ReportQuery, report_queries, report_query};
+pub use summary::{Summary, Verdict};
+
+use crate::{ReportError, open_dataset};
+
+/// The file name of the HTML report in the output folder.
+pub const HTML_FILE: &str = "report.html";
+/// The file name of the Markdown report in the output folder.
+pub const MARKDOWN_FILE: &str = "report.md";
+/// The file name of the JSON report in the output folder.
+pub const JSON_FILE: &str = "report.json";
+
+/// The report of one month: its figures (one per report query, in report order) and
+/// the summary read from them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonthlyReport {
+    /// The month covered.
+    pub month: Month,
+    /// When the report was computed, RFC 3339 UTC (seconds).
+    pub generated_at: String,
+    /// The minimum attribution rate the verdict is against, a fraction (0.95).
+    pub min_attribution_rate: Option<f64>,
+    /// The headline figures and the verdict.
+    pub summary: Summary,
+    /// Every figure, in the order of [`report_queries`].
+    pub figures: Vec<Figure>,
+}
+
+impl MonthlyReport {
+    /// The figure of the report query `name` (`sessions_by_status`).
+    pub fn figure(&self, name: &str) -> Option<&Figure> {
+        self.figures.iter().find(|figure| figure.name() == name)
+    }
+
+    /// Whether the month had no session at all.
+    pub fn has_no_sessions(&self) -> bool {
+        self.summary.sessions == 0
+    }
+
+    /// The month for a human: `February 2026 (2026-02)`.
+    pub fn month_label(&self) -> String {
+        format!(
+            "{} ({})",
+            self.month.first_day().format("%B %Y"),
+            self.month
+        )
+    }
+}
+
+/// Computes the report of `month` (`YYYY-MM`) over the dataset in `data`, and writes
+/// `report.html`, `report.md` and `report.json` into `out_dir` (created if missing;
+/// each file written beside its final name and renamed over it).
+///
+/// `min_attribution_rate` is a fraction between 0 and 1 (`0.95`); with it the report
+/// gives a PASS/FAIL verdict, without it it says that no threshold was set.
+///
+/// A month with no sessions gives a report saying so, not an error. Errors: a month
+/// that is not `YYYY-MM` ([`ReportError::InvalidMonth`]), a threshold outside 0..=1
+/// ([`ReportError::InvalidThreshold`]), a missing data folder, a failing query, or a
+/// file that cannot be written ([`ReportError::WriteReport`]).
+pub async fn write_monthly_report(
+    data: &Path,
+    month: &str,
+    out_dir: &Path,
+    min_attribution_rate: Option<f64>,
+) -> Result<MonthlyReport, ReportError> {
+    let month: Month = month.parse()?;
+    let report = compute_monthly_report(data, month, min_attribution_rate).await?;
+    std::fs::create_dir_all(out_dir).map_err(|source| ReportError::WriteReport {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    let json = serde_json::to_string_pretty(&render_json(&report))
+        .expect("a serde_json::Value always serializes");
+    write_atomically(&out_dir.join(HTML_FILE), render_html(&report).as_bytes())?;
+    write_atomically(
+        &out_dir.join(MARKDOWN_FILE),
+        render_markdown(&report).as_bytes(),
+    )?;
+    write_atomically(&out_dir.join(JSON_FILE), format!("{json}\n").as_bytes())?;
+    Ok(report)
+}
+
+/// Computes the report of `month` over the dataset in `data` without writing it.
+pub async fn compute_monthly_report(
+    data: &Path,
+    month: Month,
+    min_attribution_rate: Option<f64>,
+) -> Result<MonthlyReport, ReportError> {
+    if let Some(value) = min_attribution_rate
+        && !(0.0..=1.0).contains(&value)
+    {
+        return Err(ReportError::InvalidThreshold { value });
+    }
+    let ctx = open_dataset(data).await?;
+    let figures = figures::compute_figures(&ctx, month).await?;
+    let summary = Summary::from_figures(&figures, min_attribution_rate);
+    Ok(MonthlyReport {
+        month,
+        generated_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        min_attribution_rate,
+        summary,
+        figures,
+    })
+}
+
+/// `report.html`: one self-contained page.
+pub fn render_html(report: &MonthlyReport) -> String {
+    html::render(report)
+}
+
+/// `report.md`.
+pub fn render_markdown(report: &MonthlyReport) -> String {
+    markdown::render(report)
+}
+
+/// `report.json`, as a JSON value.
+pub fn render_json(report: &MonthlyReport) -> serde_json::Value {
+    json::render(report)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, renamed over
+/// `path`: a reader sees the old file or the new one, never half of one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let failed = |source| ReportError::WriteReport {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut temporary = PathBuf::from(path);
+    let name = format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    temporary.set_file_name(name);
+    std::fs::write(&temporary, bytes).map_err(failed)?;
+    std::fs::rename(&temporary, path).map_err(|source| {
+        let _ = std::fs::remove_file(&temporary);
+        failed(source)
+    })
+}
