@@ -9,7 +9,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::concat_batches;
 use sessiontrail_ingest::broker_log::BrokerStats;
 use sessiontrail_ingest::cloudtrail::CloudTrailStats;
-use sessiontrail_ingest::reject::{Reject, rejects_schema, rejects_to_batch};
+use sessiontrail_ingest::reject::Reject;
 use sessiontrail_ingest::time::{EpochMillis, format_rfc3339_millis, utc_date};
 use sessiontrail_ingest::{
     IngestError, read_broker_log_paths, read_cloudtrail_paths_with_progress,
@@ -20,7 +20,7 @@ use crate::dataset::{DatasetError, Table, retain_rows, session_keys, sort_batch,
 use crate::finding::{Finding, findings_to_batch};
 use crate::policy::Policy;
 use crate::rule::{Rule, Severity};
-use crate::schema::{findings_schema, sessions_schema};
+use crate::schema::{findings_schema, rejects_schema, rejects_to_batch, sessions_schema};
 use crate::session::{Session, sessions_to_batch};
 use crate::state::{State, StateError, Written};
 use crate::status::SessionStatus;

@@ -1,14 +1,18 @@
 //! The Arrow schemas of the two tables of the attributed dataset, defined once.
 //!
-//! `sessions/dt=YYYY-MM-DD/*.parquet` holds one row per session and
-//! `findings/dt=YYYY-MM-DD/*.parquet` one row per finding. The partition column `dt`
+//! `sessions/dt=YYYY-MM-DD/*.parquet` holds one row per session,
+//! `findings/dt=YYYY-MM-DD/*.parquet` one row per finding and
+//! `rejects/dt=YYYY-MM-DD/*.parquet` one row per input record that could not be read. The partition column `dt`
 //! (the UTC date of `start_time` / `event_time`) lives in the folder name, not in the
 //! files. Column names are a contract (DESIGN.md): analysts, Athena tables and the
 //! queries in `queries/` depend on them.
 
 use std::sync::{Arc, LazyLock};
 
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::error::ArrowError;
+use sessiontrail_ingest::Reject;
 
 /// Timestamps are UTC instants with millisecond precision (CloudTrail has seconds,
 /// the broker log milliseconds).
@@ -82,4 +86,46 @@ pub fn sessions_schema() -> SchemaRef {
 /// Schema of `findings/` (without the `dt` partition column).
 pub fn findings_schema() -> SchemaRef {
     FINDINGS.clone()
+}
+
+static REJECTS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        // cloudtrail | broker_log
+        Field::new("input_kind", DataType::Utf8, false),
+        // The input file as named on the command line or found in a walked folder.
+        Field::new("source_file", DataType::Utf8, false),
+        // 1-based line of the record's first byte (decompressed content), when known.
+        Field::new("line", DataType::UInt64, true),
+        // 0-based byte offset of the record's first byte (decompressed content).
+        Field::new("byte_offset", DataType::UInt64, true),
+        // Why it could not be read; never quotes the record.
+        Field::new("reason", DataType::Utf8, false),
+    ]))
+});
+
+/// Schema of `rejects/` (partitioned by the `dt` of the run that read them).
+pub fn rejects_schema() -> SchemaRef {
+    REJECTS.clone()
+}
+
+/// Rows to columns, at the edge where rejects are written.
+pub fn rejects_to_batch(rejects: &[Reject]) -> Result<RecordBatch, ArrowError> {
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            rejects.iter().map(|r| r.kind.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rejects.iter().map(|r| r.location.file.as_str()),
+        )),
+        Arc::new(UInt64Array::from_iter(
+            rejects.iter().map(|r| r.location.line),
+        )),
+        Arc::new(UInt64Array::from_iter(
+            rejects.iter().map(|r| r.location.byte_offset),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rejects.iter().map(|r| r.reason.as_str()),
+        )),
+    ];
+    RecordBatch::try_new(rejects_schema(), columns)
 }

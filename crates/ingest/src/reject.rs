@@ -4,11 +4,6 @@
 //! run's summary, and the run goes on. Its reason never quotes the record's content,
 //! so a secret inside a bad record cannot leak through the rejects table.
 
-use std::sync::{Arc, LazyLock};
-
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::arrow::error::ArrowError;
 use serde::{Deserialize, Serialize};
 
 /// Which reader rejected the record.
@@ -95,46 +90,4 @@ impl std::fmt::Display for Reject {
             self.kind.as_str()
         )
     }
-}
-
-static REJECTS: LazyLock<SchemaRef> = LazyLock::new(|| {
-    Arc::new(Schema::new(vec![
-        // cloudtrail | broker_log
-        Field::new("input_kind", DataType::Utf8, false),
-        // The input file as named on the command line or found in a walked folder.
-        Field::new("source_file", DataType::Utf8, false),
-        // 1-based line of the record's first byte (decompressed content), when known.
-        Field::new("line", DataType::UInt64, true),
-        // 0-based byte offset of the record's first byte (decompressed content).
-        Field::new("byte_offset", DataType::UInt64, true),
-        // Why it could not be read; never quotes the record.
-        Field::new("reason", DataType::Utf8, false),
-    ]))
-});
-
-/// Schema of `rejects/` (partitioned by the run's `dt`, not stored in the files).
-pub fn rejects_schema() -> SchemaRef {
-    REJECTS.clone()
-}
-
-/// Rows to columns, at the edge where rejects are written.
-pub fn rejects_to_batch(rejects: &[Reject]) -> Result<RecordBatch, ArrowError> {
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(
-            rejects.iter().map(|r| r.kind.as_str()),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rejects.iter().map(|r| r.location.file.as_str()),
-        )),
-        Arc::new(UInt64Array::from_iter(
-            rejects.iter().map(|r| r.location.line),
-        )),
-        Arc::new(UInt64Array::from_iter(
-            rejects.iter().map(|r| r.location.byte_offset),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rejects.iter().map(|r| r.reason.as_str()),
-        )),
-    ];
-    RecordBatch::try_new(rejects_schema(), columns)
 }
