@@ -21,6 +21,7 @@ pub mod arn;
 pub mod broker_log;
 pub mod cloudtrail;
 pub mod input_files;
+pub mod invariants;
 pub mod json_split;
 pub mod reject;
 pub mod session_event;
