@@ -115,6 +115,8 @@ pub fn run(policy: &Policy, options: &RunOptions) -> Result<RunSummary, RunError
     let cloudtrail = read_cloudtrail_paths_with_progress(&options.cloudtrail, threads, &report)?;
     let broker = read_broker_log_paths(&options.broker_logs, threads)?;
     let mut state = State::load(&options.out)?;
+    // Temporary files of a run that was killed: never visible to readers, removed here.
+    let _ = std::fs::remove_dir_all(options.out.join(".tmp"));
     let as_of = options
         .as_of
         .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
