@@ -40,8 +40,19 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Correlate CloudTrail with the broker log and update the attributed dataset.
+    #[command(after_help = "Examples:\n  \
+        sessiontrail correlate --policy sessiontrail.toml --cloudtrail trail-bucket-copy/AWSLogs \\\n      \
+        --broker-log broker-logs/ --out dataset/\n  \
+        # each day, over that day's files; state in dataset/state carries what is pending:\n  \
+        sessiontrail correlate --policy sessiontrail.toml --cloudtrail AWSLogs/111122223333/CloudTrail/eu-west-1/2026/02/02 \\\n      \
+        --broker-log broker/2026/02/02 --out dataset/ --fail-on critical")]
     Correlate(CorrelateArgs),
     /// Run a named query or any SQL over the dataset (tables `sessions`, `findings`).
+    #[command(after_help = "Examples:\n  \
+        sessiontrail query --list\n  \
+        sessiontrail query --data dataset/ --name unattributed\n  \
+        sessiontrail query --data dataset/ --format csv \\\n      \
+        \"SELECT original_user, count(*) AS sessions FROM sessions WHERE dt >= '2026-02-01' GROUP BY 1 ORDER BY 2 DESC\"")]
     Query(QueryArgs),
     /// Write the monthly compliance report (report.html, report.md, report.json).
     Report(ReportArgs),
