@@ -104,6 +104,7 @@ fn killed_runs_leave_whole_files_and_reruns_converge() {
         );
         std::fs::remove_dir_all(&out).unwrap();
     }
+    eprintln!("{killed_mid_run} of {points} kills landed while correlate was running");
     assert!(
         killed_mid_run >= points / 2,
         "only {killed_mid_run} kills landed mid-run"
