@@ -22,6 +22,9 @@ pub const MAX_DESCRIPTION: usize = 1024;
 pub const MAX_TITLE: usize = 256;
 /// A ProductFields value is at most 2048 characters.
 const MAX_PRODUCT_FIELD: usize = 2048;
+/// The values of `Resource.Partition` (enum `Partition` of the Security Hub API
+/// model); another partition (`aws-iso`, `aws-iso-b`...) leaves the optional member out.
+const PARTITIONS: [&str; 3] = ["aws", "aws-cn", "aws-us-gov"];
 
 /// The `Severity.Label` of a sessiontrail severity.
 pub fn severity_label(severity: &str) -> Option<&'static str> {
@@ -62,7 +65,7 @@ pub fn finding(row: &FindingRow) -> Result<Value, ReportError> {
     let region = row
         .region
         .as_deref()
-        .filter(|region| !region.is_empty())
+        .filter(|region| !region.trim().is_empty())
         .ok_or_else(|| invalid("no region (ProductArn needs one)"))?;
     let label = severity_label(&row.severity)
         .ok_or_else(|| invalid(&format!("unknown severity `{}`", row.severity)))?;
@@ -105,28 +108,40 @@ pub fn finding(row: &FindingRow) -> Result<Value, ReportError> {
     }))
 }
 
-/// The detail, then the session and principal it is about.
+/// `value` unless it is blank: the model's strings (`NonEmptyString`) need a
+/// character that is not white space.
+fn non_blank(value: Option<&str>) -> Option<&str> {
+    value.filter(|value| !value.trim().is_empty())
+}
+
+/// The detail, then the session and principal it is about; the title when all of them
+/// are blank (Description is a `NonEmptyString`).
 fn description(row: &FindingRow) -> String {
-    let mut text = row.detail.trim_end().to_string();
+    let mut text = row.detail.trim().to_string();
     if !text.is_empty() && !text.ends_with('.') {
         text.push('.');
     }
-    if let Some(session) = row.session_id.as_deref() {
-        text.push_str(&format!(" Session: {session}."));
-    }
-    if let Some(principal) = row.principal_arn.as_deref() {
-        text.push_str(&format!(" Principal: {principal}."));
-    }
-    if let Some(permission_set) = row.permission_set.as_deref() {
-        text.push_str(&format!(" Permission set: {permission_set}."));
+    let mut add = |label: &str, value: Option<&str>| {
+        if let Some(value) = non_blank(value) {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(&format!("{label}: {value}."));
+        }
+    };
+    add("Session", row.session_id.as_deref());
+    add("Principal", row.principal_arn.as_deref());
+    add("Permission set", row.permission_set.as_deref());
+    if text.is_empty() {
+        text = finding_title(&row.rule);
     }
     text
 }
 
 /// The resource the finding is about: the EC2 instance (by ARN), another target, the
-/// SSM session, or else the principal.
+/// SSM session, or else the principal (blank values count as absent).
 fn resource(row: &FindingRow, partition: &str, region: &str, account: &str) -> Value {
-    let (kind, id) = match (row.target_kind(), row.target.as_deref()) {
+    let (kind, id) = match (row.target_kind(), non_blank(row.target.as_deref())) {
         (TargetKind::Ec2Instance, Some(target)) => (
             "AwsEc2Instance",
             format!("arn:{partition}:ec2:{region}:{account}:instance/{target}"),
@@ -136,7 +151,10 @@ fn resource(row: &FindingRow, partition: &str, region: &str, account: &str) -> V
             format!("arn:{partition}:ssm:{region}:{account}:managed-instance/{target}"),
         ),
         (_, Some(target)) => ("Other", target.to_string()),
-        (_, None) => match (row.session_id.as_deref(), row.principal_arn.as_deref()) {
+        (_, None) => match (
+            non_blank(row.session_id.as_deref()),
+            non_blank(row.principal_arn.as_deref()),
+        ) {
             (Some(session), _) => (
                 "Other",
                 format!("arn:{partition}:ssm:{region}:{account}:session/{session}"),
@@ -145,7 +163,11 @@ fn resource(row: &FindingRow, partition: &str, region: &str, account: &str) -> V
             (None, None) => ("Other", format!("sessiontrail/{}", row.finding_id)),
         },
     };
-    json!({"Type": kind, "Id": id, "Partition": partition, "Region": region})
+    let mut resource = json!({"Type": kind, "Id": id, "Region": region});
+    if PARTITIONS.contains(&partition) {
+        resource["Partition"] = json!(partition);
+    }
+    resource
 }
 
 /// At most `max` characters of `text`, the last one `…` when cut.

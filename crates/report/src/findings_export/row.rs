@@ -147,7 +147,7 @@ impl FindingRow {
     pub fn account(&self) -> Option<&str> {
         self.account_id
             .as_deref()
-            .filter(|a| !a.is_empty())
+            .filter(|a| !a.trim().is_empty())
             .or_else(|| {
                 self.principal_arn
                     .as_deref()
