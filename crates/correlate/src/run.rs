@@ -422,12 +422,18 @@ impl std::fmt::Display for RunSummary {
         )?;
         writeln!(
             f,
-            "  cloudtrail   {} files, {:.1} MB, {} records, {} ssm session events, {} rejected",
+            "  cloudtrail   {} files, {:.1} MB, {} ssm session events, {} rejected",
             ct.files,
             ct.bytes as f64 / 1e6,
-            ct.records,
             ct.session_events,
             ct.rejected
+        )?;
+        writeln!(
+            f,
+            "               {} files split into {} records; {} whole log files without any ssm record not split",
+            ct.files - ct.files_without_session_events,
+            ct.records,
+            ct.files_without_session_events
         )?;
         writeln!(
             f,

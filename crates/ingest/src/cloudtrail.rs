@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::input_files::open_input;
+use crate::input_files::{InputContent, ReadBuffers, open_content};
 use crate::json_split::{Container, Piece, split_records};
 use crate::reject::{InputKind, Location, Reject};
 use crate::session_event::{SessionEvent, is_session_record, session_event_from_record, type_name};
@@ -31,8 +31,11 @@ pub struct CloudTrailStats {
     pub files: u64,
     /// Decompressed bytes read.
     pub bytes: u64,
-    /// Records (array elements or top-level values) seen.
+    /// Records (array elements or top-level values) seen in the files that were split.
     pub records: u64,
+    /// Complete CloudTrail log files without the bytes `ssm.amazonaws.com` anywhere:
+    /// no record in them can be a session event, so they are not split into records.
+    pub files_without_session_events: u64,
     /// Records that are not SSM session events.
     pub skipped: u64,
     pub session_events: u64,
@@ -44,6 +47,7 @@ impl CloudTrailStats {
         self.files += other.files;
         self.bytes += other.bytes;
         self.records += other.records;
+        self.files_without_session_events += other.files_without_session_events;
         self.skipped += other.skipped;
         self.session_events += other.session_events;
         self.rejected += other.rejected;
@@ -64,29 +68,82 @@ impl CloudTrailRead {
     }
 }
 
-const MARKER: &[u8] = b"ssm.amazonaws.com";
+/// The cheap test a record must pass before it is parsed: its bytes hold the SSM event
+/// source and one of the three event names, quoted. A session event always does
+/// (CloudTrail writes both fields plainly); most records, including SSM's own frequent
+/// agent calls, do not.
+struct Markers {
+    source: memchr::memmem::Finder<'static>,
+    name_end: memchr::memmem::Finder<'static>,
+}
+
+impl Markers {
+    fn new() -> Self {
+        Markers {
+            source: memchr::memmem::Finder::new(b"ssm.amazonaws.com"),
+            name_end: memchr::memmem::Finder::new(b"Session"),
+        }
+    }
+
+    fn may_hold_session_event(&self, bytes: &[u8]) -> bool {
+        self.has_session_name(bytes) && self.source.find(bytes).is_some()
+    }
+
+    /// A quoted event name, as written plainly or inside a JSON string (lookup-events
+    /// output holds each record as an escaped string).
+    fn has_session_name(&self, bytes: &[u8]) -> bool {
+        self.name_end.find_iter(bytes).any(|at| {
+            let after = &bytes[at + b"Session".len()..];
+            if !(after.starts_with(b"\"") || after.starts_with(b"\\\"")) {
+                return false;
+            }
+            let before = &bytes[..at];
+            [&b"Start"[..], b"Resume", b"Terminate"].iter().any(|name| {
+                before
+                    .strip_suffix(*name)
+                    .is_some_and(|rest| rest.ends_with(b"\""))
+            })
+        })
+    }
+}
 
 /// Reads one CloudTrail input file of any supported form. Problems with the file or
 /// its records become rejects; nothing here stops a run.
 pub fn read_cloudtrail_file(path: &Path, out: &mut CloudTrailRead) {
+    read_cloudtrail_file_with(path, out, &mut ReadBuffers::default());
+}
+
+/// [`read_cloudtrail_file`] with buffers reused across files.
+pub fn read_cloudtrail_file_with(path: &Path, out: &mut CloudTrailRead, buffers: &mut ReadBuffers) {
     let name = path.display().to_string();
     out.stats.files += 1;
-    let reader = match open_input(path) {
-        Ok(reader) => reader,
-        Err(err) => {
-            out.reject(
-                Location::file(name),
-                format!("file could not be opened: {err}"),
-            );
-            return;
+    match open_content(path, buffers) {
+        Ok(InputContent::Whole(content)) => {
+            if is_complete_log_file(content) && !Markers::new().may_hold_session_event(content) {
+                out.stats.files_without_session_events += 1;
+                out.stats.bytes += content.len() as u64;
+                return;
+            }
+            read_cloudtrail(content, &name, out);
         }
-    };
-    read_cloudtrail(reader, &name, out);
+        Ok(InputContent::Stream(reader)) => read_cloudtrail(reader, &name, out),
+        Err(err) => out.reject(
+            Location::file(name),
+            format!("file could not be opened: {err}"),
+        ),
+    }
+}
+
+/// `{"Records":[` ... `]}` as CloudTrail writes it: a whole log file, not a truncated one
+/// (anything else is split record by record, so its problems are located).
+fn is_complete_log_file(content: &[u8]) -> bool {
+    let content = content.trim_ascii();
+    content.starts_with(br#"{"Records":["#) && content.ends_with(b"]}")
 }
 
 /// Reads CloudTrail content from any reader; `name` labels rejects.
 pub fn read_cloudtrail(reader: impl std::io::Read, name: &str, out: &mut CloudTrailRead) {
-    let finder = memchr::memmem::Finder::new(MARKER);
+    let markers = Markers::new();
     let mut counting = CountingReader {
         inner: reader,
         bytes: 0,
@@ -104,12 +161,12 @@ pub fn read_cloudtrail(reader: impl std::io::Read, name: &str, out: &mut CloudTr
             container,
         } => {
             out.stats.records += 1;
-            if finder.find(bytes).is_none() {
+            if !markers.may_hold_session_event(bytes) {
                 out.stats.skipped += 1;
                 return;
             }
             let location = || Location::at(name, line, offset);
-            match read_record(bytes, container, &finder) {
+            match read_record(bytes, container, &markers) {
                 Ok(Some(event)) => {
                     out.stats.session_events += 1;
                     out.events.push(event);
@@ -127,7 +184,7 @@ pub fn read_cloudtrail(reader: impl std::io::Read, name: &str, out: &mut CloudTr
 fn read_record(
     bytes: &[u8],
     container: Container,
-    finder: &memchr::memmem::Finder<'_>,
+    markers: &Markers,
 ) -> Result<Option<SessionEvent>, String> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
     let Value::Object(object) = value else {
@@ -137,7 +194,7 @@ fn read_record(
         ));
     };
     if container == Container::Events || object.contains_key("CloudTrailEvent") {
-        return read_lookup_event(&object, finder);
+        return read_lookup_event(&object, markers);
     }
     if object.contains_key("detail-type") || object.contains_key("detail") {
         return read_envelope(&object);
@@ -183,7 +240,7 @@ fn read_envelope(envelope: &Map<String, Value>) -> Result<Option<SessionEvent>, 
 /// `lookup-events` output: `CloudTrailEvent` is the record as a JSON string.
 fn read_lookup_event(
     element: &Map<String, Value>,
-    finder: &memchr::memmem::Finder<'_>,
+    markers: &Markers,
 ) -> Result<Option<SessionEvent>, String> {
     let text = match element.get("CloudTrailEvent") {
         Some(Value::String(text)) => text,
@@ -195,7 +252,7 @@ fn read_lookup_event(
         }
         None => return Err("LookupEvents element has no CloudTrailEvent".to_string()),
     };
-    if finder.find(text.as_bytes()).is_none() {
+    if !markers.may_hold_session_event(text.as_bytes()) {
         return Ok(None);
     }
     let record: Value = serde_json::from_str(text)

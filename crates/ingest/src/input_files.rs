@@ -113,48 +113,90 @@ const WHOLE_FILE_COMPRESSED_LIMIT: u64 = 32 << 20;
 /// the memory a reading thread holds.
 const WHOLE_FILE_INFLATED_LIMIT: usize = 64 << 20;
 
+/// A file's content: whole in memory (files up to [`WHOLE_FILE_COMPRESSED_LIMIT`]), or a
+/// stream (larger files, and gzip streams that are damaged or have several members).
+pub enum InputContent<'a> {
+    Whole(&'a [u8]),
+    Stream(Box<dyn Read + Send>),
+}
+
+/// Buffers one reading thread reuses from file to file, so memory is allocated (and
+/// faulted in) once rather than per file.
+#[derive(Debug, Default)]
+pub struct ReadBuffers {
+    compressed: Vec<u8>,
+    content: Vec<u8>,
+}
+
 /// Opens a file for reading its content, gunzipping it when it starts with the gzip
 /// magic bytes (multi-member streams included, as CloudWatch Logs exports are).
 pub fn open_input(path: &Path) -> io::Result<Box<dyn Read + Send>> {
-    let mut file = BufReader::with_capacity(256 << 10, File::open(path)?);
-    let magic = {
-        use std::io::BufRead;
-        let head = file.fill_buf()?;
-        head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b
-    };
-    if !magic {
-        return Ok(Box::new(file));
-    }
-    let length = file.get_ref().metadata()?.len();
+    let mut buffers = ReadBuffers::default();
+    Ok(match open_content(path, &mut buffers)? {
+        InputContent::Whole(_) => Box::new(io::Cursor::new(std::mem::take(&mut buffers.content))),
+        InputContent::Stream(stream) => stream,
+    })
+}
+
+/// [`open_input`], keeping small files whole (in `buffers`) so callers can look at all
+/// of them at once.
+pub fn open_content<'a>(path: &Path, buffers: &'a mut ReadBuffers) -> io::Result<InputContent<'a>> {
+    let mut file = File::open(path)?;
+    let length = file.metadata()?.len();
     if length > WHOLE_FILE_COMPRESSED_LIMIT {
-        return Ok(Box::new(MultiGzDecoder::new(file)));
+        let mut file = BufReader::with_capacity(256 << 10, file);
+        let magic = {
+            use std::io::BufRead;
+            let head = file.fill_buf()?;
+            head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b
+        };
+        return Ok(InputContent::Stream(if magic {
+            Box::new(MultiGzDecoder::new(file))
+        } else {
+            Box::new(file)
+        }));
     }
-    let mut compressed = Vec::with_capacity(length as usize);
-    file.read_to_end(&mut compressed)?;
-    match inflate_whole(&compressed) {
-        Some(content) => Ok(Box::new(io::Cursor::new(content))),
+    let ReadBuffers {
+        compressed,
+        content,
+    } = buffers;
+    compressed.clear();
+    compressed.reserve(length as usize);
+    file.read_to_end(compressed)?;
+    if !(compressed.len() >= 2 && compressed[0] == 0x1f && compressed[1] == 0x8b) {
+        std::mem::swap(compressed, content);
+        return Ok(InputContent::Whole(content));
+    }
+    if inflate_whole(compressed, content) {
+        Ok(InputContent::Whole(content))
+    } else {
         // Several members, a truncated or corrupt stream, or too large: stream it, so a
         // damaged file still yields what precedes the damage.
-        None => Ok(Box::new(MultiGzDecoder::new(io::Cursor::new(compressed)))),
+        Ok(InputContent::Stream(Box::new(MultiGzDecoder::new(
+            io::Cursor::new(compressed.clone()),
+        ))))
     }
 }
 
-/// Inflates a single-member gzip stream in one call, when its stated size is sane.
-fn inflate_whole(compressed: &[u8]) -> Option<Vec<u8>> {
-    let trailer = compressed.get(compressed.len().checked_sub(4)?..)?;
-    let stated = u32::from_le_bytes(trailer.try_into().ok()?) as usize;
+/// Inflates a single-member gzip stream in one call into `content`, when its stated
+/// size is sane; false when the stream must be read the slow way.
+fn inflate_whole(compressed: &[u8], content: &mut Vec<u8>) -> bool {
+    let Some(trailer) = compressed.len().checked_sub(4).map(|at| &compressed[at..]) else {
+        return false;
+    };
+    let stated = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]) as usize;
     // JSON rarely compresses beyond 1:40; a larger ratio means a wrapped ISIZE, a bomb
     // or garbage, all of which the streaming path handles within bounded memory.
     if stated == 0
         || stated > WHOLE_FILE_INFLATED_LIMIT
         || stated > compressed.len().saturating_mul(64)
     {
-        return None;
+        return false;
     }
-    let mut content = vec![0u8; stated];
-    let (consumed, written) = gzip_decompress_ex(compressed, &mut content)?;
+    content.clear();
+    content.resize(stated, 0);
     // Exactly one member, filling exactly the stated size: anything else is streamed.
-    (consumed == compressed.len() && written == stated).then_some(content)
+    matches!(gzip_decompress_ex(compressed, content), Some((consumed, written)) if consumed == compressed.len() && written == stated)
 }
 
 /// libdeflate's one-shot gzip inflate of the first member of `input` into `output`:

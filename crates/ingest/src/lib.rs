@@ -69,7 +69,9 @@ pub fn read_cloudtrail_paths_with_progress(
     let mut read = read_files_parallel(
         &inputs.files,
         threads,
-        |path, out: &mut CloudTrailRead| read_cloudtrail_file(path, out),
+        |path, out: &mut CloudTrailRead, buffers| {
+            cloudtrail::read_cloudtrail_file_with(path, out, buffers)
+        },
         progress,
     );
     for (path, reason) in &inputs.unreadable {
@@ -89,7 +91,7 @@ pub fn read_broker_log_paths(paths: &[PathBuf], threads: usize) -> Result<Broker
     let mut read = read_files_parallel(
         &inputs.files,
         threads,
-        |path, out: &mut BrokerRead| read_broker_log_file(path, out),
+        |path, out: &mut BrokerRead, _| read_broker_log_file(path, out),
         &|_, _| {},
     );
     for (path, reason) in &inputs.unreadable {
@@ -125,7 +127,7 @@ impl Mergeable for BrokerRead {
 fn read_files_parallel<T: Mergeable>(
     files: &[PathBuf],
     threads: usize,
-    read_one: impl Fn(&Path, &mut T) + Sync,
+    read_one: impl Fn(&Path, &mut T, &mut input_files::ReadBuffers) + Sync,
     progress: Progress<'_>,
 ) -> T {
     let done = AtomicUsize::new(0);
@@ -135,11 +137,12 @@ fn read_files_parallel<T: Mergeable>(
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
+                let mut buffers = input_files::ReadBuffers::default();
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = files.get(index) else { break };
                     let mut out = T::default();
-                    read_one(path, &mut out);
+                    read_one(path, &mut out, &mut buffers);
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1, files.len());
                     results
                         .lock()

@@ -86,7 +86,8 @@ fn invalid_utf8_inside_a_session_record_is_a_reject_and_elsewhere_harmless() {
 
 #[test]
 fn a_100_mb_single_line_is_rejected_in_bounded_memory() {
-    let mut line = br#"{"eventSource":"ssm.amazonaws.com","pad":""#.to_vec();
+    let mut line =
+        br#"{"eventSource":"ssm.amazonaws.com","eventName":"StartSession","pad":""#.to_vec();
     line.extend(std::iter::repeat_n(b'x', 100 << 20));
     line.extend(b"\"}\n");
     line.extend(GOOD.as_bytes());
@@ -105,7 +106,7 @@ fn a_100_mb_single_line_is_rejected_in_bounded_memory() {
 #[test]
 fn deep_nesting_is_a_reject() {
     let deep = format!(
-        "{{\"eventSource\":\"ssm.amazonaws.com\",\"x\":{}1{}}}\n{GOOD}\n",
+        "{{\"eventSource\":\"ssm.amazonaws.com\",\"eventName\":\"StartSession\",\"x\":{}1{}}}\n{GOOD}\n",
         "[".repeat(10_000),
         "]".repeat(10_000)
     );
@@ -113,7 +114,7 @@ fn deep_nesting_is_a_reject() {
     assert_eq!(out.events.len(), 1);
     assert_eq!(out.rejects.len(), 1, "{:?}", out.rejects);
     let shallow_but_past_serde = format!(
-        "{{\"eventSource\":\"ssm.amazonaws.com\",\"x\":{}1{}}}\n",
+        "{{\"eventSource\":\"ssm.amazonaws.com\",\"eventName\":\"StartSession\",\"x\":{}1{}}}\n",
         "[".repeat(200),
         "]".repeat(200)
     );
