@@ -7,15 +7,12 @@
 //! and pass, except under `CI=true`, where .ci/run installs them and a skip would hide
 //! a missing install: there they fail.
 
-use std::collections::BTreeSet;
-use std::fs::File;
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::parquet::arrow::ArrowWriter;
 use serde_json::{Value, json};
 use sessiontrail_correlate::schema::findings_schema;
 use sessiontrail_report::{FindingsFormat, export_findings};
@@ -172,59 +169,19 @@ fn special() -> Vec<Row> {
     ]
 }
 
-fn batch(rows: &[Row]) -> RecordBatch {
-    let schema = findings_schema();
-    let columns: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|field| {
-            let text: StringArray = rows
-                .iter()
-                .map(|row| {
-                    row.iter()
-                        .find(|(column, _)| column == field.name())
-                        .map(|(_, value)| value.as_str())
-                })
-                .collect();
-            cast(&text, field.data_type()).expect("test value casts to its column type")
-        })
-        .collect();
-    RecordBatch::try_new(schema, columns).expect("test rows match the schema")
-}
-
-/// Writes `rows` as `data/findings/dt=<date>/part-N.parquet`, 50 rows a file.
-fn write_findings(data: &Path, rows: &[Row]) {
-    let mut days: BTreeSet<String> = BTreeSet::new();
-    for row in rows {
-        let time = &row.iter().find(|(c, _)| *c == "event_time").unwrap().1;
-        days.insert(time[..10].to_string());
-    }
-    for day in days {
-        let of_day: Vec<Row> = rows
-            .iter()
-            .filter(|row| {
-                row.iter()
-                    .any(|(c, v)| *c == "event_time" && v.starts_with(&day))
-            })
-            .cloned()
-            .collect();
-        let folder = data.join("findings").join(format!("dt={day}"));
-        std::fs::create_dir_all(&folder).unwrap();
-        for (n, chunk) in of_day.chunks(50).enumerate() {
-            let file = File::create(folder.join(format!("part-{n}.parquet"))).unwrap();
-            let mut writer = ArrowWriter::try_new(file, findings_schema(), None).unwrap();
-            writer.write(&batch(chunk)).unwrap();
-            writer.close().unwrap();
-        }
-    }
-}
-
 /// 205 ordinary findings (three ASFF batches) and the special ones.
 fn fixture() -> TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut rows = ordinary(205);
     rows.extend(special());
-    write_findings(dir.path(), &rows);
+    common::write_partitioned(
+        dir.path(),
+        "findings",
+        &findings_schema(),
+        "event_time",
+        &rows,
+        50,
+    );
     dir
 }
 

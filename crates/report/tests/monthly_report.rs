@@ -5,18 +5,15 @@
 //! HTML and Markdown, the empty month, bad input, and (when Chromium is installed) the
 //! page as a browser renders it.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::parquet::arrow::ArrowWriter;
 use serde_json::{Value, json};
 use sessiontrail_report::monthly_report::{HTML_FILE, JSON_FILE, MARKDOWN_FILE, report_query};
 use sessiontrail_report::{
@@ -350,64 +347,6 @@ fn findings() -> Vec<Row> {
             "Clocks 6 minutes apart",
         ),
     ]
-}
-
-/// A batch with exactly `schema`, from text values cast to each column's type.
-fn batch(schema: &SchemaRef, rows: &[Row]) -> RecordBatch {
-    for row in rows {
-        for (column, _) in row {
-            assert!(
-                schema.column_with_name(column).is_some(),
-                "test data names unknown column {column}"
-            );
-        }
-    }
-    let columns: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|field| {
-            let text: StringArray = rows
-                .iter()
-                .map(|row| {
-                    row.iter()
-                        .rev()
-                        .find(|(column, _)| column == field.name())
-                        .map(|(_, value)| *value)
-                })
-                .collect();
-            cast(&text, field.data_type()).expect("test value casts to its column type")
-        })
-        .collect();
-    RecordBatch::try_new(schema.clone(), columns).expect("test rows match the schema")
-}
-
-/// Writes `rows` under `data/table/dt=<UTC date of time_column>/part-N.parquet`, at
-/// most two rows per file.
-fn write_table(data: &Path, table: &str, time_column: &str, rows: Vec<Row>) {
-    let schema = tables()
-        .into_iter()
-        .find(|(name, _)| *name == table)
-        .expect("known table")
-        .1;
-    let mut by_day: BTreeMap<String, Vec<Row>> = BTreeMap::new();
-    for row in rows {
-        let time = row
-            .iter()
-            .find(|(column, _)| *column == time_column)
-            .expect("every row has its time")
-            .1;
-        by_day.entry(time[..10].to_string()).or_default().push(row);
-    }
-    for (day, rows) in by_day {
-        let folder = data.join(table).join(format!("dt={day}"));
-        std::fs::create_dir_all(&folder).unwrap();
-        for (n, chunk) in rows.chunks(2).enumerate() {
-            let file = File::create(folder.join(format!("part-{n}.parquet"))).unwrap();
-            let mut writer = ArrowWriter::try_new(file, schema.clone(), None).unwrap();
-            writer.write(&batch(&schema, chunk)).unwrap();
-            writer.close().unwrap();
-        }
-    }
 }
 
 /// A temporary data folder holding the fixed dataset.
@@ -1430,4 +1369,15 @@ async fn the_report_renders_in_headless_chromium() {
         assert!(dom.contains(figure), "{figure} not in the DOM");
     }
     println!("DOM checked: {} bytes", dom.len());
+}
+
+/// Writes `rows` under `data/table/dt=<UTC date of time_column>/part-N.parquet`, at
+/// most two rows per file.
+fn write_table(data: &Path, table: &str, time_column: &str, rows: Vec<Row>) {
+    let schema = tables()
+        .into_iter()
+        .find(|(name, _)| *name == table)
+        .expect("known table")
+        .1;
+    common::write_partitioned(data, table, &schema, time_column, &rows, 2);
 }

@@ -3,14 +3,13 @@
 //! `queries/` and compares its CSV output with `tests/expected/<name>.csv`, written by
 //! hand from the rows below.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
+mod common;
+
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::parquet::arrow::ArrowWriter;
 use sessiontrail_report::{
     OutputFormat, ReportError, description, header_lines, named_queries, named_query, open_dataset,
     query, run_named_query, run_query, tables, write_batches,
@@ -396,59 +395,6 @@ fn findings() -> Vec<Row> {
             "Broker record req-x1 holds a token",
         ),
     ]
-}
-
-/// A batch with exactly `schema`, from text values cast to each column's type.
-fn batch(schema: &SchemaRef, rows: &[Row]) -> RecordBatch {
-    for row in rows {
-        for (column, _) in row {
-            assert!(
-                schema.column_with_name(column).is_some(),
-                "test data names unknown column {column}"
-            );
-        }
-    }
-    let columns: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|field| {
-            let text: StringArray = rows
-                .iter()
-                .map(|row| {
-                    row.iter()
-                        .rev()
-                        .find(|(column, _)| column == field.name())
-                        .map(|(_, value)| *value)
-                })
-                .collect();
-            cast(&text, field.data_type()).expect("test value casts to its column type")
-        })
-        .collect();
-    RecordBatch::try_new(schema.clone(), columns).expect("test rows match the schema")
-}
-
-/// Writes `rows` under `data/table/dt=<date of time_column>/part-N.parquet`, at most
-/// two rows per file (so partitions hold several files).
-fn write_table(data: &Path, table: &str, schema: &SchemaRef, time_column: &str, rows: Vec<Row>) {
-    let mut by_day: BTreeMap<String, Vec<Row>> = BTreeMap::new();
-    for row in rows {
-        let time = row
-            .iter()
-            .find(|(column, _)| *column == time_column)
-            .expect("every row has its time")
-            .1;
-        by_day.entry(time[..10].to_string()).or_default().push(row);
-    }
-    for (day, rows) in by_day {
-        let folder = data.join(table).join(format!("dt={day}"));
-        std::fs::create_dir_all(&folder).unwrap();
-        for (n, chunk) in rows.chunks(2).enumerate() {
-            let file = File::create(folder.join(format!("part-{n}.parquet"))).unwrap();
-            let mut writer = ArrowWriter::try_new(file, schema.clone(), None).unwrap();
-            writer.write(&batch(schema, chunk)).unwrap();
-            writer.close().unwrap();
-        }
-    }
 }
 
 fn schema_of(table: &str) -> SchemaRef {
@@ -971,4 +917,10 @@ fn reads_the_same_schemas_as_the_writer() {
         schema_of("sessions"),
         sessiontrail_correlate::schema::sessions_schema()
     );
+}
+
+/// Writes `rows` under `data/table/dt=<date of time_column>/part-N.parquet`, at most
+/// two rows per file (so partitions hold several files).
+fn write_table(data: &Path, table: &str, schema: &SchemaRef, time_column: &str, rows: Vec<Row>) {
+    common::write_partitioned(data, table, schema, time_column, &rows, 2);
 }

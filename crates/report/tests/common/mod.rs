@@ -1,0 +1,82 @@
+//! Test datasets for the report crate: rows written as text values, cast to each
+//! column's type of the real schema, and stored as Hive partitions like `correlate`
+//! writes them.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::Path;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::ArrowWriter;
+
+/// A row: (column, value as text); columns left out are null.
+pub type TextRow<V> = Vec<(&'static str, V)>;
+
+/// A batch with exactly `schema`, from text values cast to each column's type.
+pub fn text_batch<V: AsRef<str>>(schema: &SchemaRef, rows: &[TextRow<V>]) -> RecordBatch {
+    for row in rows {
+        for (column, _) in row {
+            assert!(
+                schema.column_with_name(column).is_some(),
+                "test data names unknown column {column}"
+            );
+        }
+    }
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let text: StringArray = rows
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .rev()
+                        .find(|(column, _)| column == field.name())
+                        .map(|(_, value)| value.as_ref())
+                })
+                .collect();
+            cast(&text, field.data_type()).expect("test value casts to its column type")
+        })
+        .collect();
+    RecordBatch::try_new(schema.clone(), columns).expect("test rows match the schema")
+}
+
+/// Writes `rows` under `data/<table>/dt=<date of time_column>/part-N.parquet`, at most
+/// `per_file` rows per file (so partitions can hold several files).
+pub fn write_partitioned<V: AsRef<str> + Clone>(
+    data: &Path,
+    table: &str,
+    schema: &SchemaRef,
+    time_column: &str,
+    rows: &[TextRow<V>],
+    per_file: usize,
+) {
+    let mut by_day: BTreeMap<String, Vec<TextRow<V>>> = BTreeMap::new();
+    for row in rows {
+        let time = row
+            .iter()
+            .find(|(column, _)| *column == time_column)
+            .expect("every row has its time")
+            .1
+            .as_ref()
+            .to_string();
+        by_day
+            .entry(time[..10].to_string())
+            .or_default()
+            .push(row.clone());
+    }
+    for (day, rows) in by_day {
+        let folder = data.join(table).join(format!("dt={day}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        for (n, chunk) in rows.chunks(per_file).enumerate() {
+            let file = File::create(folder.join(format!("part-{n}.parquet"))).unwrap();
+            let mut writer = ArrowWriter::try_new(file, schema.clone(), None).unwrap();
+            writer.write(&text_batch(schema, chunk)).unwrap();
+            writer.close().unwrap();
+        }
+    }
+}
