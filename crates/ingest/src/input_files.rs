@@ -71,12 +71,27 @@ fn walk(dir: &Path, visited: &mut HashSet<PathBuf>, found: &mut InputFiles) {
             return;
         }
     };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    // The entry's type comes with the folder listing; only symlinks need a stat.
+    let mut paths: Vec<(PathBuf, Option<bool>)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let is_dir = e
+                .file_type()
+                .ok()
+                .filter(|t| !t.is_symlink())
+                .map(|t| t.is_dir());
+            (e.path(), is_dir)
+        })
+        .collect();
     paths.sort();
-    for path in paths {
-        match std::fs::metadata(&path) {
-            Ok(meta) if meta.is_dir() => walk(&path, visited, found),
-            Ok(_) => {
+    for (path, is_dir) in paths {
+        let is_dir = match is_dir {
+            Some(is_dir) => Ok(is_dir),
+            None => std::fs::metadata(&path).map(|m| m.is_dir()),
+        };
+        match is_dir {
+            Ok(true) => walk(&path, visited, found),
+            Ok(false) => {
                 let wanted = path
                     .extension()
                     .and_then(|e| e.to_str())
@@ -162,7 +177,10 @@ pub fn open_content<'a>(path: &Path, buffers: &'a mut ReadBuffers) -> io::Result
     } = buffers;
     compressed.clear();
     compressed.reserve(length as usize);
-    file.read_to_end(compressed)?;
+    // Through `take`, so the standard library does not stat and seek the file again.
+    (&mut file)
+        .take(WHOLE_FILE_COMPRESSED_LIMIT + 1)
+        .read_to_end(compressed)?;
     if !(compressed.len() >= 2 && compressed[0] == 0x1f && compressed[1] == 0x8b) {
         std::mem::swap(compressed, content);
         return Ok(InputContent::Whole(content));
