@@ -1252,8 +1252,9 @@ async fn the_month_is_bound_never_pasted_into_sql() {
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Runs Chromium headless with `args` and the page, at most `limit`; returns stdout.
-fn chromium(profile: &Path, args: &[String], page: &str, limit: Duration) -> String {
+/// Runs Chromium headless with `args` and the page, at most `limit`; returns stdout and
+/// the page's console messages (Chromium logs them to stderr as `...:CONSOLE...` lines).
+fn chromium(profile: &Path, args: &[String], page: &str, limit: Duration) -> (String, Vec<String>) {
     let mut child = Command::new(CHROMIUM)
         .args([
             "--headless",
@@ -1264,17 +1265,24 @@ fn chromium(profile: &Path, args: &[String], page: &str, limit: Duration) -> Str
             "--disable-sync",
             "--no-first-run",
         ])
+        .args(["--enable-logging=stderr", "--v=0"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .arg(page)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("chromium starts");
     let mut stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
         stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let log_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
         text
     });
     let start = Instant::now();
@@ -1290,7 +1298,14 @@ fn chromium(profile: &Path, args: &[String], page: &str, limit: Duration) -> Str
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    reader.join().unwrap()
+    let console = log_reader
+        .join()
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains(":CONSOLE"))
+        .map(str::to_string)
+        .collect();
+    (reader.join().unwrap(), console)
 }
 
 #[tokio::test]
@@ -1310,7 +1325,7 @@ async fn the_report_renders_in_headless_chromium() {
 
     let screenshot = artifacts.join("report.png");
     let _ = std::fs::remove_file(&screenshot);
-    chromium(
+    let (_, console) = chromium(
         profile.path(),
         &[
             format!("--screenshot={}", screenshot.display()),
@@ -1318,6 +1333,10 @@ async fn the_report_renders_in_headless_chromium() {
         ],
         &page,
         limit,
+    );
+    assert!(
+        console.is_empty(),
+        "console messages while rendering: {console:#?}"
     );
     let png = std::fs::read(&screenshot).expect("a screenshot was written");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
@@ -1328,7 +1347,27 @@ async fn the_report_renders_in_headless_chromium() {
     );
     println!("screenshot: {}", screenshot.display());
 
-    let dom = chromium(profile.path(), &["--dump-dom".to_string()], &page, limit);
+    let (dom, console) = chromium(profile.path(), &["--dump-dom".to_string()], &page, limit);
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    // The console check can fail: a page with an error is caught.
+    let broken = artifacts.join("console-error.html");
+    std::fs::write(
+        &broken,
+        "<html><body><script>undefinedFunction();</script></body></html>",
+    )
+    .unwrap();
+    let (_, console) = chromium(
+        profile.path(),
+        &["--dump-dom".to_string()],
+        &format!("file://{}", broken.display()),
+        limit,
+    );
+    assert!(
+        console
+            .iter()
+            .any(|line| line.contains("Uncaught ReferenceError")),
+        "a console error is seen: {console:#?}"
+    );
     // The script ran (it marks the root) and nothing from the data did.
     assert!(
         dom.contains("<html lang=\"en\" class=\"js\">"),
