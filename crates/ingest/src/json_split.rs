@@ -146,6 +146,28 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
         *lines_before + 1
     };
 
+    // Reports a structural error at `offset`; ends the scan when the input is not JSON
+    // lines (see `fail`).
+    macro_rules! fail {
+        ($offset:expr, $message:expr) => {
+            if fail(
+                &mut scan,
+                &mut mode,
+                &mut skipping_line,
+                $offset,
+                $message,
+                &buf,
+                base,
+                &mut lines_before,
+                &mut counted_to,
+                &mut on_piece,
+                line_of,
+            ) {
+                return;
+            }
+        };
+    }
+
     loop {
         if pos >= buf.len() {
             if eof {
@@ -229,21 +251,7 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
                             pos = at;
                             let offset = base + at as u64;
                             let message = "line break inside a JSON string".to_string();
-                            if fail(
-                                &mut scan,
-                                &mut mode,
-                                &mut skipping_line,
-                                offset,
-                                message,
-                                &buf,
-                                base,
-                                &mut lines_before,
-                                &mut counted_to,
-                                &mut on_piece,
-                                line_of,
-                            ) {
-                                return;
-                            }
+                            fail!(offset, message);
                         }
                         _ => {
                             scan.in_string = false;
@@ -288,21 +296,7 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
                     }
                     if mode == Mode::Lines {
                         let message = "JSON value not complete at the end of its line".to_string();
-                        if fail(
-                            &mut scan,
-                            &mut mode,
-                            &mut skipping_line,
-                            offset,
-                            message,
-                            &buf,
-                            base,
-                            &mut lines_before,
-                            &mut counted_to,
-                            &mut on_piece,
-                            line_of,
-                        ) {
-                            return;
-                        }
+                        fail!(offset, message);
                         // The newline itself ends the skipped line.
                         skipping_line = false;
                     }
@@ -311,21 +305,7 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
             b'"' => {
                 if depth == 0 {
                     let message = "expected a JSON object or array".to_string();
-                    if fail(
-                        &mut scan,
-                        &mut mode,
-                        &mut skipping_line,
-                        offset,
-                        message,
-                        &buf,
-                        base,
-                        &mut lines_before,
-                        &mut counted_to,
-                        &mut on_piece,
-                        line_of,
-                    ) {
-                        return;
-                    }
+                    fail!(offset, message);
                     continue;
                 }
                 scan.in_string = true;
@@ -337,21 +317,7 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
             b'{' | b'[' => {
                 if depth >= MAX_DEPTH {
                     let message = format!("JSON nested deeper than {MAX_DEPTH} levels");
-                    if fail(
-                        &mut scan,
-                        &mut mode,
-                        &mut skipping_line,
-                        offset,
-                        message,
-                        &buf,
-                        base,
-                        &mut lines_before,
-                        &mut counted_to,
-                        &mut on_piece,
-                        line_of,
-                    ) {
-                        return;
-                    }
+                    fail!(offset, message);
                     continue;
                 }
                 if depth == 0 {
@@ -384,21 +350,7 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
                 let open = if byte == b'}' { b'{' } else { b'[' };
                 if scan.stack.last() != Some(&open) {
                     let message = format!("unbalanced '{}'", byte as char);
-                    if fail(
-                        &mut scan,
-                        &mut mode,
-                        &mut skipping_line,
-                        offset,
-                        message,
-                        &buf,
-                        base,
-                        &mut lines_before,
-                        &mut counted_to,
-                        &mut on_piece,
-                        line_of,
-                    ) {
-                        return;
-                    }
+                    fail!(offset, message);
                     continue;
                 }
                 if Some(depth) == scan.element_depth {
@@ -462,21 +414,7 @@ pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)
             _ => {
                 if depth == 0 {
                     let message = "expected a JSON object or array".to_string();
-                    if fail(
-                        &mut scan,
-                        &mut mode,
-                        &mut skipping_line,
-                        offset,
-                        message,
-                        &buf,
-                        base,
-                        &mut lines_before,
-                        &mut counted_to,
-                        &mut on_piece,
-                        line_of,
-                    ) {
-                        return;
-                    }
+                    fail!(offset, message);
                     continue;
                 }
                 if byte != b':' {
