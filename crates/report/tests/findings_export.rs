@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{A, ALICE, FindingRow as Row, PAYLOAD};
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -13,56 +15,9 @@ use sessiontrail_report::findings_export::{ASFF_MAX_BATCH, finding_title};
 use sessiontrail_report::{FindingsFormat, ReportError, export_findings};
 use tempfile::TempDir;
 
-const PAYLOAD: &str = r#"<script>alert(1)</script> "q" 'a' & b"#;
-const A: &str = "111122223333";
 const B: &str = "444455556666";
-const ALICE: &str =
-    "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b2c3d/alice@example.com";
 const GOV: &str =
     "arn:aws-us-gov:sts::444455556666:assumed-role/AWSReservedSSO_Admin_9f8e7d6c/gwen@example.com";
-const RULES: [(&str, &str); 11] = [
-    ("unattributed_session", "critical"),
-    ("document_mismatch", "high"),
-    ("unknown_permission_set", "high"),
-    ("run_as_mismatch", "high"),
-    ("field_mismatch", "high"),
-    ("duplicate_broker_claim", "high"),
-    ("orphan_broker_record", "high"),
-    ("secret_in_broker_log", "high"),
-    ("direct_session", "medium"),
-    ("foreign_session_control", "medium"),
-    ("clock_skew", "low"),
-];
-
-/// A finding row: (column, value) pairs; absent columns are null.
-type Row = Vec<(&'static str, String)>;
-
-/// `n` ordinary findings, every rule in turn, one a minute from 2026-02-01T00:00Z.
-fn ordinary(n: usize) -> Vec<Row> {
-    (0..n)
-        .map(|i| {
-            let (rule, severity) = RULES[i % RULES.len()];
-            let millis = if i % 7 == 3 { ".250" } else { "" };
-            vec![
-                ("finding_id", format!("{rule}-{i:016x}")),
-                ("rule", rule.to_string()),
-                ("severity", severity.to_string()),
-                ("session_id", format!("alice-{i:04}")),
-                (
-                    "event_time",
-                    format!("2026-02-01T{:02}:{:02}:00{millis}Z", i / 60, i % 60),
-                ),
-                ("account_id", A.to_string()),
-                ("region", "eu-west-1".to_string()),
-                ("target", format!("i-0{i:016x}")),
-                ("principal_arn", ALICE.to_string()),
-                ("permission_set", "Admin".to_string()),
-                ("detail", format!("finding number {i}, with a comma")),
-                ("evidence", format!(r#"{{"request_id":"req-{i}","n":{i}}}"#)),
-            ]
-        })
-        .collect()
-}
 
 /// Findings that exercise the edges: the payload, a managed node, no target and no
 /// session, GovCloud, an unknown rule, a detail longer than ASFF allows.
@@ -144,7 +99,7 @@ fn special() -> Vec<Row> {
 /// 205 ordinary findings and the special ones: 211 in all.
 fn fixture() -> TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let mut rows = ordinary(205);
+    let mut rows = common::ordinary_findings(205);
     rows.extend(special());
     common::write_partitioned(
         dir.path(),
@@ -525,7 +480,7 @@ async fn asff_findings_have_the_required_fields_with_the_right_types() {
 #[tokio::test]
 async fn a_finding_asff_cannot_express_is_an_error_before_any_output() {
     let data = tempfile::tempdir().unwrap();
-    let mut rows = ordinary(3);
+    let mut rows = common::ordinary_findings(3);
     // No account anywhere: neither account_id nor an account in the principal ARN.
     rows[2].retain(|(column, _)| !matches!(*column, "account_id" | "principal_arn"));
     common::write_partitioned(

@@ -80,3 +80,54 @@ pub fn write_partitioned<V: AsRef<str> + Clone>(
         }
     }
 }
+
+// Findings rows shared by the export tests.
+
+pub const PAYLOAD: &str = r#"<script>alert(1)</script> "q" 'a' & b"#;
+pub const A: &str = "111122223333";
+pub const ALICE: &str =
+    "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b2c3d/alice@example.com";
+/// Every rule of DESIGN.md with its severity: every severity too.
+pub const RULES: [(&str, &str); 11] = [
+    ("unattributed_session", "critical"),
+    ("document_mismatch", "high"),
+    ("unknown_permission_set", "high"),
+    ("run_as_mismatch", "high"),
+    ("field_mismatch", "high"),
+    ("duplicate_broker_claim", "high"),
+    ("orphan_broker_record", "high"),
+    ("secret_in_broker_log", "high"),
+    ("direct_session", "medium"),
+    ("foreign_session_control", "medium"),
+    ("clock_skew", "low"),
+];
+
+/// A finding row: (column, value) pairs; absent columns are null.
+pub type FindingRow = Vec<(&'static str, String)>;
+
+/// `n` ordinary findings, every rule in turn, one a minute from 2026-02-01T00:00Z.
+pub fn ordinary_findings(n: usize) -> Vec<FindingRow> {
+    (0..n)
+        .map(|i| {
+            let (rule, severity) = RULES[i % RULES.len()];
+            let millis = if i % 7 == 3 { ".250" } else { "" };
+            vec![
+                ("finding_id", format!("{rule}-{i:016x}")),
+                ("rule", rule.to_string()),
+                ("severity", severity.to_string()),
+                ("session_id", format!("alice-{i:04}")),
+                (
+                    "event_time",
+                    format!("2026-02-01T{:02}:{:02}:00{millis}Z", i / 60, i % 60),
+                ),
+                ("account_id", A.to_string()),
+                ("region", "eu-west-1".to_string()),
+                ("target", format!("i-0{i:016x}")),
+                ("principal_arn", ALICE.to_string()),
+                ("permission_set", "Admin".to_string()),
+                ("detail", format!("finding number {i}, with a comma")),
+                ("evidence", format!(r#"{{"request_id":"req-{i}","n":{i}}}"#)),
+            ]
+        })
+        .collect()
+}
