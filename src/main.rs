@@ -7,7 +7,14 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use sessiontrail_correlate::{Policy, RunOptions, Severity};
+use sessiontrail_aws::backfill::{RequestPacer, lookup_session_events};
+use sessiontrail_aws::mirror::mirror_dataset;
+use sessiontrail_aws::s3_inputs::{CloudTrailScope, read_s3_inputs};
+use sessiontrail_aws::{Location, S3, S3Storage, load_aws_config, s3_client, split_locations};
+use sessiontrail_correlate::storage::LocalStorage;
+use sessiontrail_correlate::{
+    Inputs, Policy, RunOptions, RunSettings, Severity, read_local_inputs,
+};
 use sessiontrail_report::OutputFormat;
 
 /// Exit codes (DESIGN.md "CLI").
@@ -60,13 +67,21 @@ enum Command {
     Findings(FindingsArgs),
     /// Write realistic CloudTrail, broker log, policy and ground truth for trying things out.
     Generate(GenerateArgs),
+    /// Correlate ssm session events pulled through CloudTrail LookupEvents (accounts
+    /// without a trail bucket; the last 90 days), with the broker log.
+    #[command(after_help = "Example:\n  \
+        AWS_PROFILE=audit sessiontrail backfill --policy sessiontrail.toml --since 2026-11-01T00:00:00Z \\\n      \
+        --region eu-west-1 us-east-1 --broker-log s3://broker-logs/broker --out s3://audit-out/sessiontrail\n\n\
+        LookupEvents allows 2 requests per second per account and region; a month of a busy region\n\
+        takes minutes. Credentials and region come from the usual AWS configuration (SSO profiles too).")]
+    Backfill(BackfillArgs),
 }
 
 #[derive(Args)]
 struct ReportArgs {
-    /// Dataset folder written by `correlate`.
+    /// Dataset written by `correlate`: a folder or s3://bucket/prefix.
     #[arg(long, value_name = "DIR")]
-    data: PathBuf,
+    data: String,
     /// The month to report on (UTC).
     #[arg(long, value_name = "YYYY-MM")]
     month: String,
@@ -83,9 +98,9 @@ struct ReportArgs {
 
 #[derive(Args)]
 struct FindingsArgs {
-    /// Dataset folder written by `correlate`.
+    /// Dataset written by `correlate`: a folder or s3://bucket/prefix.
     #[arg(long, value_name = "DIR")]
-    data: PathBuf,
+    data: String,
     /// jsonl, csv, ocsf (OCSF 1.1.0 Detection Finding, JSON lines) or asff (one
     /// BatchImportFindings batch of at most 100 findings per line).
     #[arg(long, value_name = "FORMAT")]
@@ -97,16 +112,47 @@ struct CorrelateArgs {
     /// Policy file: broker identity, permission set -> document and run_as, [direct] allowances.
     #[arg(long, value_name = "FILE")]
     policy: PathBuf,
-    /// CloudTrail input: files or folders (walked for .json, .jsonl, .log, .gz) in any form:
-    /// S3 log files, EventBridge events, lookup-events output, JSON lines.
+    /// CloudTrail input: files or folders (walked for .json, .jsonl, .log, .gz) or
+    /// s3://bucket/prefix locations, in any form: S3 log files, EventBridge events,
+    /// lookup-events output, JSON lines.
     #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
-    cloudtrail: Vec<PathBuf>,
-    /// Broker log input: JSON lines, CloudWatch Logs exports or subscription payloads.
+    cloudtrail: Vec<String>,
+    /// Broker log input (files, folders or s3:// locations): JSON lines, CloudWatch Logs
+    /// exports or subscription payloads.
     #[arg(long = "broker-log", value_name = "PATH", num_args = 1.., required = true)]
-    broker_log: Vec<PathBuf>,
-    /// Dataset folder: sessions/, findings/, rejects/, state/ (created if missing).
+    broker_log: Vec<String>,
+    /// Dataset: a folder or s3://bucket/prefix; sessions/, findings/, rejects/, state/
+    /// (created if missing).
     #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    out: String,
+    #[command(flatten)]
+    scope: ScopeArgs,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Narrowing an s3:// CloudTrail location to part of the trail, listed without listing
+/// the whole bucket.
+#[derive(Args)]
+struct ScopeArgs {
+    /// s3:// CloudTrail: first delivery date to read (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// s3:// CloudTrail: last delivery date to read (YYYY-MM-DD; the next day's folder
+    /// is read too, for late deliveries).
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    /// s3:// CloudTrail: only these accounts.
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    account: Vec<String>,
+    /// s3:// CloudTrail: only these regions.
+    #[arg(long, value_name = "REGION", num_args = 1..)]
+    region: Vec<String>,
+}
+
+/// How a correlation run behaves and reports.
+#[derive(Args)]
+struct RunArgs {
     /// The instant grace is measured at (RFC 3339); default now. Items younger than
     /// the policy's grace stay `pending` and are decided by a later run.
     #[arg(long, value_name = "RFC3339")]
@@ -127,10 +173,35 @@ struct CorrelateArgs {
 }
 
 #[derive(Args)]
+struct BackfillArgs {
+    /// Policy file (as for correlate).
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// Start of the window (RFC 3339; LookupEvents keeps 90 days).
+    #[arg(long, value_name = "RFC3339")]
+    since: String,
+    /// End of the window (RFC 3339; default now).
+    #[arg(long, value_name = "RFC3339")]
+    until: Option<String>,
+    /// Regions to look up (LookupEvents is per region); default the profile's region.
+    #[arg(long, value_name = "REGION", num_args = 1..)]
+    region: Vec<String>,
+    /// Broker log input (files, folders or s3:// locations).
+    #[arg(long = "broker-log", value_name = "PATH", num_args = 1.., required = true)]
+    broker_log: Vec<String>,
+    /// Dataset: a folder or s3://bucket/prefix.
+    #[arg(long, value_name = "DIR")]
+    out: String,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args)]
 struct QueryArgs {
-    /// Dataset folder written by `correlate`.
+    /// Dataset written by `correlate`: a folder or s3://bucket/prefix (copied to a
+    /// temporary folder first; Athena queries it in place, see deploy/).
     #[arg(long, value_name = "DIR", required_unless_present = "list")]
-    data: Option<PathBuf>,
+    data: Option<String>,
     /// SQL to run (tables: sessions, findings; partition column dt).
     #[arg(value_name = "SQL", conflicts_with_all = ["name", "list"])]
     sql: Option<String>,
@@ -181,6 +252,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report(args),
         Command::Findings(args) => findings(args),
         Command::Generate(args) => generate(args),
+        Command::Backfill(args) => backfill(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -203,6 +275,47 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 fn correlate(args: CorrelateArgs) -> Result<u8> {
     let policy = Policy::load(&args.policy)?;
+    let cloudtrail = locations(&args.cloudtrail)?;
+    let broker_logs = locations(&args.broker_log)?;
+    let out = Location::parse(&args.out)?;
+    let scope = args.scope.scope()?;
+    if !scope.is_everything() && !cloudtrail.iter().any(Location::is_s3) {
+        bail!(
+            "--since, --until, --account and --region narrow s3:// CloudTrail locations; for folders, name the folders to read"
+        );
+    }
+    let (local_cloudtrail, s3_cloudtrail) = split_locations(&cloudtrail);
+    let (local_broker, s3_broker) = split_locations(&broker_logs);
+    let mut options = RunOptions::new(local_cloudtrail, local_broker, PathBuf::new());
+    options.progress = !args.run.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if let Some(threads) = args.run.threads {
+        options.threads = threads.max(1);
+    }
+    let mut inputs = read_local_inputs(&options)?;
+    let aws = Aws::new_if(s3_cloudtrail.len() + s3_broker.len() > 0 || out.is_s3())?;
+    if let Some(aws) = &aws {
+        let progress = progress_printer(options.progress, "reading CloudTrail from S3");
+        let from_s3 = aws.runtime.block_on(read_s3_inputs(
+            &aws.s3,
+            &s3_cloudtrail,
+            &s3_broker,
+            &scope,
+            &progress,
+        ))?;
+        inputs.cloudtrail.merge(from_s3.cloudtrail);
+        inputs.broker.merge(from_s3.broker);
+    }
+    run_and_report(&policy, &out, aws.as_ref(), inputs, &args.run)
+}
+
+/// Runs the correlation into `out`, prints the summary, and gives the exit code.
+fn run_and_report(
+    policy: &Policy,
+    out: &Location,
+    aws: Option<&Aws>,
+    inputs: Inputs,
+    args: &RunArgs,
+) -> Result<u8> {
     let fail_on = args
         .fail_on
         .as_deref()
@@ -212,18 +325,28 @@ fn correlate(args: CorrelateArgs) -> Result<u8> {
             })
         })
         .transpose()?;
-    let mut options = RunOptions::new(args.cloudtrail, args.broker_log, args.out);
-    if let Some(as_of) = &args.as_of {
-        options.as_of = Some(
-            sessiontrail_ingest::time::parse_rfc3339_millis(as_of)
-                .with_context(|| format!("--as-of {as_of:?} is not an RFC 3339 timestamp"))?,
-        );
-    }
-    options.progress = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    if let Some(threads) = args.threads {
-        options.threads = threads.max(1);
-    }
-    let summary = sessiontrail_correlate::run(&policy, &options)?;
+    let settings = RunSettings {
+        as_of: args
+            .as_of
+            .as_deref()
+            .map(parse_instant("--as-of"))
+            .transpose()?,
+        outbox: false,
+    };
+    let mut summary = match (out, aws) {
+        (Location::S3(url), Some(aws)) => {
+            let storage = S3Storage::new(aws.s3.clone(), url.clone());
+            sessiontrail_correlate::run_on(policy, &storage, inputs, &settings)?
+        }
+        (Location::Local(dir), _) => {
+            let storage = LocalStorage::new(dir);
+            // Temporary files of a run that was killed: never visible to readers.
+            storage.remove_temporary_files();
+            sessiontrail_correlate::run_on(policy, &storage, inputs, &settings)?
+        }
+        (Location::S3(_), None) => bail!("an s3:// dataset needs the AWS configuration"),
+    };
+    summary.elapsed = summary.elapsed.max(std::time::Duration::from_millis(1));
     if !args.quiet {
         println!("{summary}");
     }
@@ -241,6 +364,171 @@ fn correlate(args: CorrelateArgs) -> Result<u8> {
         return Ok(EXIT_FAIL_ON);
     }
     Ok(0)
+}
+
+fn locations(texts: &[String]) -> Result<Vec<Location>> {
+    texts
+        .iter()
+        .map(|t| Location::parse(t).map_err(anyhow::Error::from))
+        .collect()
+}
+
+fn parse_instant(flag: &'static str) -> impl Fn(&str) -> Result<i64> {
+    move |text| {
+        sessiontrail_ingest::time::parse_rfc3339_millis(text)
+            .with_context(|| format!("{flag} {text:?} is not an RFC 3339 timestamp"))
+    }
+}
+
+fn parse_date(flag: &str, text: &str) -> Result<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .with_context(|| format!("{flag} {text:?} is not a date (YYYY-MM-DD)"))
+}
+
+impl ScopeArgs {
+    fn scope(&self) -> Result<CloudTrailScope> {
+        let scope = CloudTrailScope {
+            since: self
+                .since
+                .as_deref()
+                .map(|t| parse_date("--since", t))
+                .transpose()?,
+            until: self
+                .until
+                .as_deref()
+                .map(|t| parse_date("--until", t))
+                .transpose()?,
+            accounts: self.account.clone(),
+            regions: self.region.clone(),
+        };
+        if let (Some(since), Some(until)) = (scope.since, scope.until)
+            && since > until
+        {
+            bail!("--since {since} is after --until {until}");
+        }
+        Ok(scope)
+    }
+}
+
+/// Prints "label: done/total objects" on a terminal, at most twice a second.
+fn progress_printer(enabled: bool, label: &'static str) -> impl Fn(usize, usize) + Sync {
+    let last = std::sync::Mutex::new(std::time::Instant::now());
+    move |done, total| {
+        if !enabled {
+            return;
+        }
+        let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+        if done == total || last.elapsed() >= std::time::Duration::from_millis(500) {
+            *last = std::time::Instant::now();
+            eprint!("\r{label}: {done}/{total} objects");
+            if done == total {
+                eprintln!();
+            }
+        }
+    }
+}
+
+/// The AWS clients of one command, on a runtime of their own.
+struct Aws {
+    runtime: tokio::runtime::Runtime,
+    sdk: aws_config::SdkConfig,
+    s3: S3,
+}
+
+impl Aws {
+    fn new_if(needed: bool) -> Result<Option<Aws>> {
+        if !needed {
+            return Ok(None);
+        }
+        let runtime = runtime()?;
+        let sdk = runtime.block_on(load_aws_config());
+        let s3 = S3::new(s3_client(&sdk), runtime.handle().clone());
+        Ok(Some(Aws { runtime, sdk, s3 }))
+    }
+}
+
+/// The dataset folder a query reads: the folder itself, or a temporary copy of an
+/// s3:// dataset's Parquet (days: only those partitions).
+fn local_dataset(
+    data: &str,
+    days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
+    match Location::parse(data)? {
+        Location::Local(path) => Ok((path, None)),
+        Location::S3(url) => {
+            let aws = Aws::new_if(true)?.expect("asked for");
+            let copy = tempfile::tempdir().context("a temporary folder for the dataset")?;
+            let files = aws
+                .runtime
+                .block_on(mirror_dataset(&aws.s3, &url, copy.path(), days))?;
+            eprintln!("sessiontrail: read {files} Parquet files from {url}");
+            Ok((copy.path().to_path_buf(), Some(copy)))
+        }
+    }
+}
+
+fn backfill(args: BackfillArgs) -> Result<u8> {
+    let policy = Policy::load(&args.policy)?;
+    let since = parse_instant("--since")(&args.since)?;
+    let until = match &args.until {
+        Some(text) => parse_instant("--until")(text)?,
+        None => chrono::Utc::now().timestamp_millis(),
+    };
+    if since >= until {
+        bail!("--since {} is not before --until", args.since);
+    }
+    let out = Location::parse(&args.out)?;
+    let broker_logs = locations(&args.broker_log)?;
+    let (local_broker, s3_broker) = split_locations(&broker_logs);
+    let aws = Aws::new_if(true)?.expect("asked for");
+    let regions = if args.region.is_empty() {
+        vec![
+            aws.sdk
+                .region()
+                .map(|r| r.to_string())
+                .context("no region: give --region or set one in the AWS profile")?,
+        ]
+    } else {
+        args.region.clone()
+    };
+    let mut options = RunOptions::new(Vec::new(), local_broker, PathBuf::new());
+    if let Some(threads) = args.run.threads {
+        options.threads = threads.max(1);
+    }
+    let mut inputs = read_local_inputs(&options)?;
+    let quiet = args.run.quiet;
+    for region in &regions {
+        let client = sessiontrail_aws::backfill::cloudtrail_client(&aws.sdk, region);
+        let mut pacer = RequestPacer::new(sessiontrail_aws::backfill::MIN_REQUEST_INTERVAL);
+        let read = aws.runtime.block_on(lookup_session_events(
+            &client,
+            region,
+            since,
+            until,
+            &mut pacer,
+            &|event_name, page| {
+                if !quiet {
+                    eprint!("\rLookupEvents {region}: {event_name} page {page}   ");
+                }
+            },
+        ))?;
+        if !quiet {
+            eprintln!(
+                "\rLookupEvents {region}: {} requests, {} ssm session events",
+                read.requests, read.cloudtrail.stats.session_events
+            );
+        }
+        inputs.cloudtrail.merge(read.cloudtrail);
+    }
+    let from_s3 = aws.runtime.block_on(read_s3_inputs(
+        &aws.s3,
+        &[],
+        &s3_broker,
+        &CloudTrailScope::default(),
+        &|_, _| {},
+    ))?;
+    inputs.broker.merge(from_s3.broker);
+    run_and_report(&policy, &out, Some(&aws), inputs, &args.run)
 }
 
 fn query(args: QueryArgs) -> Result<u8> {
@@ -262,6 +550,7 @@ fn query(args: QueryArgs) -> Result<u8> {
         _ => bail!("give SQL or --name NAME (see sessiontrail query --list)"),
     };
     let data = args.data.context("--data DIR is required")?;
+    let (data, _copy) = local_dataset(&data, None)?;
     let batches = runtime()?.block_on(sessiontrail_report::run_query(&data, &sql))?;
     let mut out = std::io::stdout().lock();
     sessiontrail_report::write_batches(&batches, format, &mut out)?;
@@ -282,8 +571,14 @@ fn report(args: ReportArgs) -> Result<u8> {
         None => None,
     };
     let threshold = args.min_attribution_rate.or(policy_rate);
+    let month: sessiontrail_report::monthly_report::Month = args.month.parse()?;
+    let days = (
+        month.first_day().pred_opt().unwrap_or(month.first_day()),
+        month.last_day().succ_opt().unwrap_or(month.last_day()),
+    );
+    let (data, _copy) = local_dataset(&args.data, Some(days))?;
     let report = runtime()?.block_on(sessiontrail_report::write_monthly_report(
-        &args.data,
+        &data,
         &args.month,
         &args.out,
         threshold,
@@ -322,8 +617,9 @@ fn report(args: ReportArgs) -> Result<u8> {
 fn findings(args: FindingsArgs) -> Result<u8> {
     let format: sessiontrail_report::FindingsFormat = args.format.parse()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let (data, _copy) = local_dataset(&args.data, None)?;
     let written = runtime()?.block_on(sessiontrail_report::export_findings(
-        &args.data, format, &mut out,
+        &data, format, &mut out,
     ))?;
     out.flush()?;
     eprintln!(

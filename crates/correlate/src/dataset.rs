@@ -1,14 +1,13 @@
 //! The Parquet dataset on disk: Hive partitions `TABLE/dt=YYYY-MM-DD/part-0.parquet`.
 //!
-//! A partition is rewritten whole when a run changes any of its rows: the new file is
-//! written beside the dataset (`OUT/.tmp/`) and renamed over the old one, so a reader
-//! sees the old file or the new one, never half of one. A rewrite that would produce
-//! the same bytes leaves the file untouched.
+//! A partition is rewritten whole when a run changes any of its rows, by one atomic
+//! replace in its [`Storage`] (a rename locally, a single PUT in S3), so a reader sees
+//! the old file or the new one, never half of one. A rewrite that would produce the
+//! same bytes leaves the file untouched.
 
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::{
     SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
@@ -22,148 +21,110 @@ use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::properties::WriterProperties;
 
 use crate::session::session_key;
+use crate::storage::{Storage, StorageError};
 
 pub const PART_FILE: &str = "part-0.parquet";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: {source}")]
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("{location}: {source}")]
     Parquet {
-        path: PathBuf,
+        location: String,
         #[source]
         source: ParquetError,
     },
-    #[error("{path}: {source}")]
+    #[error("{location}: {source}")]
     Arrow {
-        path: PathBuf,
+        location: String,
         #[source]
         source: ArrowError,
     },
-    #[error("{path}: the file's columns do not match the {table} schema of this version")]
-    Schema { path: PathBuf, table: String },
+    #[error("{location}: the file's columns do not match the {table} schema of this version")]
+    Schema { location: String, table: String },
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
-    move |source| DatasetError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// One table of the dataset (`sessions`, `findings`, `rejects`) under `OUT`.
+/// One table of the dataset (`sessions`, `findings`, `rejects`) in a storage.
 #[derive(Debug, Clone)]
-pub struct Table {
-    pub root: PathBuf,
+pub struct Table<'a> {
+    pub storage: &'a dyn Storage,
     pub name: &'static str,
     pub schema: SchemaRef,
 }
 
-impl Table {
-    pub fn new(out: &Path, name: &'static str, schema: SchemaRef) -> Self {
+impl<'a> Table<'a> {
+    pub fn new(storage: &'a dyn Storage, name: &'static str, schema: SchemaRef) -> Self {
         Table {
-            root: out.to_path_buf(),
+            storage,
             name,
             schema,
         }
     }
 
-    pub fn partition_dir(&self, dt: &str) -> PathBuf {
-        self.root.join(self.name).join(format!("dt={dt}"))
+    /// The key prefix of a partition (`sessions/dt=2026-02-01/`).
+    pub fn partition_prefix(&self, dt: &str) -> String {
+        format!("{}/dt={dt}/", self.name)
     }
 
     /// All rows of a partition (empty when it does not exist).
     pub fn read_partition(&self, dt: &str) -> Result<RecordBatch, DatasetError> {
-        let dir = self.partition_dir(dt);
+        let prefix = self.partition_prefix(dt);
         let mut batches = Vec::new();
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-                .collect(),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(err) => return Err(io(&dir)(err)),
-        };
-        files.sort();
-        for path in files {
-            let file = File::open(&path).map_err(io(&path))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        let keys = self.storage.list(&prefix)?;
+        for key in keys.iter().filter(|k| k.ends_with(".parquet")) {
+            let location = self.storage.locate(key);
+            let Some(stored) = self.storage.get(key)? else {
+                continue;
+            };
+            let reader = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(stored.bytes))
                 .and_then(|b| b.build())
                 .map_err(|source| DatasetError::Parquet {
-                    path: path.clone(),
+                    location: location.clone(),
                     source,
                 })?;
             for batch in reader {
                 let batch = batch.map_err(|source| DatasetError::Arrow {
-                    path: path.clone(),
+                    location: location.clone(),
                     source,
                 })?;
                 if batch.schema().fields() != self.schema.fields() {
                     return Err(DatasetError::Schema {
-                        path,
+                        location,
                         table: self.name.to_string(),
                     });
                 }
                 batches.push(batch);
             }
         }
-        concat_batches(&self.schema, &batches)
-            .map_err(|source| DatasetError::Arrow { path: dir, source })
+        concat_batches(&self.schema, &batches).map_err(|source| DatasetError::Arrow {
+            location: self.storage.locate(&prefix),
+            source,
+        })
     }
 
     /// Replaces a partition's content; an empty batch removes the partition. Returns
-    /// whether anything on disk changed.
+    /// whether anything in storage changed.
     pub fn write_partition(&self, dt: &str, batch: &RecordBatch) -> Result<bool, DatasetError> {
-        let dir = self.partition_dir(dt);
-        let target = dir.join(PART_FILE);
+        let key = format!("{}{PART_FILE}", self.partition_prefix(dt));
+        let existing = self.storage.get(&key)?;
         if batch.num_rows() == 0 {
-            return match std::fs::remove_file(&target) {
-                Ok(()) => {
-                    let _ = std::fs::remove_dir(&dir);
-                    Ok(true)
-                }
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
-                Err(err) => Err(io(&target)(err)),
-            };
+            if existing.is_none() {
+                return Ok(false);
+            }
+            self.storage.delete(&key)?;
+            return Ok(true);
         }
         let bytes = encode_parquet(batch).map_err(|source| DatasetError::Parquet {
-            path: target.clone(),
+            location: self.storage.locate(&key),
             source,
         })?;
-        if std::fs::read(&target).is_ok_and(|old| old == bytes) {
+        if existing.is_some_and(|old| old.bytes == bytes) {
             return Ok(false);
         }
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        write_atomically(&self.root, &target, &bytes)?;
+        self.storage.put(&key, &bytes)?;
         Ok(true)
     }
-}
-
-/// Writes `bytes` to a temporary file under `OUT/.tmp/`, syncs it, and renames it to
-/// `target`.
-pub fn write_atomically(out: &Path, target: &Path, bytes: &[u8]) -> Result<(), DatasetError> {
-    use std::io::Write;
-    let tmp_dir = out.join(".tmp");
-    std::fs::create_dir_all(&tmp_dir).map_err(io(&tmp_dir))?;
-    let tmp = tmp_dir.join(format!(
-        "{}.{}",
-        target
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("file"),
-        std::process::id()
-    ));
-    let mut file = File::create(&tmp).map_err(io(&tmp))?;
-    file.write_all(bytes).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
-    drop(file);
-    std::fs::rename(&tmp, target).map_err(io(target))?;
-    Ok(())
 }
 
 pub fn encode_parquet(batch: &RecordBatch) -> Result<Vec<u8>, ParquetError> {
@@ -249,21 +210,15 @@ pub fn sort_batch(batch: &RecordBatch, columns: &[&str]) -> Result<RecordBatch, 
 }
 
 /// The `dt=` partitions present under a table.
-pub fn list_partitions(out: &Path, table: &str) -> BTreeSet<String> {
-    let dir = out.join(table);
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    e.file_name()
-                        .to_str()?
-                        .strip_prefix("dt=")
-                        .map(str::to_string)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+pub fn list_partitions(
+    storage: &dyn Storage,
+    table: &str,
+) -> Result<BTreeSet<String>, StorageError> {
+    Ok(storage
+        .list_folders(&format!("{table}/"))?
+        .into_iter()
+        .filter_map(|name| name.strip_prefix("dt=").map(str::to_string))
+        .collect())
 }
 
 pub fn is_empty(batch: &RecordBatch) -> bool {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray};
 use datafusion::arrow::error::ArrowError;
-use sessiontrail_ingest::time::{EpochMillis, utc_date};
+use sessiontrail_ingest::time::{EpochMillis, format_rfc3339_millis, utc_date};
 
 use crate::rule::{Rule, Severity};
 use crate::schema::findings_schema;
@@ -37,6 +37,25 @@ impl Finding {
     /// The `dt` partition: the UTC date of `event_time`.
     pub fn partition(&self) -> String {
         utc_date(self.event_time)
+    }
+
+    /// The finding as one JSON object with the `findings` columns (what an alert
+    /// carries, and what `sessiontrail findings --format jsonl` prints per line).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "finding_id": self.finding_id,
+            "rule": self.rule.as_str(),
+            "severity": self.severity().as_str(),
+            "session_id": self.session_id,
+            "event_time": format_rfc3339_millis(self.event_time),
+            "account_id": self.account_id,
+            "region": self.region,
+            "target": self.target,
+            "principal_arn": self.principal_arn,
+            "permission_set": self.permission_set,
+            "detail": self.detail,
+            "evidence": self.evidence,
+        })
     }
 }
 

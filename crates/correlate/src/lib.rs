@@ -26,11 +26,14 @@ pub mod schema;
 pub mod session;
 pub mod state;
 pub mod status;
+pub mod storage;
 
 pub use correlation::{Correlation, correlate};
 pub use finding::Finding;
 pub use policy::Policy;
 pub use rule::{Rule, Severity};
-pub use run::{RunError, RunOptions, RunSummary, run};
+pub use run::{
+    Inputs, RunError, RunOptions, RunSettings, RunSummary, read_local_inputs, run, run_on,
+};
 pub use session::Session;
 pub use status::SessionStatus;

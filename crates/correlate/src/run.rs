@@ -2,7 +2,7 @@
 //! rewrite the touched partitions, record rejects, save the state.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
@@ -11,6 +11,7 @@ use sessiontrail_ingest::broker_log::BrokerStats;
 use sessiontrail_ingest::cloudtrail::CloudTrailStats;
 use sessiontrail_ingest::reject::Reject;
 use sessiontrail_ingest::time::{EpochMillis, format_rfc3339_millis, utc_date};
+use sessiontrail_ingest::{BrokerRead, CloudTrailRead};
 use sessiontrail_ingest::{
     IngestError, read_broker_log_paths, read_cloudtrail_paths_with_progress,
 };
@@ -22,8 +23,9 @@ use crate::policy::Policy;
 use crate::rule::{Rule, Severity};
 use crate::schema::{findings_schema, rejects_schema, rejects_to_batch, sessions_schema};
 use crate::session::{Session, sessions_to_batch};
-use crate::state::{State, StateError, Written};
+use crate::state::{STATE_FILE, State, StateError, Written};
 use crate::status::SessionStatus;
+use crate::storage::{LocalStorage, Storage, StorageError};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -51,6 +53,25 @@ impl RunOptions {
     }
 }
 
+/// What a run correlates, read from wherever it lives (files, S3 objects, an event).
+#[derive(Debug, Default, Clone)]
+pub struct Inputs {
+    pub cloudtrail: CloudTrailRead,
+    pub broker: BrokerRead,
+}
+
+/// How a run over a storage behaves.
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    /// The instant grace is measured at (default: now).
+    pub as_of: Option<EpochMillis>,
+    /// Keep new findings in the state's outbox for a publisher (an event bus).
+    pub outbox: bool,
+}
+
+/// How often a run starts over after losing a race on the state to another run.
+const MAX_ATTEMPTS: u32 = 12;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
@@ -59,18 +80,25 @@ pub enum RunError {
     State(#[from] StateError),
     #[error(transparent)]
     Dataset(#[from] DatasetError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
     #[error("building {table} rows: {source}")]
     Arrow {
         table: &'static str,
         #[source]
         source: datafusion::arrow::error::ArrowError,
     },
+    #[error(
+        "the state at {location} changed under this run {attempts} times (other runs writing the same dataset); giving up so the run can be retried"
+    )]
+    Contended { location: String, attempts: u32 },
 }
 
 /// What a run did, for the summary a user reads and for exit codes.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
-    pub out: PathBuf,
+    /// Where the dataset is (a folder or an `s3://` URL).
+    pub out: String,
     pub as_of: EpochMillis,
     pub cloudtrail: CloudTrailStats,
     pub broker: BrokerStats,
@@ -81,7 +109,11 @@ pub struct RunSummary {
     pub sessions_by_status: BTreeMap<SessionStatus, u64>,
     pub findings_by_rule: BTreeMap<Rule, u64>,
     pub findings_by_severity: BTreeMap<Severity, u64>,
+    /// Findings this run raised that no earlier run had (what alerts are about).
+    pub new_findings: Vec<Finding>,
     pub partitions_rewritten: u64,
+    /// Times the run started over because another run saved the state first.
+    pub lost_races: u32,
     pub elapsed: Duration,
 }
 
@@ -92,7 +124,24 @@ impl RunSummary {
     }
 }
 
+/// Reads the local inputs of `options` and correlates them into the folder `options.out`.
 pub fn run(policy: &Policy, options: &RunOptions) -> Result<RunSummary, RunError> {
+    let started = Instant::now();
+    let inputs = read_local_inputs(options)?;
+    let storage = LocalStorage::new(&options.out);
+    // Temporary files of a run that was killed: never visible to readers, removed here.
+    storage.remove_temporary_files();
+    let settings = RunSettings {
+        as_of: options.as_of,
+        outbox: false,
+    };
+    let mut summary = run_on(policy, &storage, inputs, &settings)?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Reads the CloudTrail and broker log files under the paths of `options`.
+pub fn read_local_inputs(options: &RunOptions) -> Result<Inputs, RunError> {
     let started = Instant::now();
     let threads = options.threads.max(1);
     let last_report = std::sync::Mutex::new(Instant::now());
@@ -114,20 +163,106 @@ pub fn run(policy: &Policy, options: &RunOptions) -> Result<RunSummary, RunError
     };
     let cloudtrail = read_cloudtrail_paths_with_progress(&options.cloudtrail, threads, &report)?;
     let broker = read_broker_log_paths(&options.broker_logs, threads)?;
-    let mut state = State::load(&options.out)?;
-    // Temporary files of a run that was killed: never visible to readers, removed here.
-    let _ = std::fs::remove_dir_all(options.out.join(".tmp"));
-    let as_of = options
+    Ok(Inputs { cloudtrail, broker })
+}
+
+/// Correlates `inputs` with the state of the dataset in `storage`, rewrites the touched
+/// partitions and saves the state. When another run saves the state first, this one
+/// starts over from the newer state (its partition writes are then rewritten too).
+pub fn run_on(
+    policy: &Policy,
+    storage: &dyn Storage,
+    inputs: Inputs,
+    settings: &RunSettings,
+) -> Result<RunSummary, RunError> {
+    let started = Instant::now();
+    let as_of = settings
         .as_of
         .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    let mut rejects = inputs.cloudtrail.rejects.clone();
+    rejects.extend(inputs.broker.rejects.iter().cloned());
+    for attempt in 0..MAX_ATTEMPTS {
+        if attempt > 0 {
+            // Back off a little, differently per process, so racing runs spread out.
+            let jitter = u64::from(std::process::id() % 17) + u64::from(attempt) * 13;
+            std::thread::sleep(Duration::from_millis((20 << attempt.min(6)) + jitter));
+        }
+        let (state, version) = State::load(storage)?;
+        let attempted = correlate_into(policy, storage, &inputs, &rejects, state, as_of, settings)?;
+        let Attempt {
+            state,
+            correlation,
+            new_findings,
+            duplicate_events,
+            duplicate_records,
+            partitions_rewritten,
+        } = attempted;
+        if !state.save_if(storage, version.as_deref())? {
+            continue;
+        }
+        let mut summary = RunSummary {
+            out: storage.locate(""),
+            as_of,
+            cloudtrail: inputs.cloudtrail.stats,
+            broker: inputs.broker.stats,
+            duplicate_events,
+            duplicate_records,
+            rejects,
+            sessions_by_status: BTreeMap::new(),
+            findings_by_rule: BTreeMap::new(),
+            findings_by_severity: BTreeMap::new(),
+            new_findings,
+            partitions_rewritten,
+            lost_races: attempt,
+            elapsed: started.elapsed(),
+        };
+        for session in &correlation.sessions {
+            *summary
+                .sessions_by_status
+                .entry(session.status)
+                .or_default() += 1;
+        }
+        for finding in &correlation.findings {
+            *summary.findings_by_rule.entry(finding.rule).or_default() += 1;
+            *summary
+                .findings_by_severity
+                .entry(finding.severity())
+                .or_default() += 1;
+        }
+        return Ok(summary);
+    }
+    Err(RunError::Contended {
+        location: storage.locate(STATE_FILE),
+        attempts: MAX_ATTEMPTS,
+    })
+}
 
+/// One attempt's result, saved only if no other run saved the state meanwhile.
+struct Attempt {
+    state: State,
+    correlation: Correlation,
+    new_findings: Vec<Finding>,
+    duplicate_events: u64,
+    duplicate_records: u64,
+    partitions_rewritten: u64,
+}
+
+fn correlate_into(
+    policy: &Policy,
+    storage: &dyn Storage,
+    inputs: &Inputs,
+    rejects: &[Reject],
+    mut state: State,
+    as_of: EpochMillis,
+    settings: &RunSettings,
+) -> Result<Attempt, RunError> {
     // Records with the same eventID / request_id are one record, across runs too.
     let mut events = std::mem::take(&mut state.events);
     let mut seen: HashSet<String> = events.iter().map(|e| e.event_id.clone()).collect();
     let mut duplicate_events = 0;
-    for event in cloudtrail.events {
+    for event in &inputs.cloudtrail.events {
         if seen.insert(event.event_id.clone()) {
-            events.push(event);
+            events.push(event.clone());
         } else {
             duplicate_events += 1;
         }
@@ -135,9 +270,9 @@ pub fn run(policy: &Policy, options: &RunOptions) -> Result<RunSummary, RunError
     let mut records = std::mem::take(&mut state.records);
     let mut seen: HashSet<String> = records.iter().map(|r| r.request_id.clone()).collect();
     let mut duplicate_records = 0;
-    for record in broker.records {
+    for record in &inputs.broker.records {
         if seen.insert(record.request_id.clone()) {
-            records.push(record);
+            records.push(record.clone());
         } else {
             duplicate_records += 1;
         }
@@ -151,59 +286,49 @@ pub fn run(policy: &Policy, options: &RunOptions) -> Result<RunSummary, RunError
         .map(|w| w.min(as_of));
 
     let correlation = correlate(&events, &records, policy, as_of);
-    let (written, partitions_rewritten) =
-        write_dataset(&options.out, &correlation, &state.written)?;
+    let mut announced = std::mem::take(&mut state.announced);
+    let new_findings: Vec<Finding> = correlation
+        .findings
+        .iter()
+        .filter(|f| !announced.contains_key(&f.finding_id))
+        .cloned()
+        .collect();
+    for finding in &new_findings {
+        announced.insert(finding.finding_id.clone(), finding.event_time);
+    }
+    let (written, partitions_rewritten) = write_dataset(storage, &correlation, &state.written)?;
+    let rejects_rewritten = write_rejects(storage, as_of, rejects)?;
 
-    let mut rejects = cloudtrail.rejects;
-    rejects.extend(broker.rejects);
-    let rejects_rewritten = write_rejects(&options.out, as_of, &rejects)?;
-
+    let mut outbox = std::mem::take(&mut state.outbox);
+    if settings.outbox {
+        outbox.extend(new_findings.iter().map(Finding::to_json));
+    }
     let state = prune(
         State {
             watermark,
             events,
             records,
             written,
+            outbox,
+            announced,
         },
         &correlation,
         policy.retention,
     );
-    state.save(&options.out)?;
-
-    let mut summary = RunSummary {
-        out: options.out.clone(),
-        as_of,
-        cloudtrail: cloudtrail.stats,
-        broker: broker.stats,
+    Ok(Attempt {
+        state,
+        correlation,
+        new_findings,
         duplicate_events,
         duplicate_records,
-        rejects,
-        sessions_by_status: BTreeMap::new(),
-        findings_by_rule: BTreeMap::new(),
-        findings_by_severity: BTreeMap::new(),
         partitions_rewritten: partitions_rewritten + u64::from(rejects_rewritten),
-        elapsed: started.elapsed(),
-    };
-    for session in &correlation.sessions {
-        *summary
-            .sessions_by_status
-            .entry(session.status)
-            .or_default() += 1;
-    }
-    for finding in &correlation.findings {
-        *summary.findings_by_rule.entry(finding.rule).or_default() += 1;
-        *summary
-            .findings_by_severity
-            .entry(finding.severity())
-            .or_default() += 1;
-    }
-    Ok(summary)
+    })
 }
 
 /// Replaces the rows of every session key this run computed (and of keys the previous
 /// run wrote that no longer exist), partition by partition.
 fn write_dataset(
-    out: &Path,
+    storage: &dyn Storage,
     correlation: &Correlation,
     previous: &BTreeMap<String, Written>,
 ) -> Result<(BTreeMap<String, Written>, u64), RunError> {
@@ -247,7 +372,7 @@ fn write_dataset(
         .collect();
 
     let mut rewritten = 0;
-    let sessions = Table::new(out, "sessions", sessions_schema());
+    let sessions = Table::new(storage, "sessions", sessions_schema());
     for dt in &session_dts {
         let existing = sessions.read_partition(dt)?;
         let keys = session_keys(&existing);
@@ -275,7 +400,7 @@ fn write_dataset(
         )?;
         rewritten += u64::from(sessions.write_partition(dt, &merged)?);
     }
-    let findings = Table::new(out, "findings", findings_schema());
+    let findings = Table::new(storage, "findings", findings_schema());
     for dt in &finding_dts {
         let existing = findings.read_partition(dt)?;
         let ids = string_column(&existing, "finding_id");
@@ -313,11 +438,15 @@ fn merge(
 
 /// Rejects go to `rejects/dt=<as_of date>/`, merged with what that partition holds so
 /// a rerun over the same inputs adds nothing.
-fn write_rejects(out: &Path, as_of: EpochMillis, rejects: &[Reject]) -> Result<bool, RunError> {
+fn write_rejects(
+    storage: &dyn Storage,
+    as_of: EpochMillis,
+    rejects: &[Reject],
+) -> Result<bool, RunError> {
     if rejects.is_empty() {
         return Ok(false);
     }
-    let table = Table::new(out, "rejects", rejects_schema());
+    let table = Table::new(storage, "rejects", rejects_schema());
     let dt = utc_date(as_of);
     let existing = table.read_partition(&dt)?;
     let fresh = rejects_to_batch(rejects).map_err(|source| RunError::Arrow {
@@ -402,6 +531,14 @@ fn prune(mut state: State, correlation: &Correlation, retention: Duration) -> St
             || (!owned_records.contains(&r.request_id) && r.ts >= cutoff)
     });
     state.written.retain(|key, _| live.contains(key));
+    let live_findings: HashSet<&str> = state
+        .written
+        .values()
+        .flat_map(|w| w.findings.iter().map(|(id, _)| id.as_str()))
+        .collect();
+    state
+        .announced
+        .retain(|id, event_time| *event_time >= cutoff || live_findings.contains(id.as_str()));
     state
         .events
         .sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
@@ -475,15 +612,14 @@ impl std::fmt::Display for RunSummary {
         writeln!(
             f,
             "  dataset      {} ({} partition files rewritten)",
-            self.out.display(),
-            self.partitions_rewritten
+            self.out, self.partitions_rewritten
         )?;
         if !self.rejects.is_empty() {
             writeln!(
                 f,
                 "  rejects      {} records could not be read (all in {}/rejects/dt={}/); first ones:",
                 self.rejects.len(),
-                self.out.display(),
+                self.out.trim_end_matches('/'),
                 utc_date(self.as_of)
             )?;
             for reject in self.rejects.iter().take(5) {

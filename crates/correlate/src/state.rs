@@ -8,19 +8,20 @@
 //! the run's `as_of`); retention counts back from it, not from the wall clock, so a
 //! backfill split over several runs behaves like one run.
 //!
-//! One gzipped JSON-lines file, replaced atomically after the dataset is written: a run
-//! that dies before that leaves the previous state, and rerunning gives the same
-//! dataset.
+//! One gzipped JSON-lines object, replaced atomically after the dataset is written: a
+//! run that dies before that leaves the previous state, and rerunning gives the same
+//! dataset. It is written with a precondition on the version that was read, so of two
+//! runs racing on one dataset (two Lambda invocations) one wins and the other starts
+//! over from the winner's state.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sessiontrail_ingest::time::EpochMillis;
 use sessiontrail_ingest::{BrokerRecord, SessionEvent};
 
-use crate::dataset::{DatasetError, write_atomically};
+use crate::storage::{Storage, StorageError};
 
 pub const STATE_FILE: &str = "state/state.jsonl.gz";
 const FORMAT_VERSION: u32 = 1;
@@ -32,6 +33,12 @@ pub struct State {
     pub records: Vec<BrokerRecord>,
     /// Session key -> where its rows are.
     pub written: BTreeMap<String, Written>,
+    /// New findings not yet published to an event bus (each a finding's JSON), kept
+    /// here so a publisher that dies is followed by one that sends them.
+    pub outbox: Vec<serde_json::Value>,
+    /// Every finding already announced (counted in metrics, put in the outbox), with its
+    /// event time: a finding is new once, even if it goes away and comes back.
+    pub announced: BTreeMap<String, EpochMillis>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,43 +66,55 @@ enum Line {
         key: String,
         written: Written,
     },
+    Outbox {
+        finding: serde_json::Value,
+    },
+    Announced {
+        finding_id: String,
+        event_time: EpochMillis,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("state {path}: {source}")]
-    Io {
-        path: PathBuf,
+    #[error("state {location}: {source}")]
+    Encode {
+        location: String,
         #[source]
         source: std::io::Error,
     },
     #[error(
-        "state {path} line {line}: {message} (the state is written by sessiontrail only; restore it from a backup or remove OUT to rebuild from all inputs)"
+        "state {location} line {line}: {message} (the state is written by sessiontrail only; restore it from a backup or remove OUT to rebuild from all inputs)"
     )]
     Corrupt {
-        path: PathBuf,
+        location: String,
         line: usize,
         message: String,
     },
     #[error(transparent)]
-    Write(#[from] DatasetError),
+    Storage(#[from] StorageError),
 }
 
 impl State {
-    /// Loads the state under `out`; a dataset without one starts empty.
-    pub fn load(out: &Path) -> Result<State, StateError> {
-        let path = out.join(STATE_FILE);
-        let file = match std::fs::File::open(&path) {
-            Ok(file) => file,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
-            Err(source) => return Err(StateError::Io { path, source }),
+    /// Loads the state of a dataset, with the version a conditional save names; a
+    /// dataset without one starts empty (version None).
+    pub fn load(storage: &dyn Storage) -> Result<(State, Option<String>), StateError> {
+        let location = storage.locate(STATE_FILE);
+        let Some(stored) = storage.get(STATE_FILE)? else {
+            return Ok((State::default(), None));
         };
-        let reader = BufReader::new(flate2::read::GzDecoder::new(file));
+        let state = State::decode(&stored.bytes, &location)?;
+        Ok((state, Some(stored.version)))
+    }
+
+    fn decode(bytes: &[u8], location: &str) -> Result<State, StateError> {
+        let path = location;
+        let reader = BufReader::new(flate2::read::GzDecoder::new(bytes));
         let mut state = State::default();
         let mut saw_manifest = false;
         for (index, line) in reader.lines().enumerate() {
             let corrupt = |message: String| StateError::Corrupt {
-                path: path.clone(),
+                location: path.to_string(),
                 line: index + 1,
                 message,
             };
@@ -118,11 +137,18 @@ impl State {
                 Line::Written { key, written } => {
                     state.written.insert(key, written);
                 }
+                Line::Outbox { finding } => state.outbox.push(finding),
+                Line::Announced {
+                    finding_id,
+                    event_time,
+                } => {
+                    state.announced.insert(finding_id, event_time);
+                }
             }
         }
         if !saw_manifest {
             return Err(StateError::Corrupt {
-                path,
+                location: path.to_string(),
                 line: 0,
                 message: "no manifest line".to_string(),
             });
@@ -130,12 +156,22 @@ impl State {
         Ok(state)
     }
 
-    pub fn save(&self, out: &Path) -> Result<(), StateError> {
-        let path = out.join(STATE_FILE);
-        let io = |source| StateError::Io {
-            path: path.clone(),
+    /// Saves the state if the stored one is still at `expected` (the version
+    /// [`State::load`] returned). False when another run saved first: start over.
+    pub fn save_if(
+        &self,
+        storage: &dyn Storage,
+        expected: Option<&str>,
+    ) -> Result<bool, StateError> {
+        let bytes = self.encode().map_err(|source| StateError::Encode {
+            location: storage.locate(STATE_FILE),
             source,
-        };
+        })?;
+        Ok(storage.put_if(STATE_FILE, &bytes, expected)?)
+    }
+
+    fn encode(&self) -> std::io::Result<Vec<u8>> {
+        let io = |e| e;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         let mut write_line = |line: &Line| -> std::io::Result<()> {
             serde_json::to_writer(&mut gz, line)?;
@@ -165,13 +201,19 @@ impl State {
             })
             .map_err(io)?;
         }
-        let bytes = gz.finish().map_err(io)?;
-        let dir = out.join("state");
-        std::fs::create_dir_all(&dir).map_err(|source| StateError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        write_atomically(out, &path, &bytes)?;
-        Ok(())
+        for finding in &self.outbox {
+            write_line(&Line::Outbox {
+                finding: finding.clone(),
+            })
+            .map_err(io)?;
+        }
+        for (finding_id, event_time) in &self.announced {
+            write_line(&Line::Announced {
+                finding_id: finding_id.clone(),
+                event_time: *event_time,
+            })
+            .map_err(io)?;
+        }
+        gz.finish()
     }
 }

@@ -17,7 +17,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::input_files::open_input;
+use crate::input_files::{InputContent, ReadBuffers, content_from_bytes, open_input};
 use crate::reject::{InputKind, Location, Reject};
 use crate::session_event::type_name;
 use crate::time::{EpochMillis, parse_rfc3339_millis};
@@ -113,6 +113,34 @@ pub fn read_broker_log_file(path: &Path, out: &mut BrokerRead) {
     out.stats.files += 1;
     let mut content = Vec::new();
     let read = open_input(path).and_then(|mut reader| reader.read_to_end(&mut content));
+    read_broker_log_read(content, read.map(drop), &name, out);
+}
+
+/// Reads one broker log object already in memory (an S3 object, gzipped or not);
+/// `name` (its URL) labels rejects.
+pub fn read_broker_log_object(name: &str, bytes: Vec<u8>, out: &mut BrokerRead) {
+    out.stats.files += 1;
+    let mut buffers = ReadBuffers::default();
+    let mut content = Vec::new();
+    let read = match content_from_bytes(bytes, &mut buffers) {
+        InputContent::Whole(whole) => {
+            content = whole.to_vec();
+            Ok(())
+        }
+        InputContent::Stream(mut stream) => stream.read_to_end(&mut content).map(drop),
+    };
+    read_broker_log_read(content, read, name, out);
+}
+
+/// Reads what was read of a file; a read error past some point keeps the complete
+/// lines before it and rejects the rest with its location.
+fn read_broker_log_read(
+    mut content: Vec<u8>,
+    read: std::io::Result<()>,
+    name: &str,
+    out: &mut BrokerRead,
+) {
+    let name = name.to_string();
     if let Err(err) = read {
         // Keep whatever complete lines were read before a truncated gzip stream.
         let complete = content

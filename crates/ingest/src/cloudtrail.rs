@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::input_files::{InputContent, ReadBuffers, open_content};
+use crate::input_files::{InputContent, ReadBuffers, content_from_bytes, open_content};
 use crate::json_split::{Container, Piece, split_records};
 use crate::reject::{InputKind, Location, Reject};
 use crate::session_event::{SessionEvent, is_session_record, session_event_from_record, type_name};
@@ -118,19 +118,37 @@ pub fn read_cloudtrail_file_with(path: &Path, out: &mut CloudTrailRead, buffers:
     let name = path.display().to_string();
     out.stats.files += 1;
     match open_content(path, buffers) {
-        Ok(InputContent::Whole(content)) => {
+        Ok(content) => read_cloudtrail_content(content, &name, out),
+        Err(err) => out.reject(
+            Location::file(name),
+            format!("file could not be opened: {err}"),
+        ),
+    }
+}
+
+/// Reads one CloudTrail object already in memory (an S3 object, gzipped or not);
+/// `name` (its URL) labels rejects.
+pub fn read_cloudtrail_object(
+    name: &str,
+    bytes: Vec<u8>,
+    out: &mut CloudTrailRead,
+    buffers: &mut ReadBuffers,
+) {
+    out.stats.files += 1;
+    read_cloudtrail_content(content_from_bytes(bytes, buffers), name, out);
+}
+
+fn read_cloudtrail_content(content: InputContent<'_>, name: &str, out: &mut CloudTrailRead) {
+    match content {
+        InputContent::Whole(content) => {
             if is_complete_log_file(content) && !Markers::new().may_hold_session_event(content) {
                 out.stats.files_without_session_events += 1;
                 out.stats.bytes += content.len() as u64;
                 return;
             }
-            read_cloudtrail(content, &name, out);
+            read_cloudtrail(content, name, out);
         }
-        Ok(InputContent::Stream(reader)) => read_cloudtrail(reader, &name, out),
-        Err(err) => out.reject(
-            Location::file(name),
-            format!("file could not be opened: {err}"),
-        ),
+        InputContent::Stream(reader) => read_cloudtrail(reader, name, out),
     }
 }
 

@@ -171,27 +171,40 @@ pub fn open_content<'a>(path: &Path, buffers: &'a mut ReadBuffers) -> io::Result
             Box::new(file)
         }));
     }
+    buffers.compressed.clear();
+    buffers.compressed.reserve(length as usize);
+    // Through `take`, so the standard library does not stat and seek the file again.
+    (&mut file)
+        .take(WHOLE_FILE_COMPRESSED_LIMIT + 1)
+        .read_to_end(&mut buffers.compressed)?;
+    Ok(content_of_buffer(buffers))
+}
+
+/// The content of an object already in memory (an S3 object, an event's payload),
+/// gunzipped when it starts with the gzip magic bytes. Large or damaged gzip streams
+/// are streamed from memory as files are.
+pub fn content_from_bytes(bytes: Vec<u8>, buffers: &mut ReadBuffers) -> InputContent<'_> {
+    buffers.compressed = bytes;
+    content_of_buffer(buffers)
+}
+
+fn content_of_buffer(buffers: &mut ReadBuffers) -> InputContent<'_> {
     let ReadBuffers {
         compressed,
         content,
     } = buffers;
-    compressed.clear();
-    compressed.reserve(length as usize);
-    // Through `take`, so the standard library does not stat and seek the file again.
-    (&mut file)
-        .take(WHOLE_FILE_COMPRESSED_LIMIT + 1)
-        .read_to_end(compressed)?;
     if !(compressed.len() >= 2 && compressed[0] == 0x1f && compressed[1] == 0x8b) {
         std::mem::swap(compressed, content);
-        return Ok(InputContent::Whole(content));
+        return InputContent::Whole(content);
     }
-    if inflate_whole(compressed, content) {
-        Ok(InputContent::Whole(content))
+    if compressed.len() as u64 <= WHOLE_FILE_COMPRESSED_LIMIT && inflate_whole(compressed, content)
+    {
+        InputContent::Whole(content)
     } else {
         // Several members, a truncated or corrupt stream, or too large: stream it, so a
         // damaged file still yields what precedes the damage.
-        Ok(InputContent::Stream(Box::new(MultiGzDecoder::new(
-            io::Cursor::new(compressed.clone()),
+        InputContent::Stream(Box::new(MultiGzDecoder::new(io::Cursor::new(
+            compressed.clone(),
         ))))
     }
 }

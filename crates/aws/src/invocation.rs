@@ -1,0 +1,598 @@
+//! One Lambda invocation: what triggered it, and the run it makes.
+//!
+//! - EventBridge "AWS API Call via CloudTrail" (ssm StartSession / ResumeSession /
+//!   TerminateSession): the real-time path. The event is read by the same lenient
+//!   reader as files (the envelope is one of its input forms) and correlated with the
+//!   broker records already in the state; a session whose broker record has not
+//!   arrived stays `pending` until a later invocation brings it or grace runs out.
+//! - EventBridge S3 "Object Created": one new CloudTrail log file or broker log file.
+//! - A scheduled event: no input; sweeps pending sessions past grace (late findings),
+//!   and on the first run of a month writes the previous month's report.
+//!
+//! Every invocation ends with one EMF line per account (alerts) and sends new findings
+//! to the event bus. An event that cannot be understood fails the invocation (so
+//! EventBridge retries it and the DLQ keeps it) after it is logged with its id.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use sessiontrail_correlate::state::State;
+use sessiontrail_correlate::storage::{Storage, StorageError};
+use sessiontrail_correlate::{Inputs, Policy, RunError, RunSettings, RunSummary, run_on};
+use sessiontrail_ingest::cloudtrail::read_cloudtrail_object;
+use sessiontrail_ingest::input_files::{ReadBuffers, is_digest_or_insight};
+use sessiontrail_ingest::time::EpochMillis;
+use sessiontrail_report::monthly_report::Month;
+
+use crate::alerts::{FindingPublisher, PublishError, emf_lines, outbox_ids, remove_sent};
+use crate::lambda_config::LambdaConfig;
+use crate::mirror::mirror_dataset;
+use crate::s3::{S3, S3Storage};
+use crate::s3_inputs::{read_broker_log_objects, read_cloudtrail_objects};
+use crate::s3_url::S3Url;
+
+/// What an event asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    CloudTrailApiCall {
+        id: String,
+        event: Value,
+    },
+    ObjectCreated {
+        id: String,
+        bucket: String,
+        key: String,
+    },
+    Scheduled {
+        id: String,
+    },
+}
+
+impl Trigger {
+    pub fn id(&self) -> &str {
+        match self {
+            Trigger::CloudTrailApiCall { id, .. }
+            | Trigger::ObjectCreated { id, .. }
+            | Trigger::Scheduled { id } => id,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Trigger::CloudTrailApiCall { .. } => "cloudtrail_api_call",
+            Trigger::ObjectCreated { .. } => "object_created",
+            Trigger::Scheduled { .. } => "scheduled",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    #[error("event {id}: {reason}")]
+    Malformed { id: String, reason: String },
+    #[error("event {id}: {source}")]
+    Run {
+        id: String,
+        #[source]
+        source: RunError,
+    },
+    #[error("event {id}: {source}")]
+    Storage {
+        id: String,
+        #[source]
+        source: StorageError,
+    },
+    #[error("event {id}: {source}")]
+    Publish {
+        id: String,
+        #[source]
+        source: PublishError,
+    },
+    #[error("event {id}: monthly report: {message}")]
+    Report { id: String, message: String },
+    #[error("policy {location}: {message}")]
+    Policy { location: String, message: String },
+}
+
+/// Reads what an EventBridge event is about. Only the envelope is checked here; a
+/// CloudTrail record's own fields are the reader's business.
+pub fn classify(event: &Value) -> Result<Trigger, InvocationError> {
+    let id = event
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("(no id)")
+        .to_string();
+    let malformed = |reason: String| InvocationError::Malformed {
+        id: id.clone(),
+        reason,
+    };
+    let text = |name: &str| event.get(name).and_then(Value::as_str);
+    let detail_type = text("detail-type")
+        .ok_or_else(|| malformed("not an EventBridge event: no detail-type".into()))?;
+    let source = text("source").unwrap_or_default();
+    match (source, detail_type) {
+        (_, "AWS API Call via CloudTrail") => {
+            let detail = event
+                .get("detail")
+                .filter(|d| d.is_object())
+                .ok_or_else(|| {
+                    malformed("a CloudTrail API call event without a detail object".into())
+                })?;
+            if detail.get("eventSource").and_then(Value::as_str) != Some("ssm.amazonaws.com") {
+                return Err(malformed(format!(
+                    "a CloudTrail API call from {:?}, not ssm.amazonaws.com (check the rule's pattern)",
+                    detail.get("eventSource")
+                )));
+            }
+            Ok(Trigger::CloudTrailApiCall {
+                id,
+                event: event.clone(),
+            })
+        }
+        ("aws.s3", "Object Created") => {
+            let detail = event.get("detail");
+            let field = |path: [&str; 2]| {
+                detail
+                    .and_then(|d| d.get(path[0]))
+                    .and_then(|d| d.get(path[1]))
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            };
+            let bucket = field(["bucket", "name"]).ok_or_else(|| {
+                malformed("an Object Created event without detail.bucket.name".into())
+            })?;
+            let key = field(["object", "key"]).ok_or_else(|| {
+                malformed("an Object Created event without detail.object.key".into())
+            })?;
+            Ok(Trigger::ObjectCreated { id, bucket, key })
+        }
+        ("aws.events" | "aws.scheduler", "Scheduled Event") => Ok(Trigger::Scheduled { id }),
+        (source, detail_type) => Err(malformed(format!(
+            "no handling for source {source:?} detail-type {detail_type:?}"
+        ))),
+    }
+}
+
+/// The function's clients and configuration, made once per cold start.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    pub config: LambdaConfig,
+    pub s3: S3,
+    pub publisher: Option<FindingPublisher>,
+    pub policy: Arc<Policy>,
+}
+
+impl Handler {
+    /// Loads the policy (from S3 or the package) and builds the clients.
+    pub async fn new(
+        config: LambdaConfig,
+        s3: S3,
+        eventbridge: aws_sdk_eventbridge::Client,
+    ) -> Result<Handler, InvocationError> {
+        let policy = load_policy(&s3, &config.policy).await?;
+        let publisher = config.event_bus.clone().map(|bus| FindingPublisher {
+            client: eventbridge,
+            bus,
+        });
+        Ok(Handler {
+            config,
+            s3,
+            publisher,
+            policy: Arc::new(policy),
+        })
+    }
+
+    /// The handler of a function: configuration from the environment, clients from the
+    /// default AWS configuration.
+    pub async fn from_env() -> Result<Handler, Box<dyn std::error::Error + Send + Sync>> {
+        let config = LambdaConfig::from_env(|name| std::env::var(name).ok())?;
+        let sdk = crate::s3::load_aws_config().await;
+        let s3 = S3::new(
+            crate::s3::s3_client(&sdk),
+            tokio::runtime::Handle::current(),
+        );
+        let eventbridge = aws_sdk_eventbridge::Client::new(&sdk);
+        Ok(Handler::new(config, s3, eventbridge).await?)
+    }
+
+    /// The instant an invocation measures grace at: `SESSIONTRAIL_AS_OF`, else now.
+    pub fn now(&self) -> EpochMillis {
+        self.config
+            .as_of
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_millis())
+    }
+
+    /// Handles one event; `now` is the instant grace is measured at.
+    pub async fn handle(&self, event: Value, now: EpochMillis) -> Result<Value, InvocationError> {
+        let trigger = match classify(&event) {
+            Ok(trigger) => trigger,
+            Err(err) => {
+                log("error", &err.to_string(), &event_id(&event));
+                return Err(err);
+            }
+        };
+        let result = self.handle_trigger(&trigger, now).await;
+        match &result {
+            Ok(outcome) => log_value(json!({
+                "level": "info",
+                "event_id": trigger.id(),
+                "trigger": trigger.kind(),
+                "outcome": outcome,
+            })),
+            Err(err) => log("error", &err.to_string(), trigger.id()),
+        }
+        result
+    }
+
+    async fn handle_trigger(
+        &self,
+        trigger: &Trigger,
+        now: EpochMillis,
+    ) -> Result<Value, InvocationError> {
+        let id = trigger.id().to_string();
+        let storage_err = |source| InvocationError::Storage {
+            id: id.clone(),
+            source,
+        };
+        let inputs = match trigger {
+            Trigger::CloudTrailApiCall { event, .. } => {
+                let bytes = serde_json::to_vec(event).expect("a Value always serializes");
+                let name = format!("eventbridge:{id}");
+                let read = tokio::task::spawn_blocking(move || {
+                    let mut out = Default::default();
+                    read_cloudtrail_object(&name, bytes, &mut out, &mut ReadBuffers::default());
+                    out
+                })
+                .await
+                .map_err(|err| InvocationError::Malformed {
+                    id: id.clone(),
+                    reason: err.to_string(),
+                })?;
+                let read: sessiontrail_ingest::CloudTrailRead = read;
+                if let Some(reject) = read.rejects.first() {
+                    return Err(InvocationError::Malformed {
+                        id: id.clone(),
+                        reason: format!(
+                            "the CloudTrail record could not be read: {}",
+                            reject.reason
+                        ),
+                    });
+                }
+                if read.events.is_empty() {
+                    return Ok(json!({"ignored": "not an ssm session event"}));
+                }
+                Inputs {
+                    cloudtrail: read,
+                    broker: Default::default(),
+                }
+            }
+            Trigger::ObjectCreated { bucket, key, .. } => {
+                let url = S3Url {
+                    bucket: bucket.clone(),
+                    key: key.clone(),
+                };
+                if self
+                    .config
+                    .broker_logs
+                    .iter()
+                    .any(|b| b.contains(bucket, key))
+                {
+                    let broker = read_broker_log_objects(&self.s3, vec![url])
+                        .await
+                        .map_err(storage_err)?;
+                    Inputs {
+                        cloudtrail: Default::default(),
+                        broker,
+                    }
+                } else if self
+                    .config
+                    .cloudtrail
+                    .iter()
+                    .any(|c| c.contains(bucket, key))
+                {
+                    if is_digest_or_insight(std::path::Path::new(key)) {
+                        return Ok(json!({"ignored": "a CloudTrail digest or insight file"}));
+                    }
+                    let cloudtrail = read_cloudtrail_objects(&self.s3, vec![url], &|_, _| {})
+                        .await
+                        .map_err(storage_err)?;
+                    Inputs {
+                        cloudtrail,
+                        broker: Default::default(),
+                    }
+                } else {
+                    return Ok(json!({
+                        "ignored": format!("s3://{bucket}/{key} is under neither SESSIONTRAIL_CLOUDTRAIL nor SESSIONTRAIL_BROKER_LOG")
+                    }));
+                }
+            }
+            Trigger::Scheduled { .. } => Inputs::default(),
+        };
+        let nothing_to_add = inputs.cloudtrail.events.is_empty()
+            && inputs.broker.records.is_empty()
+            && inputs.cloudtrail.rejects.is_empty()
+            && inputs.broker.rejects.is_empty();
+        let mut outcome = json!({});
+        if nothing_to_add && !matches!(trigger, Trigger::Scheduled { .. }) {
+            // A log file without ssm session events changes nothing: no state round trip.
+            outcome["files_without_session_events"] =
+                json!(inputs.cloudtrail.stats.files_without_session_events);
+            self.emit_metrics(&[], now);
+        } else {
+            let summary = self
+                .run(inputs, now)
+                .await
+                .map_err(|source| InvocationError::Run {
+                    id: id.clone(),
+                    source,
+                })?;
+            self.emit_metrics(&summary.new_findings, now);
+            outcome = summary_json(&summary);
+        }
+        if let Some(publisher) = &self.publisher {
+            let published = self
+                .publish_outbox(publisher)
+                .await
+                .map_err(|err| match err {
+                    OutboxError::Storage(source) => InvocationError::Storage {
+                        id: id.clone(),
+                        source,
+                    },
+                    OutboxError::Publish(source) => InvocationError::Publish {
+                        id: id.clone(),
+                        source,
+                    },
+                })?;
+            outcome["published"] = json!(published);
+        }
+        if matches!(trigger, Trigger::Scheduled { .. }) && self.config.monthly_report {
+            let month = Month::containing(
+                chrono::DateTime::from_timestamp_millis(now)
+                    .unwrap_or_default()
+                    .date_naive(),
+            )
+            .previous();
+            let written = self
+                .write_monthly_report_once(month)
+                .await
+                .map_err(|message| InvocationError::Report {
+                    id: id.clone(),
+                    message,
+                })?;
+            outcome["monthly_report"] = json!({"month": month.to_string(), "written": written});
+        }
+        Ok(outcome)
+    }
+
+    fn storage(&self) -> S3Storage {
+        S3Storage::new(self.s3.clone(), self.config.out.clone())
+    }
+
+    async fn run(&self, inputs: Inputs, now: EpochMillis) -> Result<RunSummary, RunError> {
+        let storage = self.storage();
+        let policy = Arc::clone(&self.policy);
+        let settings = RunSettings {
+            as_of: Some(now),
+            outbox: self.publisher.is_some(),
+        };
+        tokio::task::spawn_blocking(move || run_on(&policy, &storage, inputs, &settings))
+            .await
+            .expect("the correlation task does not panic")
+    }
+
+    fn emit_metrics(&self, new_findings: &[sessiontrail_correlate::Finding], now: EpochMillis) {
+        for line in emf_lines(&self.config.metrics_namespace, new_findings, now) {
+            println!("{line}");
+        }
+    }
+
+    /// Sends what the state's outbox holds, then removes what was sent (a conditional
+    /// update, retried when another invocation changed the state meanwhile).
+    async fn publish_outbox(&self, publisher: &FindingPublisher) -> Result<usize, OutboxError> {
+        let storage = self.storage();
+        let (state, _) = blocking_state(storage.clone(), |storage| State::load(storage)).await?;
+        if state.outbox.is_empty() {
+            return Ok(0);
+        }
+        let sent = publisher
+            .publish(&state.outbox)
+            .await
+            .map_err(OutboxError::Publish)?;
+        let ids = outbox_ids(&state.outbox[..sent]);
+        for _ in 0..20 {
+            let ids = ids.clone();
+            let saved = blocking_state(storage.clone(), move |storage| {
+                let (mut state, version) = State::load(storage)?;
+                remove_sent(&mut state, &ids);
+                state.save_if(storage, version.as_deref())
+            })
+            .await?;
+            if saved {
+                return Ok(sent);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Err(OutboxError::Storage(StorageError::Remote {
+            location: storage.locate(sessiontrail_correlate::state::STATE_FILE),
+            message: "the state kept changing while removing sent findings from the outbox".into(),
+        }))
+    }
+
+    /// Writes `OUT/reports/YYYY-MM/` unless it exists; `report.json` is written last
+    /// and only if absent, so of two racing invocations one writes it.
+    async fn write_monthly_report_once(&self, month: Month) -> Result<bool, String> {
+        let folder = format!("{}reports/{month}/", self.config.out.folder());
+        let marker = self.config.out.with_key(&format!("{folder}report.json"));
+        if self
+            .s3
+            .get_exists(&marker)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(false);
+        }
+        let work = tempfile::tempdir().map_err(|e| format!("a temporary folder: {e}"))?;
+        let data = work.path().join("data");
+        std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
+        let days = (
+            month.first_day().pred_opt().unwrap_or(month.first_day()),
+            month.last_day().succ_opt().unwrap_or(month.last_day()),
+        );
+        mirror_dataset(&self.s3, &self.config.out, &data, Some(days))
+            .await
+            .map_err(|e| e.to_string())?;
+        let out = work.path().join("report");
+        sessiontrail_report::write_monthly_report(
+            &data,
+            &month.to_string(),
+            &out,
+            self.policy.min_attribution_rate,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        use sessiontrail_report::monthly_report::{HTML_FILE, JSON_FILE, MARKDOWN_FILE};
+        for name in [HTML_FILE, MARKDOWN_FILE] {
+            let bytes = std::fs::read(out.join(name)).map_err(|e| e.to_string())?;
+            let url = self.config.out.with_key(&format!("{folder}{name}"));
+            self.s3
+                .put(&url, &bytes, None)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let bytes = std::fs::read(out.join(JSON_FILE)).map_err(|e| e.to_string())?;
+        self.s3
+            .put(&marker, &bytes, Some(None))
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+enum OutboxError {
+    Storage(StorageError),
+    Publish(PublishError),
+}
+
+impl From<sessiontrail_correlate::state::StateError> for OutboxError {
+    fn from(err: sessiontrail_correlate::state::StateError) -> Self {
+        OutboxError::Storage(StorageError::Remote {
+            location: "state".into(),
+            message: err.to_string(),
+        })
+    }
+}
+
+async fn blocking_state<T: Send + 'static>(
+    storage: S3Storage,
+    work: impl FnOnce(&S3Storage) -> Result<T, sessiontrail_correlate::state::StateError>
+    + Send
+    + 'static,
+) -> Result<T, OutboxError> {
+    Ok(tokio::task::spawn_blocking(move || work(&storage))
+        .await
+        .expect("state work does not panic")?)
+}
+
+/// Loads a policy from an `s3://` URL or a path.
+pub async fn load_policy(s3: &S3, location: &str) -> Result<Policy, InvocationError> {
+    let error = |message: String| InvocationError::Policy {
+        location: location.to_string(),
+        message,
+    };
+    if S3Url::is_s3(location) {
+        let url = S3Url::parse(location).map_err(|e| error(e.to_string()))?;
+        let stored = s3
+            .get(&url)
+            .await
+            .map_err(|e| error(e.to_string()))?
+            .ok_or_else(|| error("no such object".into()))?;
+        let text = String::from_utf8(stored.bytes).map_err(|e| error(e.to_string()))?;
+        Policy::parse(&text).map_err(error)
+    } else {
+        Policy::load(std::path::Path::new(location)).map_err(|e| error(e.to_string()))
+    }
+}
+
+fn summary_json(summary: &RunSummary) -> Value {
+    json!({
+        "session_events": summary.cloudtrail.session_events,
+        "broker_records": summary.broker.records,
+        "rejects": summary.rejects.len(),
+        "sessions": summary.sessions_by_status.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "new_findings": summary.new_findings.len(),
+        "partitions_rewritten": summary.partitions_rewritten,
+        "lost_races": summary.lost_races,
+    })
+}
+
+fn event_id(event: &Value) -> String {
+    event
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("(no id)")
+        .to_string()
+}
+
+fn log(level: &str, message: &str, event_id: &str) {
+    log_value(json!({"level": level, "event_id": event_id, "message": message}));
+}
+
+/// One JSON log line on stderr (CloudWatch Logs keeps both streams; EMF lines go to
+/// stdout).
+fn log_value(value: Value) {
+    eprintln!("{value}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_the_three_triggers_apart() {
+        let api = json!({"version":"0","id":"e1","detail-type":"AWS API Call via CloudTrail","source":"aws.ssm",
+            "detail":{"eventSource":"ssm.amazonaws.com","eventName":"StartSession"}});
+        assert_eq!(classify(&api).unwrap().kind(), "cloudtrail_api_call");
+        let created = json!({"version":"0","id":"e2","detail-type":"Object Created","source":"aws.s3",
+            "detail":{"bucket":{"name":"trail"},"object":{"key":"AWSLogs/1/CloudTrail/x.json.gz"}}});
+        assert_eq!(
+            classify(&created).unwrap(),
+            Trigger::ObjectCreated {
+                id: "e2".into(),
+                bucket: "trail".into(),
+                key: "AWSLogs/1/CloudTrail/x.json.gz".into()
+            }
+        );
+        let scheduled = json!({"version":"0","id":"e3","detail-type":"Scheduled Event","source":"aws.events","detail":{}});
+        assert_eq!(
+            classify(&scheduled).unwrap(),
+            Trigger::Scheduled { id: "e3".into() }
+        );
+    }
+
+    #[test]
+    fn a_malformed_event_is_an_error_naming_its_id() {
+        for (event, needle) in [
+            (json!({"id":"x1"}), "no detail-type"),
+            (
+                json!({"id":"x2","detail-type":"Object Created","source":"aws.s3","detail":{"bucket":{"name":"b"}}}),
+                "object.key",
+            ),
+            (
+                json!({"id":"x3","detail-type":"AWS API Call via CloudTrail","source":"aws.ec2","detail":{"eventSource":"ec2.amazonaws.com"}}),
+                "not ssm",
+            ),
+            (
+                json!({"id":"x4","detail-type":"AWS API Call via CloudTrail","source":"aws.ssm","detail":"text"}),
+                "detail object",
+            ),
+            (
+                json!({"id":"x5","detail-type":"Something Else","source":"custom"}),
+                "no handling",
+            ),
+        ] {
+            let err = classify(&event).unwrap_err().to_string();
+            assert!(err.contains(event["id"].as_str().unwrap()), "{err}");
+            assert!(err.contains(needle), "{err} lacks {needle}");
+        }
+    }
+}

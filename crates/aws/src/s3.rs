@@ -1,0 +1,274 @@
+//! S3 through the AWS SDK: the client (default credential chain, `AWS_ENDPOINT_URL`),
+//! and [`S3Storage`], a dataset in S3 behind the same [`Storage`] interface as a local
+//! folder.
+//!
+//! The pipeline is synchronous; S3 calls are made on a Tokio runtime through its
+//! [`Handle`], so the pipeline must run outside the runtime's worker threads (on the
+//! main thread of the CLI, or in `spawn_blocking` in the Lambda).
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::primitives::ByteStream;
+use sessiontrail_correlate::storage::{Storage, StorageError, Stored};
+use tokio::runtime::Handle;
+
+use crate::s3_url::S3Url;
+
+/// Attempts per S3 call (the SDK's standard retry: throttling, 5xx and transient
+/// network errors, with exponential backoff and jitter).
+pub const S3_ATTEMPTS: u32 = 6;
+
+/// Loads the AWS configuration the way the AWS CLI does: environment, shared config and
+/// credentials files (SSO profiles included), container and instance metadata.
+/// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` point clients at another endpoint.
+pub async fn load_aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(S3_ATTEMPTS))
+        .load()
+        .await
+}
+
+/// An S3 client; against a custom endpoint (MinIO, moto) it addresses buckets by path.
+pub fn s3_client(config: &aws_config::SdkConfig) -> Client {
+    let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL").is_some()
+        || config.endpoint_url().is_some();
+    let s3_config = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(custom_endpoint)
+        .build();
+    Client::from_conf(s3_config)
+}
+
+/// The S3 calls sessiontrail makes, callable from synchronous code.
+#[derive(Debug, Clone)]
+pub struct S3 {
+    pub client: Client,
+    pub runtime: Handle,
+}
+
+fn remote(url: &S3Url, err: impl std::error::Error) -> StorageError {
+    StorageError::Remote {
+        location: url.to_string(),
+        message: DisplayErrorContext(err).to_string(),
+    }
+}
+
+impl S3 {
+    pub fn new(client: Client, runtime: Handle) -> Self {
+        S3 { client, runtime }
+    }
+
+    /// The object's bytes and ETag, or None when there is no such key.
+    pub async fn get(&self, url: &S3Url) -> Result<Option<Stored>, StorageError> {
+        let response = self
+            .client
+            .get_object()
+            .bucket(&url.bucket)
+            .key(&url.key)
+            .send()
+            .await;
+        let output = match response {
+            Ok(output) => output,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(err) => return Err(remote(url, err)),
+        };
+        let version = output.e_tag().unwrap_or_default().to_string();
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(|err| remote(url, err))?
+            .into_bytes()
+            .to_vec();
+        Ok(Some(Stored { bytes, version }))
+    }
+
+    /// PUT, optionally conditional: `Some(None)` only if absent (If-None-Match: *),
+    /// `Some(Some(etag))` only if still at that ETag (If-Match). False when the
+    /// precondition failed (412) or a concurrent conditional write won (409).
+    pub async fn put(
+        &self,
+        url: &S3Url,
+        bytes: &[u8],
+        condition: Option<Option<&str>>,
+    ) -> Result<bool, StorageError> {
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&url.bucket)
+            .key(&url.key)
+            .body(ByteStream::from(bytes.to_vec()));
+        match condition {
+            Some(None) => request = request.if_none_match("*"),
+            Some(Some(etag)) => request = request.if_match(etag),
+            None => {}
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(err)
+                if condition.is_some()
+                    && matches!(
+                        err.code(),
+                        Some("PreconditionFailed" | "ConditionalRequestConflict")
+                    ) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(remote(url, err)),
+        }
+    }
+
+    /// Whether an object exists at exactly this key (HEAD).
+    pub async fn get_exists(&self, url: &S3Url) -> Result<bool, StorageError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&url.bucket)
+            .key(&url.key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
+            Err(err) => Err(remote(url, err)),
+        }
+    }
+
+    pub async fn delete(&self, url: &S3Url) -> Result<(), StorageError> {
+        self.client
+            .delete_object()
+            .bucket(&url.bucket)
+            .key(&url.key)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| remote(url, err))
+    }
+
+    /// Every key under `prefix` (paginated), sorted.
+    pub async fn list(&self, url: &S3Url) -> Result<Vec<String>, StorageError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&url.bucket)
+            .prefix(&url.key)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| remote(url, err))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// The common prefixes directly under `url` (a folder prefix ending in `/`), as full
+    /// prefixes ending in `/`, sorted.
+    pub async fn list_folders(&self, url: &S3Url) -> Result<Vec<String>, StorageError> {
+        let mut folders = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&url.bucket)
+            .prefix(&url.key)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| remote(url, err))?;
+            folders.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_string)),
+            );
+        }
+        folders.sort();
+        Ok(folders)
+    }
+}
+
+/// A dataset under `s3://bucket/prefix/`. Every write is one PUT (atomic); the state is
+/// written with If-Match on the ETag read (If-None-Match for the first state), so two
+/// concurrent runs never lose an update.
+#[derive(Debug, Clone)]
+pub struct S3Storage {
+    s3: S3,
+    root: S3Url,
+}
+
+impl S3Storage {
+    pub fn new(s3: S3, root: S3Url) -> Self {
+        S3Storage { s3, root }
+    }
+
+    pub fn root(&self) -> &S3Url {
+        &self.root
+    }
+
+    fn url(&self, key: &str) -> S3Url {
+        self.root.with_key(&format!("{}{key}", self.root.folder()))
+    }
+
+    fn block<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.s3.runtime.block_on(future)
+    }
+}
+
+impl Storage for S3Storage {
+    fn locate(&self, key: &str) -> String {
+        self.url(key).to_string()
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Stored>, StorageError> {
+        self.block(self.s3.get(&self.url(key)))
+    }
+
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StorageError> {
+        self.block(self.s3.put(&self.url(key), bytes, None))
+            .map(drop)
+    }
+
+    fn put_if(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        expected: Option<&str>,
+    ) -> Result<bool, StorageError> {
+        self.block(self.s3.put(&self.url(key), bytes, Some(expected)))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.block(self.s3.delete(&self.url(key)))
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let base = self.root.folder();
+        let keys = self.block(self.s3.list(&self.url(prefix)))?;
+        Ok(keys
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(&base).map(str::to_string))
+            .collect())
+    }
+
+    fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let url = self.url(prefix);
+        let under = url.folder();
+        let folders = self.block(self.s3.list_folders(&url.with_key(&under)))?;
+        Ok(folders
+            .into_iter()
+            .filter_map(|p| {
+                p.strip_prefix(&under)
+                    .map(|name| name.trim_end_matches('/').to_string())
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,108 @@
+//! The shipped fixtures, uploaded to a local S3, and datasets compared object by object.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn generated() -> PathBuf {
+    repo().join("fixtures/generated")
+}
+
+/// The fixture's `as_of` (truth.json).
+pub const AS_OF: &str = "2026-02-03T01:00:00Z";
+
+/// Every file under `dir`, relative, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub async fn create_bucket(client: &Client, bucket: &str) {
+    client.create_bucket().bucket(bucket).send().await.unwrap();
+}
+
+/// Uploads every file under `dir` to `bucket` under `prefix` (keys keep the relative
+/// path); returns the keys.
+pub async fn upload_folder(client: &Client, dir: &Path, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for relative in files_under(dir) {
+        let key = format!("{prefix}{}", relative.display());
+        client
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(ByteStream::from(
+                std::fs::read(dir.join(&relative)).unwrap(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        keys.push(key);
+    }
+    keys
+}
+
+/// The sessions/ and findings/ objects of an S3 dataset: key (relative) -> bytes.
+pub async fn s3_tables(client: &Client, bucket: &str, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for table in ["sessions/", "findings/"] {
+        let listed = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(format!("{prefix}{table}"))
+            .send()
+            .await
+            .unwrap();
+        for object in listed.contents() {
+            let key = object.key().unwrap();
+            let body = client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            let bytes = body.body.collect().await.unwrap().into_bytes().to_vec();
+            out.insert(key.strip_prefix(prefix).unwrap().to_string(), bytes);
+        }
+    }
+    out
+}
+
+/// The sessions/ and findings/ files of a local dataset: relative path -> bytes.
+pub fn local_tables(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for table in ["sessions", "findings"] {
+        let root = dir.join(table);
+        if !root.exists() {
+            continue;
+        }
+        for relative in files_under(&root) {
+            out.insert(
+                format!("{table}/{}", relative.display()),
+                std::fs::read(root.join(&relative)).unwrap(),
+            );
+        }
+    }
+    out
+}
