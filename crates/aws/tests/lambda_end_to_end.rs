@@ -82,7 +82,7 @@ async fn the_lambda_driven_through_every_trigger_writes_what_the_cli_writes() {
     let Some(moto) = Moto::start("lambda_end_to_end") else {
         return;
     };
-    let sdk = moto.sdk_config().await;
+    let sdk = fixtures::sdk_config(&moto).await;
     let client = s3_client(&sdk);
     for bucket in ["trail-bucket", "broker-logs", "audit-out"] {
         fixtures::create_bucket(&client, bucket).await;
@@ -284,7 +284,7 @@ async fn a_malformed_event_fails_the_invocation() {
     let Some(moto) = Moto::start("a_malformed_event_fails_the_invocation") else {
         return;
     };
-    let sdk = moto.sdk_config().await;
+    let sdk = fixtures::sdk_config(&moto).await;
     let client = s3_client(&sdk);
     fixtures::create_bucket(&client, "audit-out").await;
     let policy = std::fs::read(fixtures::generated().join("sessiontrail.toml")).unwrap();

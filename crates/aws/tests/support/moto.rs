@@ -76,19 +76,6 @@ impl Moto {
         ]
     }
 
-    /// An SDK configuration for this server (no environment variables involved, so
-    /// tests in one process don't disturb each other).
-    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
-            ))
-            .load()
-            .await
-    }
-
     /// Runs a Python snippet with boto3 pointed at this server; returns its stdout.
     pub fn python(&self, code: &str) -> String {
         let output = Command::new("python3")
