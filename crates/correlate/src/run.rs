@@ -181,6 +181,9 @@ pub fn run_on(
         .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
     let mut rejects = inputs.cloudtrail.rejects.clone();
     rejects.extend(inputs.broker.rejects.iter().cloned());
+    // Where attempts that lost the race wrote rows: the next attempt rewrites those
+    // partitions too, so no row of a stale view survives.
+    let mut lost: Vec<BTreeMap<String, Written>> = Vec::new();
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
             // Back off a little, differently per process, so racing runs spread out.
@@ -188,9 +191,18 @@ pub fn run_on(
             std::thread::sleep(Duration::from_millis((20 << attempt.min(6)) + jitter));
         }
         let (state, version) = State::load(storage)?;
-        let attempted = correlate_into(policy, storage, &inputs, &rejects, state, as_of, settings)?;
+        let context = AttemptContext {
+            policy,
+            storage,
+            inputs: &inputs,
+            rejects: &rejects,
+            as_of,
+            outbox: settings.outbox,
+        };
+        let attempted = correlate_into(&context, state, &lost)?;
         let Attempt {
             state,
+            wrote,
             correlation,
             new_findings,
             duplicate_events,
@@ -198,6 +210,7 @@ pub fn run_on(
             partitions_rewritten,
         } = attempted;
         if !state.save_if(storage, version.as_deref())? {
+            lost.push(wrote);
             continue;
         }
         let mut summary = RunSummary {
@@ -237,9 +250,21 @@ pub fn run_on(
     })
 }
 
+/// What one attempt works with.
+struct AttemptContext<'a> {
+    policy: &'a Policy,
+    storage: &'a dyn Storage,
+    inputs: &'a Inputs,
+    rejects: &'a [Reject],
+    as_of: EpochMillis,
+    outbox: bool,
+}
+
 /// One attempt's result, saved only if no other run saved the state meanwhile.
 struct Attempt {
     state: State,
+    /// Where this attempt wrote rows (before pruning the state).
+    wrote: BTreeMap<String, Written>,
     correlation: Correlation,
     new_findings: Vec<Finding>,
     duplicate_events: u64,
@@ -248,14 +273,18 @@ struct Attempt {
 }
 
 fn correlate_into(
-    policy: &Policy,
-    storage: &dyn Storage,
-    inputs: &Inputs,
-    rejects: &[Reject],
+    context: &AttemptContext<'_>,
     mut state: State,
-    as_of: EpochMillis,
-    settings: &RunSettings,
+    lost: &[BTreeMap<String, Written>],
 ) -> Result<Attempt, RunError> {
+    let AttemptContext {
+        policy,
+        storage,
+        inputs,
+        rejects,
+        as_of,
+        outbox: keep_outbox,
+    } = *context;
     // Records with the same eventID / request_id are one record, across runs too.
     let mut events = std::mem::take(&mut state.events);
     let mut seen: HashSet<String> = events.iter().map(|e| e.event_id.clone()).collect();
@@ -296,13 +325,16 @@ fn correlate_into(
     for finding in &new_findings {
         announced.insert(finding.finding_id.clone(), finding.event_time);
     }
-    let (written, partitions_rewritten) = write_dataset(storage, &correlation, &state.written)?;
+    let mut previous = vec![&state.written];
+    previous.extend(lost.iter());
+    let (written, partitions_rewritten) = write_dataset(storage, &correlation, &previous)?;
     let rejects_rewritten = write_rejects(storage, as_of, rejects)?;
 
     let mut outbox = std::mem::take(&mut state.outbox);
-    if settings.outbox {
+    if keep_outbox {
         outbox.extend(new_findings.iter().map(Finding::to_json));
     }
+    let wrote = written.clone();
     let state = prune(
         State {
             watermark,
@@ -317,6 +349,7 @@ fn correlate_into(
     );
     Ok(Attempt {
         state,
+        wrote,
         correlation,
         new_findings,
         duplicate_events,
@@ -326,11 +359,12 @@ fn correlate_into(
 }
 
 /// Replaces the rows of every session key this run computed (and of keys the previous
-/// run wrote that no longer exist), partition by partition.
+/// run wrote that no longer exist), partition by partition. `previous` holds where the
+/// state says rows are, and where this run's own attempts that lost a race wrote them.
 fn write_dataset(
     storage: &dyn Storage,
     correlation: &Correlation,
-    previous: &BTreeMap<String, Written>,
+    previous: &[&BTreeMap<String, Written>],
 ) -> Result<(BTreeMap<String, Written>, u64), RunError> {
     let mut written: BTreeMap<String, Written> = BTreeMap::new();
     let mut sessions_by_dt: BTreeMap<String, Vec<Session>> = BTreeMap::new();
@@ -350,24 +384,23 @@ fn write_dataset(
         findings_by_dt.entry(dt).or_default().push(finding.clone());
     }
 
-    let replaced_keys: HashSet<&str> = previous
-        .keys()
+    let previous = || previous.iter().flat_map(|map| map.iter());
+    let replaced_keys: HashSet<&str> = previous()
+        .map(|(key, _)| key)
         .chain(written.keys())
         .map(String::as_str)
         .collect();
-    let replaced_findings: HashSet<&str> = previous
-        .values()
+    let replaced_findings: HashSet<&str> = previous()
+        .map(|(_, w)| w)
         .chain(written.values())
         .flat_map(|w| w.findings.iter().map(|(id, _)| id.as_str()))
         .collect();
-    let session_dts: BTreeSet<String> = previous
-        .values()
-        .filter_map(|w| w.session_dt.clone())
+    let session_dts: BTreeSet<String> = previous()
+        .filter_map(|(_, w)| w.session_dt.clone())
         .chain(sessions_by_dt.keys().cloned())
         .collect();
-    let finding_dts: BTreeSet<String> = previous
-        .values()
-        .flat_map(|w| w.findings.iter().map(|(_, dt)| dt.clone()))
+    let finding_dts: BTreeSet<String> = previous()
+        .flat_map(|(_, w)| w.findings.iter().map(|(_, dt)| dt.clone()))
         .chain(findings_by_dt.keys().cloned())
         .collect();
 
