@@ -16,7 +16,6 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_eventbridge::Client as EventBridgeClient;
-use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use serde_json::{Map, Value, json};
 use sessiontrail_correlate::rule::{Rule, Severity};
@@ -142,7 +141,7 @@ impl FindingPublisher {
                     .set_entries(Some(entries))
                     .send()
                     .await
-                    .map_err(|err| error(DisplayErrorContext(err).to_string()))?;
+                    .map_err(|err| error(crate::s3::sdk_error_text(&err)))?;
                 let results = output.entries();
                 pending = pending
                     .into_iter()

@@ -11,7 +11,6 @@
 use std::time::Duration;
 
 use aws_sdk_cloudtrail::Client;
-use aws_sdk_cloudtrail::error::DisplayErrorContext;
 use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use serde_json::{Value, json};
@@ -113,7 +112,7 @@ pub async fn lookup_session_events(
                 .set_next_token(token.clone())
                 .send()
                 .await
-                .map_err(|e| error(DisplayErrorContext(e).to_string()))?;
+                .map_err(|e| error(crate::s3::sdk_error_text(&e)))?;
             let events: Vec<Value> = output
                 .events()
                 .iter()

@@ -9,7 +9,8 @@
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use sessiontrail_correlate::storage::{Storage, StorageError, Stored};
 use tokio::runtime::Handle;
@@ -48,7 +49,33 @@ pub struct S3 {
     pub runtime: Handle,
 }
 
-fn remote(url: &S3Url, err: impl std::error::Error) -> StorageError {
+/// An AWS SDK error in one line: the service's code and message with the HTTP status,
+/// or the whole chain of causes for errors that never reached the service.
+pub fn sdk_error_text<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match (err.code(), err.raw_response()) {
+        (Some(code), Some(response)) => format!(
+            "{code}: {} (HTTP {})",
+            err.message().unwrap_or("no message"),
+            response.status().as_u16()
+        ),
+        _ => DisplayErrorContext(err).to_string(),
+    }
+}
+
+fn remote<E>(url: &S3Url, err: SdkError<E, HttpResponse>) -> StorageError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    StorageError::Remote {
+        location: url.to_string(),
+        message: sdk_error_text(&err),
+    }
+}
+
+fn body_error(url: &S3Url, err: impl std::error::Error) -> StorageError {
     StorageError::Remote {
         location: url.to_string(),
         message: DisplayErrorContext(err).to_string(),
@@ -81,7 +108,7 @@ impl S3 {
             .body
             .collect()
             .await
-            .map_err(|err| remote(url, err))?
+            .map_err(|err| body_error(url, err))?
             .into_bytes()
             .to_vec();
         Ok(Some(Stored { bytes, version }))

@@ -1,2 +1,3 @@
+pub mod fault_proxy;
 pub mod fixtures;
 pub mod moto;
