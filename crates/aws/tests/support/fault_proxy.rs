@@ -123,13 +123,13 @@ fn serve(
     }
     let n = count.fetch_add(1, Ordering::Relaxed) + 1;
     let fail = match faults {
-        Faults::EveryNth(every) => n % every == 0,
+        Faults::EveryNth(every) => n.is_multiple_of(every),
         Faults::PutsTo(text) => request_line.starts_with("PUT ") && request_line.contains(text),
     };
     let mut client = client;
     if fail {
         let k = injected.fetch_add(1, Ordering::Relaxed);
-        let (status, code) = if k % 2 == 0 {
+        let (status, code) = if k.is_multiple_of(2) {
             ("503 Slow Down", "SlowDown")
         } else {
             ("500 Internal Server Error", "InternalError")
