@@ -3,7 +3,7 @@
 # fuzzer mutates JSON, not gzip). Usage: fuzz/seed-corpora.sh
 set -euo pipefail
 cd "$(dirname "$0")"
-rm -rf corpus && mkdir -p corpus/cloudtrail_reader corpus/broker_log_reader corpus/arn
+rm -rf corpus && mkdir -p corpus/cloudtrail_reader corpus/broker_log_reader corpus/arn corpus/policy
 n=0
 add() { # add TARGET FILE
     n=$((n + 1))
@@ -20,4 +20,5 @@ done
 grep -rhoa 'arn:[A-Za-z0-9_+=,.@/:-]*' ../fixtures/cases | sort -u | head -300 | while read -r arn; do
     n=$((n + 1)); printf '%s' "$arn" > "corpus/arn/seed-$n"
 done
+for f in $(find ../fixtures -name "*.toml" | sort); do add policy "$f"; done
 for t in corpus/*; do echo "$t: $(ls "$t" | wc -l) seeds"; done

@@ -212,7 +212,11 @@ impl Handler {
                 return Err(err);
             }
         };
-        let result = self.handle_trigger(&trigger, now).await;
+        let started = std::time::Instant::now();
+        let mut result = self.handle_trigger(&trigger, now).await;
+        if let Ok(outcome) = &mut result {
+            outcome["elapsed_ms"] = json!(started.elapsed().as_millis() as u64);
+        }
         match &result {
             Ok(outcome) => log_value(json!({
                 "level": "info",

@@ -192,6 +192,21 @@ pub fn string_column(batch: &RecordBatch, name: &str) -> Vec<String> {
     }
 }
 
+/// A timestamp column's values in epoch milliseconds (None for nulls, or when the
+/// column is missing or not a millisecond timestamp).
+pub fn timestamp_column(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
+    use datafusion::arrow::datatypes::TimestampMillisecondType;
+    match batch
+        .column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>())
+    {
+        Some(array) => (0..batch.num_rows())
+            .map(|i| (!array.is_null(i)).then(|| array.value(i)))
+            .collect(),
+        None => vec![None; batch.num_rows()],
+    }
+}
+
 /// Sorts a batch by the named columns, ascending, nulls first.
 pub fn sort_batch(batch: &RecordBatch, columns: &[&str]) -> Result<RecordBatch, ArrowError> {
     if batch.num_rows() < 2 {

@@ -214,6 +214,24 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// What the policy fuzz target (`fuzz/fuzz_targets/policy.rs`) and its replay test
+/// check on any text: parsing never panics, an error says something, and a valid policy
+/// names the broker, has a rate within 0..=1 and parses the same way twice.
+pub fn check_parse_invariants(text: &str) {
+    match Policy::parse(text) {
+        Err(message) => assert!(!message.trim().is_empty()),
+        Ok(policy) => {
+            assert!(!policy.broker_role_arns.is_empty() || !policy.broker_role_names.is_empty());
+            assert!(
+                policy
+                    .min_attribution_rate
+                    .is_none_or(|rate| (0.0..=1.0).contains(&rate))
+            );
+            assert_eq!(Policy::parse(text).ok(), Some(policy));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

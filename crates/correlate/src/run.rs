@@ -17,7 +17,9 @@ use sessiontrail_ingest::{
 };
 
 use crate::correlation::{Correlation, correlate};
-use crate::dataset::{DatasetError, Table, retain_rows, session_keys, sort_batch, string_column};
+use crate::dataset::{
+    DatasetError, Table, retain_rows, session_keys, sort_batch, string_column, timestamp_column,
+};
 use crate::finding::{Finding, findings_to_batch};
 use crate::policy::Policy;
 use crate::rule::{Rule, Severity};
@@ -181,9 +183,9 @@ pub fn run_on(
         .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
     let mut rejects = inputs.cloudtrail.rejects.clone();
     rejects.extend(inputs.broker.rejects.iter().cloned());
-    // Where attempts that lost the race wrote rows: the next attempt rewrites those
+    // What attempts that lost the race wrote: the next attempt rewrites those
     // partitions too, so no row of a stale view survives.
-    let mut lost: Vec<BTreeMap<String, Written>> = Vec::new();
+    let mut lost = LostAttempts::default();
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
             // Back off a little, differently per process, so racing runs spread out.
@@ -203,6 +205,7 @@ pub fn run_on(
         let Attempt {
             state,
             wrote,
+            touched,
             correlation,
             new_findings,
             duplicate_events,
@@ -210,7 +213,9 @@ pub fn run_on(
             partitions_rewritten,
         } = attempted;
         if !state.save_if(storage, version.as_deref())? {
-            lost.push(wrote);
+            lost.written.push(wrote);
+            lost.session_dts.extend(touched.0);
+            lost.finding_dts.extend(touched.1);
             continue;
         }
         let mut summary = RunSummary {
@@ -250,6 +255,17 @@ pub fn run_on(
     })
 }
 
+/// What the attempts of a run that lost the race for the state wrote.
+#[derive(Debug, Default)]
+struct LostAttempts {
+    /// Where they put rows, by session key.
+    written: Vec<BTreeMap<String, Written>>,
+    /// Every partition they rewrote: keeping rows of keys unknown to them, they may
+    /// have put back rows another run had just replaced.
+    session_dts: BTreeSet<String>,
+    finding_dts: BTreeSet<String>,
+}
+
 /// What one attempt works with.
 struct AttemptContext<'a> {
     policy: &'a Policy,
@@ -265,6 +281,8 @@ struct Attempt {
     state: State,
     /// Where this attempt wrote rows (before pruning the state).
     wrote: BTreeMap<String, Written>,
+    /// The session and finding partitions it rewrote.
+    touched: (BTreeSet<String>, BTreeSet<String>),
     correlation: Correlation,
     new_findings: Vec<Finding>,
     duplicate_events: u64,
@@ -275,7 +293,7 @@ struct Attempt {
 fn correlate_into(
     context: &AttemptContext<'_>,
     mut state: State,
-    lost: &[BTreeMap<String, Written>],
+    lost: &LostAttempts,
 ) -> Result<Attempt, RunError> {
     let AttemptContext {
         policy,
@@ -326,8 +344,14 @@ fn correlate_into(
         announced.insert(finding.finding_id.clone(), finding.event_time);
     }
     let mut previous = vec![&state.written];
-    previous.extend(lost.iter());
-    let (written, partitions_rewritten) = write_dataset(storage, &correlation, &previous)?;
+    previous.extend(lost.written.iter());
+    let scope = RewriteScope {
+        previous,
+        lost_session_dts: &lost.session_dts,
+        lost_finding_dts: &lost.finding_dts,
+        live_from: watermark.map(|w| w.saturating_sub(policy.retention.as_millis() as i64)),
+    };
+    let (written, touched, partitions_rewritten) = write_dataset(storage, &correlation, &scope)?;
     let rejects_rewritten = write_rejects(storage, as_of, rejects)?;
 
     let mut outbox = std::mem::take(&mut state.outbox);
@@ -350,6 +374,7 @@ fn correlate_into(
     Ok(Attempt {
         state,
         wrote,
+        touched,
         correlation,
         new_findings,
         duplicate_events,
@@ -361,11 +386,38 @@ fn correlate_into(
 /// Replaces the rows of every session key this run computed (and of keys the previous
 /// run wrote that no longer exist), partition by partition. `previous` holds where the
 /// state says rows are, and where this run's own attempts that lost a race wrote them.
+/// What a rewrite of the dataset must cover besides this run's own rows.
+struct RewriteScope<'a> {
+    /// Where the state says rows are, and where this run's lost attempts put them.
+    previous: Vec<&'a BTreeMap<String, Written>>,
+    /// Partitions this run's lost attempts rewrote.
+    lost_session_dts: &'a BTreeSet<String>,
+    lost_finding_dts: &'a BTreeSet<String>,
+    /// Rows at or after this instant are all in the correlation (the state keeps every
+    /// record of that window): a rewritten partition keeps none of its old ones, so a
+    /// row another run's stale view wrote cannot survive. Older rows are kept unless
+    /// their key is replaced.
+    live_from: Option<EpochMillis>,
+}
+
+/// The new `written` map, the partitions rewritten (sessions, findings), and how many
+/// files changed.
+type Rewritten = (
+    BTreeMap<String, Written>,
+    (BTreeSet<String>, BTreeSet<String>),
+    u64,
+);
+
 fn write_dataset(
     storage: &dyn Storage,
     correlation: &Correlation,
-    previous: &[&BTreeMap<String, Written>],
-) -> Result<(BTreeMap<String, Written>, u64), RunError> {
+    scope: &RewriteScope<'_>,
+) -> Result<Rewritten, RunError> {
+    let previous = &scope.previous;
+    let live = |time: Option<i64>| match (scope.live_from, time) {
+        (Some(from), Some(time)) => time >= from,
+        _ => false,
+    };
     let mut written: BTreeMap<String, Written> = BTreeMap::new();
     let mut sessions_by_dt: BTreeMap<String, Vec<Session>> = BTreeMap::new();
     for session in &correlation.sessions {
@@ -398,10 +450,12 @@ fn write_dataset(
     let session_dts: BTreeSet<String> = previous()
         .filter_map(|(_, w)| w.session_dt.clone())
         .chain(sessions_by_dt.keys().cloned())
+        .chain(scope.lost_session_dts.iter().cloned())
         .collect();
     let finding_dts: BTreeSet<String> = previous()
         .flat_map(|(_, w)| w.findings.iter().map(|(_, dt)| dt.clone()))
         .chain(findings_by_dt.keys().cloned())
+        .chain(scope.lost_finding_dts.iter().cloned())
         .collect();
 
     let mut rewritten = 0;
@@ -409,12 +463,14 @@ fn write_dataset(
     for dt in &session_dts {
         let existing = sessions.read_partition(dt)?;
         let keys = session_keys(&existing);
-        let kept = retain_rows(&existing, |i| !replaced_keys.contains(keys[i].as_str())).map_err(
-            |source| RunError::Arrow {
-                table: "sessions",
-                source,
-            },
-        )?;
+        let start_times = timestamp_column(&existing, "start_time");
+        let kept = retain_rows(&existing, |i| {
+            !replaced_keys.contains(keys[i].as_str()) && !live(start_times[i])
+        })
+        .map_err(|source| RunError::Arrow {
+            table: "sessions",
+            source,
+        })?;
         let fresh = sessions_to_batch(sessions_by_dt.get(dt).map(Vec::as_slice).unwrap_or(&[]))
             .map_err(|source| RunError::Arrow {
                 table: "sessions",
@@ -437,11 +493,14 @@ fn write_dataset(
     for dt in &finding_dts {
         let existing = findings.read_partition(dt)?;
         let ids = string_column(&existing, "finding_id");
-        let kept = retain_rows(&existing, |i| !replaced_findings.contains(ids[i].as_str()))
-            .map_err(|source| RunError::Arrow {
-                table: "findings",
-                source,
-            })?;
+        let event_times = timestamp_column(&existing, "event_time");
+        let kept = retain_rows(&existing, |i| {
+            !replaced_findings.contains(ids[i].as_str()) && !live(event_times[i])
+        })
+        .map_err(|source| RunError::Arrow {
+            table: "findings",
+            source,
+        })?;
         let fresh = findings_to_batch(findings_by_dt.get(dt).map(Vec::as_slice).unwrap_or(&[]))
             .map_err(|source| RunError::Arrow {
                 table: "findings",
@@ -455,7 +514,7 @@ fn write_dataset(
         )?;
         rewritten += u64::from(findings.write_partition(dt, &merged)?);
     }
-    Ok((written, rewritten))
+    Ok((written, (session_dts, finding_dts), rewritten))
 }
 
 fn merge(
