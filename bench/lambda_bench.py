@@ -47,7 +47,7 @@ def one_big_log_file(cli, work, size_bytes, compressed):
     """A CloudTrail log file `{"Records":[...]}` of about size_bytes: uncompressed
     content, or (compressed=True) gzipped size, made of generated records."""
     data = os.path.join(work, "generated")
-    target = size_bytes * (12 if compressed else 1) * 11 // 10
+    target = size_bytes * (24 if compressed else 3)
     if not os.path.isdir(data):
         subprocess.run([cli, "generate", "--out", data, "--seed", "5", "--target-size", str(target)],
                        check=True, capture_output=True)

@@ -109,7 +109,6 @@ impl S3 {
             .collect()
             .await
             .map_err(|err| body_error(url, err))?
-            .into_bytes()
             .to_vec();
         Ok(Some(Stored { bytes, version }))
     }
