@@ -177,12 +177,28 @@ impl S3 {
 
     /// Every key under `prefix` (paginated), sorted.
     pub async fn list(&self, url: &S3Url) -> Result<Vec<String>, StorageError> {
-        let mut keys = Vec::new();
+        Ok(self.list_pages(url, None).await?.0)
+    }
+
+    /// The common prefixes directly under `url` (a folder prefix ending in `/`), as full
+    /// prefixes ending in `/`, sorted.
+    pub async fn list_folders(&self, url: &S3Url) -> Result<Vec<String>, StorageError> {
+        Ok(self.list_pages(url, Some("/")).await?.1)
+    }
+
+    /// ListObjectsV2 over every page: (keys, common prefixes), each sorted.
+    async fn list_pages(
+        &self,
+        url: &S3Url,
+        delimiter: Option<&str>,
+    ) -> Result<(Vec<String>, Vec<String>), StorageError> {
+        let (mut keys, mut folders) = (Vec::new(), Vec::new());
         let mut pages = self
             .client
             .list_objects_v2()
             .bucket(&url.bucket)
             .prefix(&url.key)
+            .set_delimiter(delimiter.map(str::to_string))
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -192,33 +208,15 @@ impl S3 {
                     .iter()
                     .filter_map(|o| o.key().map(str::to_string)),
             );
-        }
-        keys.sort();
-        Ok(keys)
-    }
-
-    /// The common prefixes directly under `url` (a folder prefix ending in `/`), as full
-    /// prefixes ending in `/`, sorted.
-    pub async fn list_folders(&self, url: &S3Url) -> Result<Vec<String>, StorageError> {
-        let mut folders = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&url.bucket)
-            .prefix(&url.key)
-            .delimiter("/")
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| remote(url, err))?;
             folders.extend(
                 page.common_prefixes()
                     .iter()
                     .filter_map(|p| p.prefix().map(str::to_string)),
             );
         }
+        keys.sort();
         folders.sort();
-        Ok(folders)
+        Ok((keys, folders))
     }
 }
 

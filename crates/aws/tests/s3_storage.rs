@@ -6,15 +6,15 @@ mod support;
 use std::sync::Arc;
 
 use sessiontrail_aws::{S3, S3Storage, S3Url, s3_client};
-use sessiontrail_correlate::storage::Storage;
-use sessiontrail_correlate::{Inputs, Policy, RunOptions, RunSettings, read_local_inputs, run_on};
+use sessiontrail_correlate::storage::{Storage, check_storage_contract};
+use sessiontrail_correlate::{Policy, RunOptions, RunSettings, read_local_inputs, run_on};
 use sessiontrail_ingest::time::parse_rfc3339_millis;
 use support::fixtures::{self, AS_OF};
 use support::moto::Moto;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conditional_writes_refuse_a_stale_version() {
-    let Some(moto) = Moto::start("conditional_writes_refuse_a_stale_version") else {
+async fn s3_keeps_the_storage_contract() {
+    let Some(moto) = Moto::start("s3_keeps_the_storage_contract") else {
         return;
     };
     let sdk = fixtures::sdk_config(&moto).await;
@@ -25,81 +25,11 @@ async fn conditional_writes_refuse_a_stale_version() {
         S3Url::parse("s3://audit-out/ds").unwrap(),
     );
     tokio::task::spawn_blocking(move || {
-        assert!(storage.get("state/s").unwrap().is_none());
-        assert!(storage.put_if("state/s", b"one", None).unwrap());
-        assert!(
-            !storage.put_if("state/s", b"two", None).unwrap(),
-            "If-None-Match: *"
-        );
-        let first = storage.get("state/s").unwrap().unwrap();
-        assert_eq!(first.bytes, b"one");
-        assert!(
-            storage
-                .put_if("state/s", b"two", Some(&first.version))
-                .unwrap()
-        );
-        assert!(
-            !storage
-                .put_if("state/s", b"three", Some(&first.version))
-                .unwrap(),
-            "If-Match with the ETag read before the last write"
-        );
-        assert_eq!(storage.get("state/s").unwrap().unwrap().bytes, b"two");
-        storage
-            .put("sessions/dt=2026-02-01/part-0.parquet", b"a")
-            .unwrap();
-        storage
-            .put("sessions/dt=2026-02-02/part-0.parquet", b"b")
-            .unwrap();
-        assert_eq!(
-            storage.list("sessions/").unwrap(),
-            [
-                "sessions/dt=2026-02-01/part-0.parquet",
-                "sessions/dt=2026-02-02/part-0.parquet"
-            ]
-        );
-        assert_eq!(
-            storage.list_folders("sessions/").unwrap(),
-            ["dt=2026-02-01", "dt=2026-02-02"]
-        );
-        storage
-            .delete("sessions/dt=2026-02-01/part-0.parquet")
-            .unwrap();
-        assert_eq!(
-            storage.list_folders("sessions/").unwrap(),
-            ["dt=2026-02-02"]
-        );
+        check_storage_contract(&storage);
         assert_eq!(storage.locate("state/s"), "s3://audit-out/ds/state/s");
     })
     .await
     .unwrap();
-}
-
-/// Splits the fixture's inputs into `parts` by record: part i gets every i-th event and
-/// broker record.
-fn split(inputs: &Inputs, parts: usize) -> Vec<Inputs> {
-    (0..parts)
-        .map(|part| {
-            let mut piece = Inputs::default();
-            piece.cloudtrail.events = inputs
-                .cloudtrail
-                .events
-                .iter()
-                .skip(part)
-                .step_by(parts)
-                .cloned()
-                .collect();
-            piece.broker.records = inputs
-                .broker
-                .records
-                .iter()
-                .skip(part)
-                .step_by(parts)
-                .cloned()
-                .collect();
-            piece
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,7 +58,7 @@ async fn racing_runs_lose_no_update() {
         outbox: false,
     };
     let mut runs = Vec::new();
-    for piece in split(&inputs, 6) {
+    for piece in (0..6).map(|i| inputs.every_nth(i, 6)) {
         let storage = S3Storage::new(s3.clone(), S3Url::parse("s3://audit-out/raced").unwrap());
         let policy = Arc::clone(&policy);
         let settings = settings.clone();

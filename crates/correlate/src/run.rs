@@ -62,6 +62,31 @@ pub struct Inputs {
     pub broker: BrokerRead,
 }
 
+impl Inputs {
+    /// Every `n`-th CloudTrail event and broker record, from the `i`-th: the inputs
+    /// split `n` ways, as concurrent invocations would see them.
+    pub fn every_nth(&self, i: usize, n: usize) -> Inputs {
+        let mut part = Inputs::default();
+        part.cloudtrail.events = self
+            .cloudtrail
+            .events
+            .iter()
+            .skip(i)
+            .step_by(n.max(1))
+            .cloned()
+            .collect();
+        part.broker.records = self
+            .broker
+            .records
+            .iter()
+            .skip(i)
+            .step_by(n.max(1))
+            .cloned()
+            .collect();
+        part
+    }
+}
+
 /// How a run over a storage behaves.
 #[derive(Debug, Clone, Default)]
 pub struct RunSettings {

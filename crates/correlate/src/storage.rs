@@ -238,72 +238,71 @@ pub fn write_atomically(root: &Path, target: &Path, bytes: &[u8]) -> std::io::Re
     std::fs::rename(&tmp, target)
 }
 
+/// The behaviour every [`Storage`] must have, checked on an empty one: the tests of each
+/// implementation (a folder here, S3 in `sessiontrail-aws`) run it. Panics on the first
+/// broken promise.
+pub fn check_storage_contract(storage: &dyn Storage) {
+    // Conditional writes: create only if absent, replace only the version read.
+    assert!(storage.get("state/s").unwrap().is_none());
+    assert!(storage.put_if("state/s", b"one", None).unwrap());
+    assert!(
+        !storage.put_if("state/s", b"two", None).unwrap(),
+        "a second creator loses"
+    );
+    let first = storage.get("state/s").unwrap().unwrap();
+    assert_eq!(first.bytes, b"one");
+    assert!(
+        storage
+            .put_if("state/s", b"two", Some(&first.version))
+            .unwrap()
+    );
+    assert!(
+        !storage
+            .put_if("state/s", b"three", Some(&first.version))
+            .unwrap(),
+        "a writer that read the older version is behind and loses"
+    );
+    assert_eq!(storage.get("state/s").unwrap().unwrap().bytes, b"two");
+    // Listing: keys recursively, folders one level, both sorted.
+    for (key, bytes) in [
+        ("sessions/dt=2026-02-02/part-0.parquet", b"b"),
+        ("sessions/dt=2026-02-01/part-0.parquet", b"a"),
+        ("findings/dt=2026-02-01/part-0.parquet", b"c"),
+    ] {
+        storage.put(key, bytes).unwrap();
+    }
+    assert_eq!(
+        storage.list("sessions/").unwrap(),
+        [
+            "sessions/dt=2026-02-01/part-0.parquet",
+            "sessions/dt=2026-02-02/part-0.parquet"
+        ]
+    );
+    assert_eq!(
+        storage.list_folders("sessions/").unwrap(),
+        ["dt=2026-02-01", "dt=2026-02-02"]
+    );
+    // Deleting twice is fine; an emptied folder is gone.
+    for _ in 0..2 {
+        storage
+            .delete("sessions/dt=2026-02-01/part-0.parquet")
+            .unwrap();
+    }
+    assert_eq!(
+        storage.list_folders("sessions/").unwrap(),
+        ["dt=2026-02-02"]
+    );
+    assert!(storage.list("nothing/").unwrap().is_empty());
+    assert!(storage.locate("state/s").ends_with("state/s"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn conditional_writes_name_the_version_they_replace() {
+    fn a_folder_keeps_the_storage_contract() {
         let dir = tempfile::tempdir().unwrap();
-        let storage = LocalStorage::new(dir.path());
-        assert!(storage.put_if("state/s", b"one", None).unwrap());
-        // A second creator loses: the object exists now.
-        assert!(!storage.put_if("state/s", b"two", None).unwrap());
-        let first = storage.get("state/s").unwrap().unwrap();
-        assert_eq!(first.bytes, b"one");
-        assert!(
-            !storage
-                .put_if("state/s", b"two", Some("0000000000000000-3"))
-                .unwrap()
-        );
-        assert!(
-            storage
-                .put_if("state/s", b"two", Some(&first.version))
-                .unwrap()
-        );
-        // The writer that read "one" is now behind and must start over.
-        assert!(
-            !storage
-                .put_if("state/s", b"three", Some(&first.version))
-                .unwrap()
-        );
-        assert_eq!(storage.get("state/s").unwrap().unwrap().bytes, b"two");
-    }
-
-    #[test]
-    fn lists_keys_recursively_and_folders_one_level() {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = LocalStorage::new(dir.path());
-        storage
-            .put("sessions/dt=2026-02-02/part-0.parquet", b"b")
-            .unwrap();
-        storage
-            .put("sessions/dt=2026-02-01/part-0.parquet", b"a")
-            .unwrap();
-        storage
-            .put("findings/dt=2026-02-01/part-0.parquet", b"c")
-            .unwrap();
-        assert_eq!(
-            storage.list("sessions/").unwrap(),
-            [
-                "sessions/dt=2026-02-01/part-0.parquet",
-                "sessions/dt=2026-02-02/part-0.parquet"
-            ]
-        );
-        assert_eq!(
-            storage.list_folders("sessions/").unwrap(),
-            ["dt=2026-02-01", "dt=2026-02-02"]
-        );
-        storage
-            .delete("sessions/dt=2026-02-01/part-0.parquet")
-            .unwrap();
-        storage
-            .delete("sessions/dt=2026-02-01/part-0.parquet")
-            .unwrap();
-        assert_eq!(
-            storage.list_folders("sessions/").unwrap(),
-            ["dt=2026-02-02"]
-        );
-        assert!(storage.list("nothing/").unwrap().is_empty());
+        check_storage_contract(&LocalStorage::new(dir.path()));
     }
 }

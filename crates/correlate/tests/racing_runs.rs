@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sessiontrail_correlate::storage::LocalStorage;
-use sessiontrail_correlate::{Inputs, Policy, RunOptions, RunSettings, read_local_inputs, run_on};
+use sessiontrail_correlate::{Policy, RunOptions, RunSettings, read_local_inputs, run_on};
 
 fn generated() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/generated")
@@ -30,28 +30,6 @@ fn tables(dir: &Path) -> Vec<(String, Vec<u8>)> {
     }
     out.sort();
     out
-}
-
-/// Part i of n: every n-th CloudTrail event and broker record, from the i-th.
-fn part(inputs: &Inputs, i: usize, n: usize) -> Inputs {
-    let mut piece = Inputs::default();
-    piece.cloudtrail.events = inputs
-        .cloudtrail
-        .events
-        .iter()
-        .skip(i)
-        .step_by(n)
-        .cloned()
-        .collect();
-    piece.broker.records = inputs
-        .broker
-        .records
-        .iter()
-        .skip(i)
-        .step_by(n)
-        .cloned()
-        .collect();
-    piece
 }
 
 #[test]
@@ -81,7 +59,7 @@ fn racing_runs_on_one_folder_lose_no_update() {
                     let (policy, inputs, settings) = (&policy, &inputs, &settings);
                     let storage = LocalStorage::new(raced.path());
                     scope.spawn(move || {
-                        run_on(policy, &storage, part(inputs, i, 6), settings)
+                        run_on(policy, &storage, inputs.every_nth(i, 6), settings)
                             .unwrap()
                             .lost_races
                     })
