@@ -8,7 +8,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{files_under, path_str, run};
+use common::{parquet_files_under, path_str, run};
+use sessiontrail_ingest::input_files::files_under as all_files;
 
 struct Mount(PathBuf);
 
@@ -72,7 +73,7 @@ fn a_full_disk_is_a_clear_error_and_the_previous_dataset_survives() {
         day_one.join("sessiontrail.toml"),
     )
     .unwrap();
-    for file in files_in(&fixtures.join("cloudtrail"))
+    for file in all_files(&fixtures.join("cloudtrail"))
         .into_iter()
         .filter(|f| f.to_string_lossy().contains("/2026/02/01/"))
     {
@@ -80,7 +81,7 @@ fn a_full_disk_is_a_clear_error_and_the_previous_dataset_survives() {
         std::fs::copy(&file, day_one.join("cloudtrail").join(name)).unwrap();
     }
     assert!(correlate(&day_one, &out).status.success());
-    let before: Vec<_> = files_under(&out).into_iter().collect();
+    let before: Vec<_> = parquet_files_under(&out).into_iter().collect();
     let state_before = std::fs::read(out.join("state/state.jsonl.gz")).unwrap();
     assert!(!before.is_empty());
 
@@ -96,7 +97,7 @@ fn a_full_disk_is_a_clear_error_and_the_previous_dataset_survives() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("No space left on device"), "{stderr}");
     assert!(stderr.contains(path_str(&out)), "names the file: {stderr}");
-    let after: Vec<_> = files_under(&out).into_iter().collect();
+    let after: Vec<_> = parquet_files_under(&out).into_iter().collect();
     assert_eq!(after, before, "the previous dataset is untouched");
     assert_eq!(
         std::fs::read(out.join("state/state.jsonl.gz")).unwrap(),
@@ -110,21 +111,4 @@ fn a_full_disk_is_a_clear_error_and_the_previous_dataset_survives() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for entry in std::fs::read_dir(&current).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
 }

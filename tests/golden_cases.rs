@@ -25,6 +25,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use common::{path_str, read_table, run, session_key};
+use sessiontrail_ingest::input_files::files_under;
 
 const STATUSES: [&str; 6] = [
     "attributed",
@@ -311,26 +312,6 @@ fn diff(want: &[String], got: &[String]) -> (Vec<String>, Vec<String>) {
     (missing, extra)
 }
 
-/// Files under `dir`, recursively.
-fn all_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
-}
-
 /// Where a value that must never be stored shows up in OUT (table cells or raw file bytes).
 fn stored_secrets(out: &Path, secrets: &[String]) -> Vec<String> {
     let mut found = Vec::new();
@@ -346,7 +327,7 @@ fn stored_secrets(out: &Path, secrets: &[String]) -> Vec<String> {
                 }
             }
         }
-        for file in all_files(out) {
+        for file in files_under(out) {
             let bytes = std::fs::read(&file).unwrap_or_default();
             if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
                 found.push(format!(

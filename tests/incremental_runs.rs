@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{files_under, path_str, run_ok};
+use common::{parquet_files_under, path_str, run_ok};
 
 fn generate(dir: &Path) -> String {
     run_ok(&[
@@ -82,8 +82,8 @@ fn correlate(input: &Path, cloudtrail: &[PathBuf], broker: &[PathBuf], out: &Pat
 }
 
 fn dataset(out: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = files_under(&out.join("sessions"));
-    for (path, bytes) in files_under(&out.join("findings")) {
+    let mut files = parquet_files_under(&out.join("sessions"));
+    for (path, bytes) in parquet_files_under(&out.join("findings")) {
         files.insert(Path::new("findings").join(path), bytes);
     }
     files
@@ -148,7 +148,7 @@ fn rerunning_over_the_same_inputs_changes_nothing() {
         &as_of,
     );
     let first = dataset(&out);
-    let modified: Vec<_> = files_under(&out)
+    let modified: Vec<_> = parquet_files_under(&out)
         .keys()
         .map(|p| std::fs::metadata(out.join(p)).unwrap().modified().unwrap())
         .collect();
@@ -168,7 +168,7 @@ fn rerunning_over_the_same_inputs_changes_nothing() {
         run_ok(&args)
     };
     assert_eq!(dataset(&out), first);
-    let modified_again: Vec<_> = files_under(&out)
+    let modified_again: Vec<_> = parquet_files_under(&out)
         .keys()
         .map(|p| std::fs::metadata(out.join(p)).unwrap().modified().unwrap())
         .collect();

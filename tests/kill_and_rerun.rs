@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use common::{files_under, path_str};
+use common::{parquet_files_under, path_str};
 
 fn correlate(out: &Path) -> Command {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/generated");
@@ -31,7 +31,7 @@ fn correlate(out: &Path) -> Command {
 
 /// sessions/, findings/ and the state's content.
 fn snapshot(out: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut all: Vec<(String, Vec<u8>)> = files_under(out)
+    let mut all: Vec<(String, Vec<u8>)> = parquet_files_under(out)
         .into_iter()
         .map(|(path, bytes)| (path.display().to_string(), bytes))
         .collect();
@@ -49,7 +49,7 @@ fn snapshot(out: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// Every parquet file a reader can see parses completely.
 fn assert_readable(out: &Path, point: usize) {
-    for path in files_under(out).into_keys() {
+    for path in parquet_files_under(out).into_keys() {
         let file = std::fs::File::open(out.join(&path)).unwrap();
         let reader =
             datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(

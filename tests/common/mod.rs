@@ -36,31 +36,22 @@ pub fn path_str(path: &Path) -> &str {
 }
 
 /// Every parquet file under `dir`, sorted, relative path -> bytes.
-pub fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                let relative = path.strip_prefix(dir).unwrap().to_path_buf();
-                files.insert(relative, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
+pub fn parquet_files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    sessiontrail_ingest::input_files::files_under(dir)
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "parquet"))
+        .map(|path| {
+            let bytes = std::fs::read(&path).unwrap();
+            (path.strip_prefix(dir).unwrap().to_path_buf(), bytes)
+        })
+        .collect()
 }
 
 /// All rows of a table as maps column -> display string ("" for null), with `dt`.
 pub fn read_table(out: &Path, table: &str) -> Vec<BTreeMap<String, String>> {
     let mut rows = Vec::new();
     let root = out.join(table);
-    for relative in files_under(&root).into_keys() {
+    for relative in parquet_files_under(&root).into_keys() {
         let dt = relative
             .components()
             .next()

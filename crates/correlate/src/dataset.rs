@@ -69,7 +69,19 @@ impl<'a> Table<'a> {
 
     /// All rows of a partition (empty when it does not exist).
     pub fn read_partition(&self, dt: &str) -> Result<RecordBatch, DatasetError> {
+        Ok(self.read_partition_for_rewrite(dt)?.0)
+    }
+
+    /// All rows of a partition and the bytes of its part file (when there is one), to
+    /// hand to [`Table::write_partition`] so identical content is not rewritten and
+    /// not read twice.
+    pub fn read_partition_for_rewrite(
+        &self,
+        dt: &str,
+    ) -> Result<(RecordBatch, Option<Bytes>), DatasetError> {
         let prefix = self.partition_prefix(dt);
+        let part_key = format!("{prefix}{PART_FILE}");
+        let mut part_bytes = None;
         let mut batches = Vec::new();
         let keys = self.storage.list(&prefix)?;
         for key in keys.iter().filter(|k| k.ends_with(".parquet")) {
@@ -77,7 +89,11 @@ impl<'a> Table<'a> {
             let Some(stored) = self.storage.get(key)? else {
                 continue;
             };
-            let reader = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(stored.bytes))
+            let bytes = Bytes::from(stored.bytes);
+            if *key == part_key {
+                part_bytes = Some(bytes.clone());
+            }
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
                 .and_then(|b| b.build())
                 .map_err(|source| DatasetError::Parquet {
                     location: location.clone(),
@@ -97,19 +113,26 @@ impl<'a> Table<'a> {
                 batches.push(batch);
             }
         }
-        concat_batches(&self.schema, &batches).map_err(|source| DatasetError::Arrow {
-            location: self.storage.locate(&prefix),
-            source,
-        })
+        let rows =
+            concat_batches(&self.schema, &batches).map_err(|source| DatasetError::Arrow {
+                location: self.storage.locate(&prefix),
+                source,
+            })?;
+        Ok((rows, part_bytes))
     }
 
-    /// Replaces a partition's content; an empty batch removes the partition. Returns
-    /// whether anything in storage changed.
-    pub fn write_partition(&self, dt: &str, batch: &RecordBatch) -> Result<bool, DatasetError> {
+    /// Replaces a partition's content; an empty batch removes the partition. `current`
+    /// is the part file's bytes as read ([`Table::read_partition_for_rewrite`]): the
+    /// same content is not written again. Returns whether anything in storage changed.
+    pub fn write_partition(
+        &self,
+        dt: &str,
+        batch: &RecordBatch,
+        current: Option<&[u8]>,
+    ) -> Result<bool, DatasetError> {
         let key = format!("{}{PART_FILE}", self.partition_prefix(dt));
-        let existing = self.storage.get(&key)?;
         if batch.num_rows() == 0 {
-            if existing.is_none() {
+            if current.is_none() {
                 return Ok(false);
             }
             self.storage.delete(&key)?;
@@ -119,7 +142,7 @@ impl<'a> Table<'a> {
             location: self.storage.locate(&key),
             source,
         })?;
-        if existing.is_some_and(|old| old.bytes == bytes) {
+        if current.is_some_and(|old| old == bytes.as_slice()) {
             return Ok(false);
         }
         self.storage.put(&key, &bytes)?;

@@ -39,8 +39,8 @@ impl Finding {
         utc_date(self.event_time)
     }
 
-    /// The finding as one JSON object with the `findings` columns (what an alert
-    /// carries, and what `sessiontrail findings --format jsonl` prints per line).
+    /// The finding as one JSON object with the `findings` columns, its evidence as an
+    /// object and its time in RFC 3339: the detail of an alert on the event bus.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "finding_id": self.finding_id,

@@ -486,7 +486,7 @@ fn write_dataset(
     let mut rewritten = 0;
     let sessions = Table::new(storage, "sessions", sessions_schema());
     for dt in &session_dts {
-        let existing = sessions.read_partition(dt)?;
+        let (existing, current) = sessions.read_partition_for_rewrite(dt)?;
         let keys = session_keys(&existing);
         let start_times = timestamp_column(&existing, "start_time");
         let kept = retain_rows(&existing, |i| {
@@ -512,11 +512,11 @@ fn write_dataset(
             ],
             "sessions",
         )?;
-        rewritten += u64::from(sessions.write_partition(dt, &merged)?);
+        rewritten += u64::from(sessions.write_partition(dt, &merged, current.as_deref())?);
     }
     let findings = Table::new(storage, "findings", findings_schema());
     for dt in &finding_dts {
-        let existing = findings.read_partition(dt)?;
+        let (existing, current) = findings.read_partition_for_rewrite(dt)?;
         let ids = string_column(&existing, "finding_id");
         let event_times = timestamp_column(&existing, "event_time");
         let kept = retain_rows(&existing, |i| {
@@ -537,7 +537,7 @@ fn write_dataset(
             &["event_time", "finding_id"],
             "findings",
         )?;
-        rewritten += u64::from(findings.write_partition(dt, &merged)?);
+        rewritten += u64::from(findings.write_partition(dt, &merged, current.as_deref())?);
     }
     Ok((written, (session_dts, finding_dts), rewritten))
 }
@@ -565,7 +565,7 @@ fn write_rejects(
     }
     let table = Table::new(storage, "rejects", rejects_schema());
     let dt = utc_date(as_of);
-    let existing = table.read_partition(&dt)?;
+    let (existing, current) = table.read_partition_for_rewrite(&dt)?;
     let fresh = rejects_to_batch(rejects).map_err(|source| RunError::Arrow {
         table: "rejects",
         source,
@@ -605,7 +605,7 @@ fn write_rejects(
                 source,
             }
         })?;
-    Ok(table.write_partition(&dt, &unique)?)
+    Ok(table.write_partition(&dt, &unique, current.as_deref())?)
 }
 
 /// Keeps what later runs need: every record of a session active within `retention` of

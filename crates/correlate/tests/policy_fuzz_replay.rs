@@ -2,38 +2,19 @@
 //! seeded, its corpus (`fuzz/corpus/policy/`), plus every policy file of the fixtures,
 //! through the checks the fuzz target runs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sessiontrail_correlate::policy::check_parse_invariants;
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
-}
+use sessiontrail_ingest::input_files::files_under;
 
 #[test]
 fn policy_corpus_regressions_and_fixtures() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut inputs: Vec<PathBuf> = ["regressions", "corpus"]
         .iter()
-        .flat_map(|kind| files(&root.join("fuzz").join(kind).join("policy")))
+        .flat_map(|kind| files_under(&root.join("fuzz").join(kind).join("policy")))
         .collect();
-    let fixtures: Vec<PathBuf> = files(&root.join("fixtures"))
+    let fixtures: Vec<PathBuf> = files_under(&root.join("fixtures"))
         .into_iter()
         .filter(|f| f.extension().is_some_and(|e| e == "toml"))
         .collect();

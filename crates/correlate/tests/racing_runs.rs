@@ -6,30 +6,22 @@ use std::sync::Arc;
 
 use sessiontrail_correlate::storage::LocalStorage;
 use sessiontrail_correlate::{Policy, RunOptions, RunSettings, read_local_inputs, run_on};
+use sessiontrail_ingest::input_files::files_under;
 
 fn generated() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/generated")
 }
 
+/// The sessions/ and findings/ Parquet files: relative path and bytes, sorted.
 fn tables(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for table in ["sessions", "findings"] {
-        let Ok(partitions) = std::fs::read_dir(dir.join(table)) else {
-            continue;
-        };
-        for partition in partitions {
-            let partition = partition.unwrap().path();
-            for file in std::fs::read_dir(&partition).unwrap() {
-                let file = file.unwrap().path();
-                out.push((
-                    file.strip_prefix(dir).unwrap().display().to_string(),
-                    std::fs::read(&file).unwrap(),
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
+    ["sessions", "findings"]
+        .iter()
+        .flat_map(|table| files_under(&dir.join(table)))
+        .map(|file| {
+            let bytes = std::fs::read(&file).unwrap();
+            (file.strip_prefix(dir).unwrap().display().to_string(), bytes)
+        })
+        .collect()
 }
 
 #[test]

@@ -121,15 +121,14 @@ pub fn read_broker_log_file(path: &Path, out: &mut BrokerRead) {
 pub fn read_broker_log_object(name: &str, bytes: Vec<u8>, out: &mut BrokerRead) {
     out.stats.files += 1;
     let mut buffers = ReadBuffers::default();
-    let mut content = Vec::new();
-    let read = match content_from_bytes(bytes, &mut buffers) {
-        InputContent::Whole(whole) => {
-            content = whole.to_vec();
-            Ok(())
+    match content_from_bytes(bytes, &mut buffers) {
+        InputContent::Whole(whole) => read_broker_log(whole, name, out),
+        InputContent::Stream(mut stream) => {
+            let mut content = Vec::new();
+            let read = stream.read_to_end(&mut content).map(drop);
+            read_broker_log_read(content, read, name, out);
         }
-        InputContent::Stream(mut stream) => stream.read_to_end(&mut content).map(drop),
-    };
-    read_broker_log_read(content, read, name, out);
+    }
 }
 
 /// Reads what was read of a file; a read error past some point keeps the complete

@@ -39,7 +39,7 @@ pub fn list_input_files(paths: &[PathBuf]) -> Result<InputFiles, IngestError> {
             source,
         })?;
         if meta.is_dir() {
-            walk(path, &mut visited, &mut found);
+            walk(path, &mut visited, &mut found, Select::Inputs);
         } else if is_digest_or_insight(path) {
             found.skipped.push(path.clone());
         } else {
@@ -49,7 +49,25 @@ pub fn list_input_files(paths: &[PathBuf]) -> Result<InputFiles, IngestError> {
     Ok(found)
 }
 
-fn walk(dir: &Path, visited: &mut HashSet<PathBuf>, found: &mut InputFiles) {
+/// Every file under `dir`, whatever its name, sorted; each folder is walked once
+/// (symlink loops end), and what cannot be read is left out. A folder that does not
+/// exist has no files.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = InputFiles::default();
+    walk(dir, &mut HashSet::new(), &mut found, Select::Everything);
+    found.files.sort();
+    found.files
+}
+
+/// Which files a walk keeps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Select {
+    /// Input files: the known extensions, without Digest and Insight files.
+    Inputs,
+    Everything,
+}
+
+fn walk(dir: &Path, visited: &mut HashSet<PathBuf>, found: &mut InputFiles, select: Select) {
     let canonical = match dir.canonicalize() {
         Ok(path) => path,
         Err(err) => {
@@ -90,7 +108,8 @@ fn walk(dir: &Path, visited: &mut HashSet<PathBuf>, found: &mut InputFiles) {
             None => std::fs::metadata(&path).map(|m| m.is_dir()),
         };
         match is_dir {
-            Ok(true) => walk(&path, visited, found),
+            Ok(true) => walk(&path, visited, found, select),
+            Ok(false) if select == Select::Everything => found.files.push(path),
             Ok(false) => {
                 let wanted = path
                     .extension()

@@ -2,31 +2,12 @@
 //! the fuzzers found) and, when seeded, the corpora (`fuzz/corpus/<target>/`), plus
 //! every fixture input, through the same checks the fuzz targets run.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use sessiontrail_ingest::input_files::files_under;
 use sessiontrail_ingest::invariants::{
     check_arn_text, check_broker_log_bytes, check_cloudtrail_bytes,
 };
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
-}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -35,7 +16,7 @@ fn root() -> PathBuf {
 fn replay(target: &str, check: fn(&[u8])) -> usize {
     let mut count = 0;
     for kind in ["regressions", "corpus"] {
-        for file in files(&root().join("fuzz").join(kind).join(target)) {
+        for file in files_under(&root().join("fuzz").join(kind).join(target)) {
             let bytes = std::fs::read(&file).unwrap();
             let outcome = std::panic::catch_unwind(|| check(&bytes));
             assert!(outcome.is_ok(), "{} breaks a promise", file.display());
@@ -61,7 +42,7 @@ fn inflate(bytes: Vec<u8>) -> Vec<u8> {
 #[test]
 fn cloudtrail_reader_corpus_and_fixtures() {
     replay("cloudtrail_reader", check_cloudtrail_bytes);
-    let cases = files(&root().join("fixtures/cases"));
+    let cases = files_under(&root().join("fixtures/cases"));
     for file in cases
         .iter()
         .filter(|f| f.to_string_lossy().contains("/cloudtrail/"))
@@ -73,7 +54,7 @@ fn cloudtrail_reader_corpus_and_fixtures() {
 #[test]
 fn broker_log_reader_corpus_and_fixtures() {
     replay("broker_log_reader", check_broker_log_bytes);
-    let cases = files(&root().join("fixtures"));
+    let cases = files_under(&root().join("fixtures"));
     for file in cases
         .iter()
         .filter(|f| f.to_string_lossy().contains("/broker/"))

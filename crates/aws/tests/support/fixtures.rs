@@ -34,20 +34,10 @@ pub const AS_OF: &str = "2026-02-03T01:00:00Z";
 
 /// Every file under `dir`, relative, sorted.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path.strip_prefix(dir).unwrap().to_path_buf());
-            }
-        }
-    }
-    out.sort();
-    out
+    sessiontrail_ingest::input_files::files_under(dir)
+        .into_iter()
+        .map(|path| path.strip_prefix(dir).unwrap().to_path_buf())
+        .collect()
 }
 
 pub async fn create_bucket(client: &Client, bucket: &str) {
