@@ -486,60 +486,61 @@ fn write_dataset(
     let mut rewritten = 0;
     let sessions = Table::new(storage, "sessions", sessions_schema());
     for dt in &session_dts {
-        let (existing, current) = sessions.read_partition_for_rewrite(dt)?;
-        let keys = session_keys(&existing);
-        let start_times = timestamp_column(&existing, "start_time");
-        let kept = retain_rows(&existing, |i| {
-            !replaced_keys.contains(keys[i].as_str()) && !live(start_times[i])
-        })
-        .map_err(|source| RunError::Arrow {
-            table: "sessions",
-            source,
-        })?;
-        let fresh = sessions_to_batch(sessions_by_dt.get(dt).map(Vec::as_slice).unwrap_or(&[]))
-            .map_err(|source| RunError::Arrow {
-                table: "sessions",
-                source,
-            })?;
-        let merged = merge(
-            &sessions.schema,
-            &[kept, fresh],
-            &[
-                "start_time",
-                "session_id",
-                "cloudtrail_event_id",
-                "broker_request_id",
-            ],
-            "sessions",
-        )?;
-        rewritten += u64::from(sessions.write_partition(dt, &merged, current.as_deref())?);
+        let fresh = sessions_to_batch(sessions_by_dt.get(dt).map(Vec::as_slice).unwrap_or(&[]));
+        let keep = |existing: &RecordBatch| {
+            let keys = session_keys(existing);
+            let start_times = timestamp_column(existing, "start_time");
+            (0..existing.num_rows())
+                .map(|i| !replaced_keys.contains(keys[i].as_str()) && !live(start_times[i]))
+                .collect()
+        };
+        let order = [
+            "start_time",
+            "session_id",
+            "cloudtrail_event_id",
+            "broker_request_id",
+        ];
+        rewritten += u64::from(rewrite_partition(&sessions, dt, keep, fresh, &order)?);
     }
     let findings = Table::new(storage, "findings", findings_schema());
     for dt in &finding_dts {
-        let (existing, current) = findings.read_partition_for_rewrite(dt)?;
-        let ids = string_column(&existing, "finding_id");
-        let event_times = timestamp_column(&existing, "event_time");
-        let kept = retain_rows(&existing, |i| {
-            !replaced_findings.contains(ids[i].as_str()) && !live(event_times[i])
-        })
-        .map_err(|source| RunError::Arrow {
-            table: "findings",
-            source,
-        })?;
-        let fresh = findings_to_batch(findings_by_dt.get(dt).map(Vec::as_slice).unwrap_or(&[]))
-            .map_err(|source| RunError::Arrow {
-                table: "findings",
-                source,
-            })?;
-        let merged = merge(
-            &findings.schema,
-            &[kept, fresh],
-            &["event_time", "finding_id"],
-            "findings",
-        )?;
-        rewritten += u64::from(findings.write_partition(dt, &merged, current.as_deref())?);
+        let fresh = findings_to_batch(findings_by_dt.get(dt).map(Vec::as_slice).unwrap_or(&[]));
+        let keep = |existing: &RecordBatch| {
+            let ids = string_column(existing, "finding_id");
+            let event_times = timestamp_column(existing, "event_time");
+            (0..existing.num_rows())
+                .map(|i| !replaced_findings.contains(ids[i].as_str()) && !live(event_times[i]))
+                .collect()
+        };
+        let order = ["event_time", "finding_id"];
+        rewritten += u64::from(rewrite_partition(&findings, dt, keep, fresh, &order)?);
     }
     Ok((written, (session_dts, finding_dts), rewritten))
+}
+
+/// Rewrites one partition: its rows that `keep` accepts (one flag per row) and `fresh`,
+/// sorted by `order`. Returns whether the stored file changed.
+fn rewrite_partition(
+    table: &Table<'_>,
+    dt: &str,
+    keep: impl Fn(&RecordBatch) -> Vec<bool>,
+    fresh: Result<RecordBatch, datafusion::arrow::error::ArrowError>,
+    order: &[&str],
+) -> Result<bool, RunError> {
+    let arrow = |source| RunError::Arrow {
+        table: table.name,
+        source,
+    };
+    let (existing, current) = table.read_partition_for_rewrite(dt)?;
+    let keep = keep(&existing);
+    let kept = retain_rows(&existing, |i| keep[i]).map_err(arrow)?;
+    let merged = merge(
+        &table.schema,
+        &[kept, fresh.map_err(arrow)?],
+        order,
+        table.name,
+    )?;
+    Ok(table.write_partition(dt, &merged, current.as_deref())?)
 }
 
 fn merge(
