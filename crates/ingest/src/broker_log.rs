@@ -2,13 +2,19 @@
 //! wrapper it reaches us: plain JSON lines (optionally gzipped), CloudWatch Logs export
 //! files (`<ISO timestamp> <message>` per line), and CloudWatch Logs subscription
 //! payloads, encoded (`{"awslogs":{"data":"<base64 gzip>"}}`) or decoded
-//! (`{"messageType":"DATA_MESSAGE","logEvents":[...]}`), one per file or per line.
+//! (`{"messageType":"DATA_MESSAGE","logEvents":[...]}`), one per file or per line. In
+//! each, a message may also be a Lambda JSON log line (the function's `LogFormat:
+//! JSON`): `{"time":...,"type":"app","level":...,"requestId":...,"message":<record>}`,
+//! the record being the `message` object itself or its JSON text. Files may be UTF-8
+//! (with or without a byte-order mark) or UTF-16 ([`crate::text_encoding`]).
 //!
 //! A message that is not a JSON object, or an object without `v` (the Lambda's START /
-//! END / REPORT lines, other application logs, CONTROL_MESSAGE payloads), is not a
-//! broker record: it is counted as ignored. An object with `v` that breaks the schema
-//! is a reject. A record that carries a token is kept without the token: only the
-//! names of the keys that held one are remembered, for the secret finding.
+//! END / REPORT lines and platform events, other application logs, CONTROL_MESSAGE
+//! payloads), is not a broker record: it is counted as ignored. An object with `v` that
+//! breaks the schema is a reject. Tokens ([`crate::token_leak`]): an accepted record
+//! keeps the paths that held one in [`BrokerRecord::token_paths`] and its kept values
+//! have them redacted; a token in any other line (ignored or rejected) becomes a
+//! [`TokenLeak`]. No token value is kept anywhere.
 
 use std::io::Read;
 use std::path::Path;
@@ -17,10 +23,13 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::input_files::{InputContent, ReadBuffers, content_from_bytes, open_input};
+use crate::input_files::{InputContent, ReadBuffers, SkippedFile, content_from_bytes, open_input};
 use crate::reject::{InputKind, Location, Reject};
 use crate::session_event::type_name;
+use crate::text_encoding::{TextEncoding, decode_text};
 use crate::time::{EpochMillis, parse_rfc3339_millis};
+pub use crate::token_leak::{TokenLeak, token_paths};
+use crate::token_leak::{redact_tokens, text_token_names, token_paths_except};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -40,7 +49,8 @@ impl BrokerOutcome {
     }
 }
 
-/// One broker log record (version 1). Token values are never held.
+/// One broker log record (version 1). Token values are never held: a kept string that
+/// had one has it replaced by `REDACTED`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerRecord {
     /// The broker Lambda's request id: records with the same id are one record.
@@ -59,7 +69,9 @@ pub struct BrokerRecord {
     pub ssm_request_id: Option<String>,
     pub reason: Option<String>,
     pub source_ip: Option<String>,
-    /// Paths of the keys (or `wss://` URLs) that held a token; empty for a clean record.
+    /// Paths of the keys, or of the strings (a `wss://` URL with a `token=` parameter),
+    /// that held a token; empty for a clean record. Kept values never hold the token:
+    /// it is replaced by `REDACTED`.
     pub token_paths: Vec<String>,
 }
 
@@ -68,6 +80,10 @@ pub struct BrokerRead {
     pub records: Vec<BrokerRecord>,
     pub rejects: Vec<Reject>,
     pub stats: BrokerStats,
+    /// Tokens in lines that gave no accepted record (ignored or rejected lines).
+    pub leaks: Vec<TokenLeak>,
+    /// Files in the walked folders that were not read, with why.
+    pub skipped_files: Vec<SkippedFile>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -98,13 +114,65 @@ impl BrokerRead {
         self.records.extend(other.records);
         self.rejects.extend(other.rejects);
         self.stats.add(&other.stats);
+        self.leaks.extend(other.leaks);
+        self.skipped_files.extend(other.skipped_files);
     }
 
-    fn reject(&mut self, location: Location, reason: impl Into<String>) {
+    fn reject(&mut self, at: &Context, reason: impl Into<String>) {
+        let mut reason = reason.into();
+        if let Some(note) = at.encoding.offset_note() {
+            reason.push_str(note);
+        }
         self.stats.rejected += 1;
-        self.rejects
-            .push(Reject::new(InputKind::BrokerLog, location, reason));
+        self.rejects.push(Reject::new(
+            InputKind::BrokerLog,
+            at.location.clone(),
+            reason,
+        ));
     }
+
+    /// A token in a line that gave no accepted record; `fields` are the objects the
+    /// line's fields are taken from, first match wins.
+    fn leak(&mut self, at: &Context, fields: &[&Map<String, Value>], token_paths: Vec<String>) {
+        if token_paths.is_empty() {
+            return;
+        }
+        let text = |key: &str| {
+            fields
+                .iter()
+                .find_map(|f| f.get(key).and_then(Value::as_str))
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| redact_tokens(s).into_owned())
+        };
+        let ts = fields
+            .iter()
+            .find_map(|f| f.get("ts").and_then(Value::as_str))
+            .and_then(parse_rfc3339_millis);
+        self.leaks.push(TokenLeak {
+            source_file: at.location.file.clone(),
+            line: at.location.line.unwrap_or(0),
+            byte_offset: at.location.byte_offset.unwrap_or(0),
+            request_id: text("request_id").or_else(|| at.request_id.clone()),
+            session_id: text("session_id"),
+            ts: ts.or(at.ts),
+            caller_arn: text("caller_arn"),
+            account_id: text("account_id"),
+            region: text("region"),
+            target: text("target"),
+            token_paths,
+        });
+    }
+}
+
+/// Where a message is, and what the wrappers around it said about it.
+#[derive(Debug, Clone)]
+struct Context {
+    location: Location,
+    encoding: TextEncoding,
+    /// The time a wrapper gave the message (export line, log event, Lambda JSON line).
+    ts: Option<EpochMillis>,
+    /// A Lambda JSON log line's `requestId`.
+    request_id: Option<String>,
 }
 
 /// Reads one broker log file in any wrapper.
@@ -134,63 +202,107 @@ pub fn read_broker_log_object(name: &str, bytes: Vec<u8>, out: &mut BrokerRead) 
 /// Reads what was read of a file; a read error past some point keeps the complete
 /// lines before it and rejects the rest with its location.
 fn read_broker_log_read(
-    mut content: Vec<u8>,
+    content: Vec<u8>,
     read: std::io::Result<()>,
     name: &str,
     out: &mut BrokerRead,
 ) {
-    let name = name.to_string();
-    if let Err(err) = read {
-        // Keep whatever complete lines were read before a truncated gzip stream.
-        let complete = content
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let line = memchr::memchr_iter(b'\n', &content[..complete]).count() as u64 + 1;
-        content.truncate(complete);
-        read_broker_log(&content, &name, out);
-        out.reject(
-            Location::at(&name, line, complete as u64),
-            format!("file could not be read past this point: {err}"),
-        );
+    let Err(err) = read else {
+        read_broker_log(&content, name, out);
         return;
-    }
-    read_broker_log(&content, &name, out);
+    };
+    out.stats.bytes += content.len() as u64;
+    // Keep whatever complete lines were read before a truncated gzip stream (a
+    // character cut off by the truncation is part of what was not read).
+    let decoded = decode_text(&content);
+    let text = decoded.text.as_ref();
+    let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line = memchr::memchr_iter(b'\n', &text[..complete]).count() as u64 + 1;
+    read_broker_text(&text[..complete], decoded.encoding, name, out);
+    let at = Context {
+        location: Location::at(name, line, complete as u64 + decoded.encoding.offset_bias()),
+        encoding: decoded.encoding,
+        ts: None,
+        request_id: None,
+    };
+    out.reject(
+        &at,
+        format!("file could not be read past this point: {err}"),
+    );
 }
 
-/// Reads broker log content; `name` labels rejects.
+/// Reads broker log content (decompressed, in any [`TextEncoding`]); `name` labels
+/// rejects.
 pub fn read_broker_log(content: &[u8], name: &str, out: &mut BrokerRead) {
     out.stats.bytes += content.len() as u64;
+    let decoded = decode_text(content);
+    let text = decoded.text.as_ref();
+    read_broker_text(text, decoded.encoding, name, out);
+    if let Some(error) = decoded.error {
+        let lines = memchr::memchr_iter(b'\n', text).count() as u64;
+        let at = Context {
+            location: Location::at(
+                name,
+                lines + 1,
+                text.len() as u64 + decoded.encoding.offset_bias(),
+            ),
+            encoding: decoded.encoding,
+            ts: None,
+            request_id: None,
+        };
+        out.reject(
+            &at,
+            format!("file could not be read past this point: {error}"),
+        );
+    }
+}
+
+/// Reads UTF-8 text, line by line (or as one pretty-printed subscription payload).
+fn read_broker_text(text: &[u8], encoding: TextEncoding, name: &str, out: &mut BrokerRead) {
+    let bias = encoding.offset_bias();
+    let context = |line: u64, offset: u64| Context {
+        location: Location::at(name, line, offset + bias),
+        encoding,
+        ts: None,
+        request_id: None,
+    };
     // A whole file holding one (pretty-printed) subscription payload.
-    let trimmed = content.trim_ascii();
+    let trimmed = text.trim_ascii();
     if trimmed.starts_with(b"{")
         && memchr::memchr(b'\n', trimmed).is_some()
         && let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(trimmed)
         && is_subscription(&object)
     {
-        read_subscription(&object, &Location::at(name, 1, 0), out);
+        read_subscription(&object, &context(1, 0), out);
         return;
     }
     let mut offset = 0usize;
-    for (index, raw_line) in content.split(|&b| b == b'\n').enumerate() {
-        let location = Location::at(name, index as u64 + 1, offset as u64);
+    for (index, raw_line) in text.split(|&b| b == b'\n').enumerate() {
+        let mut at = context(index as u64 + 1, offset as u64);
         offset += raw_line.len() + 1;
         let line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
         if line.trim_ascii().is_empty() {
             continue;
         }
         match std::str::from_utf8(line) {
-            Ok(text) => read_message(strip_export_timestamp(text), &location, out),
+            Ok(text) => {
+                let (stamp, message) = split_export_timestamp(text);
+                at.ts = stamp;
+                read_message(message, &at, out);
+            }
             Err(_) => {
                 out.stats.messages += 1;
-                out.reject(location, "line is not valid UTF-8");
+                out.reject(&at, "line is not valid UTF-8");
+                let lossy = String::from_utf8_lossy(line);
+                out.leak(&at, &[], text_token_names(&lossy));
             }
         }
     }
 }
 
-/// CloudWatch Logs export lines are `<ISO-8601 UTC timestamp> <message>`.
-fn strip_export_timestamp(line: &str) -> &str {
+/// CloudWatch Logs export lines are `<ISO-8601 UTC timestamp> <message>`: the time (when
+/// the line has one) and the message.
+fn split_export_timestamp(line: &str) -> (Option<EpochMillis>, &str) {
     let bytes = line.as_bytes();
     let looks_like_date = bytes.len() > 20
         && bytes[..4].iter().all(u8::is_ascii_digit)
@@ -199,74 +311,191 @@ fn strip_export_timestamp(line: &str) -> &str {
         && bytes[10] == b'T';
     if looks_like_date
         && let Some((stamp, rest)) = line.split_once(' ')
-        && parse_rfc3339_millis(stamp).is_some()
+        && let Some(ts) = parse_rfc3339_millis(stamp)
     {
-        return rest;
+        return (Some(ts), rest);
     }
-    line
+    (None, line)
 }
 
 fn is_subscription(object: &Map<String, Value>) -> bool {
     object.contains_key("awslogs") || object.contains_key("logEvents")
 }
 
-/// One log message: a broker record, a subscription payload, or something ignored.
-fn read_message(text: &str, location: &Location, out: &mut BrokerRead) {
+/// One log message: a broker record, a Lambda JSON log line, a subscription payload, or
+/// something ignored.
+fn read_message(text: &str, at: &Context, out: &mut BrokerRead) {
     let text = text.trim();
     if !text.starts_with('{') {
         out.stats.messages += 1;
         out.stats.ignored += 1;
+        out.leak(at, &[], text_token_names(text));
         return;
     }
     let object = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(object)) => object,
-        Ok(_) => unreachable_json(out),
-        Err(err) => {
+        parsed => {
             out.stats.messages += 1;
             // A broken line that looks like a broker record is a reject; other
-            // half-JSON application logs are just not broker records.
-            if text.contains("\"v\"") {
-                out.reject(
-                    location.clone(),
-                    format!("broker record is not valid JSON: {err}"),
-                );
-            } else {
-                out.stats.ignored += 1;
+            // half-JSON application logs (a Python dict printed) are just not broker
+            // records.
+            match parsed {
+                Err(err) if text.contains("\"v\"") => {
+                    out.reject(at, format!("broker record is not valid JSON: {err}"))
+                }
+                _ => out.stats.ignored += 1,
             }
+            out.leak(at, &[], text_token_names(text));
             return;
         }
     };
     if is_subscription(&object) {
-        read_subscription(&object, location, out);
+        read_subscription(&object, at, out);
         return;
     }
     out.stats.messages += 1;
-    if !object.contains_key("v") {
-        out.stats.ignored += 1;
+    if object.contains_key("v") {
+        read_record(&object, None, &[], at, out);
         return;
     }
-    match broker_record_from_object(&object) {
-        Ok(record) => {
+    if let Some(message) = lambda_message(&object) {
+        read_lambda_line(&object, message, at, out);
+        return;
+    }
+    out.stats.ignored += 1;
+    out.leak(at, &[&object], token_paths(&object));
+}
+
+/// An object with `v`: a record, or a reject. `wrapper`: the Lambda JSON log line whose
+/// `message` it is; `outer_paths`: tokens in that line outside its message, kept with
+/// the record's own.
+fn read_record(
+    object: &Map<String, Value>,
+    wrapper: Option<&Map<String, Value>>,
+    outer_paths: &[String],
+    at: &Context,
+    out: &mut BrokerRead,
+) {
+    match broker_record_from_object(object) {
+        Ok(mut record) => {
+            if !outer_paths.is_empty() {
+                record.token_paths.extend(outer_paths.iter().cloned());
+                record.token_paths.sort();
+                record.token_paths.dedup();
+            }
             out.stats.records += 1;
             out.records.push(record);
         }
-        Err(reason) => out.reject(location.clone(), reason),
+        Err(reason) => {
+            out.reject(at, reason);
+            let fields: Vec<&Map<String, Value>> = std::iter::once(object).chain(wrapper).collect();
+            out.leak(at, &fields, line_paths(object, wrapper, outer_paths));
+        }
     }
 }
 
-fn unreachable_json(out: &mut BrokerRead) -> Map<String, Value> {
-    // `{...}` always parses to an object; kept total rather than panicking.
-    out.stats.ignored += 1;
-    Map::new()
+/// Token paths as seen from the line: a wrapped message's own as `message.<path>`.
+fn line_paths(
+    object: &Map<String, Value>,
+    wrapper: Option<&Map<String, Value>>,
+    outer_paths: &[String],
+) -> Vec<String> {
+    let prefix = if wrapper.is_some() { "message." } else { "" };
+    let mut paths: Vec<String> = token_paths(object)
+        .into_iter()
+        .map(|p| format!("{prefix}{p}"))
+        .collect();
+    paths.extend(outer_paths.iter().cloned());
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// The `message` of a Lambda JSON log line (`LogFormat: JSON`: `time`, `type`, `level`,
+/// `requestId`, `message`), when it may hold a broker record: an object, or a string.
+/// The Lambda's platform events (`"type":"platform.start"`, ...) carry none.
+fn lambda_message(object: &Map<String, Value>) -> Option<&Value> {
+    let platform = object
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.starts_with("platform."));
+    match object.get("message") {
+        Some(message @ (Value::Object(_) | Value::String(_))) if !platform => Some(message),
+        _ => None,
+    }
+}
+
+/// A Lambda JSON log line: its `message` is the broker record (as an object or as JSON
+/// text), or an application log message that is not one.
+fn read_lambda_line(
+    line: &Map<String, Value>,
+    message: &Value,
+    at: &Context,
+    out: &mut BrokerRead,
+) {
+    let mut at = at.clone();
+    let line_time = ["time", "timestamp"]
+        .iter()
+        .find_map(|key| line.get(*key).and_then(Value::as_str))
+        .and_then(parse_rfc3339_millis);
+    at.ts = line_time.or(at.ts);
+    at.request_id = line
+        .get("requestId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| redact_tokens(s).into_owned());
+    // Tokens in the line outside its message.
+    let outer_paths = token_paths_except(line, "message");
+    let parsed;
+    let inner = match message {
+        Value::Object(inner) => Some(inner),
+        Value::String(text) if text.trim_start().starts_with('{') => {
+            match serde_json::from_str::<Value>(text.trim()) {
+                Ok(Value::Object(inner)) => {
+                    parsed = inner;
+                    Some(&parsed)
+                }
+                Err(err) if text.contains("\"v\"") => {
+                    out.reject(
+                        &at,
+                        format!(
+                            "broker record in the Lambda log line's message is not valid JSON: {err}"
+                        ),
+                    );
+                    out.leak(&at, &[line], token_paths(line));
+                    return;
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    match inner {
+        Some(record) if record.contains_key("v") => {
+            read_record(record, Some(line), &outer_paths, &at, out)
+        }
+        Some(other) => {
+            out.stats.ignored += 1;
+            out.leak(
+                &at,
+                &[other, line],
+                line_paths(other, Some(line), &outer_paths),
+            );
+        }
+        None => {
+            out.stats.ignored += 1;
+            out.leak(&at, &[line], token_paths(line));
+        }
+    }
 }
 
 /// `{"awslogs":{"data":"<base64(gzip(json))>"}}` or its decoded form.
-fn read_subscription(object: &Map<String, Value>, location: &Location, out: &mut BrokerRead) {
+fn read_subscription(object: &Map<String, Value>, at: &Context, out: &mut BrokerRead) {
     let decoded;
     let payload = if let Some(awslogs) = object.get("awslogs") {
         let data = awslogs.get("data").and_then(Value::as_str);
         let Some(data) = data else {
-            out.reject(location.clone(), "awslogs.data is missing or not a string");
+            out.reject(at, "awslogs.data is missing or not a string");
             return;
         };
         match decode_awslogs_data(data) {
@@ -276,7 +505,7 @@ fn read_subscription(object: &Map<String, Value>, location: &Location, out: &mut
             }
             Ok(other) => {
                 out.reject(
-                    location.clone(),
+                    at,
                     format!(
                         "awslogs.data holds {} where an object was expected",
                         type_name(&other)
@@ -285,7 +514,7 @@ fn read_subscription(object: &Map<String, Value>, location: &Location, out: &mut
                 return;
             }
             Err(reason) => {
-                out.reject(location.clone(), reason);
+                out.reject(at, reason);
                 return;
             }
         }
@@ -298,24 +527,22 @@ fn read_subscription(object: &Map<String, Value>, location: &Location, out: &mut
         return;
     }
     let Some(Value::Array(events)) = payload.get("logEvents") else {
-        out.reject(
-            location.clone(),
-            "subscription payload has no logEvents array",
-        );
+        out.reject(at, "subscription payload has no logEvents array");
         return;
     };
     for (index, event) in events.iter().enumerate() {
         let message = event.get("message").and_then(Value::as_str);
         match message {
             Some(message) => {
-                let mut at = location.clone();
-                at.file = format!("{}#logEvents[{index}]", location.file);
-                read_message(message, &at, out);
+                let mut event_at = at.clone();
+                event_at.location.file = format!("{}#logEvents[{index}]", at.location.file);
+                event_at.ts = event.get("timestamp").and_then(Value::as_i64).or(at.ts);
+                read_message(message, &event_at, out);
             }
             None => {
                 out.stats.messages += 1;
                 out.reject(
-                    location.clone(),
+                    at,
                     format!("subscription logEvents[{index}] has no message string"),
                 );
             }
@@ -334,7 +561,8 @@ fn decode_awslogs_data(data: &str) -> Result<Value, String> {
     serde_json::from_slice(&json).map_err(|e| format!("awslogs.data is not JSON: {e}"))
 }
 
-/// Validates a version 1 record. The error names the field and never its value.
+/// Validates a version 1 record. The error names the field and never its value. Kept
+/// strings have any token in them replaced by `REDACTED`.
 pub fn broker_record_from_object(object: &Map<String, Value>) -> Result<BrokerRecord, String> {
     match object.get("v") {
         Some(Value::Number(n)) if n.as_u64() == Some(1) => {}
@@ -350,7 +578,7 @@ pub fn broker_record_from_object(object: &Map<String, Value>) -> Result<BrokerRe
     let text = |key: &str| -> Result<Option<String>, String> {
         match object.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::String(s)) => Ok(Some(redact_tokens(s).into_owned())),
             Some(other) => Err(format!(
                 "{key} is {} where a string was expected",
                 type_name(other)
@@ -359,9 +587,18 @@ pub fn broker_record_from_object(object: &Map<String, Value>) -> Result<BrokerRe
     };
     let required = |key: &str| -> Result<String, String> {
         match text(key)? {
-            Some(s) if !s.is_empty() => Ok(s),
+            Some(s) if !s.trim().is_empty() => Ok(s),
             Some(_) => Err(format!("{key} is empty")),
             None => Err(format!("{key} is missing")),
+        }
+    };
+    // An identifier used for matching: absent or null when there is none, never "".
+    let identifier = |key: &str| -> Result<Option<String>, String> {
+        match text(key)? {
+            Some(s) if s.trim().is_empty() => Err(format!(
+                "{key} is empty (leave it out, or null, when there is none)"
+            )),
+            other => Ok(other),
         }
     };
     let ts_text = required("ts")?;
@@ -384,8 +621,8 @@ pub fn broker_record_from_object(object: &Map<String, Value>) -> Result<BrokerRe
         document_name: text("document_name")?,
         run_as: text("run_as")?,
         outcome,
-        session_id: text("session_id")?,
-        ssm_request_id: text("ssm_request_id")?,
+        session_id: identifier("session_id")?,
+        ssm_request_id: identifier("ssm_request_id")?,
         reason: text("reason")?,
         source_ip: text("source_ip")?,
         token_paths: token_paths(object),
@@ -402,61 +639,6 @@ pub fn broker_record_from_object(object: &Map<String, Value>) -> Result<BrokerRe
         }
     }
     Ok(record)
-}
-
-/// Keys named like a token at any depth (`token`, `token_value`, `TokenValue`,
-/// `session_token`, ...) holding a value, and `wss://` URLs with a token parameter.
-/// Returns their paths, never their values.
-pub fn token_paths(object: &Map<String, Value>) -> Vec<String> {
-    let mut paths = Vec::new();
-    visit(&Value::Object(object.clone()), String::new(), &mut paths);
-    paths.sort();
-    paths.dedup();
-    paths
-}
-
-fn visit(value: &Value, path: String, paths: &mut Vec<String>) {
-    match value {
-        Value::Object(object) => {
-            for (key, inner) in object {
-                let child = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                let holds_value = !matches!(inner, Value::Null)
-                    && !matches!(inner, Value::String(s) if s.is_empty());
-                if is_token_key(key) && holds_value {
-                    paths.push(child.clone());
-                }
-                visit(inner, child, paths);
-            }
-        }
-        Value::Array(items) => {
-            for (index, inner) in items.iter().enumerate() {
-                visit(inner, format!("{path}[{index}]"), paths);
-            }
-        }
-        Value::String(text) if is_wss_url_with_token(text) => paths.push(path),
-        _ => {}
-    }
-}
-
-fn is_token_key(key: &str) -> bool {
-    let normalized: String = key
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    normalized.ends_with("token") || normalized.ends_with("tokenvalue")
-}
-
-fn is_wss_url_with_token(text: &str) -> bool {
-    let lower = text.trim().to_ascii_lowercase();
-    lower.starts_with("wss://")
-        && lower
-            .split_once('?')
-            .is_some_and(|(_, query)| query.split('&').any(|p| p.contains("token")))
 }
 
 #[cfg(test)]
@@ -568,5 +750,285 @@ mod tests {
         let stored = serde_json::to_string(record).unwrap();
         assert!(!stored.contains("AAEAA-secret") && !stored.contains("token=abc"));
         assert!(read(RECORD).records[0].token_paths.is_empty());
+    }
+
+    fn lambda_line(message: serde_json::Value) -> String {
+        serde_json::json!({"time": "2026-02-01T09:15:02.500Z", "type": "app", "level": "INFO",
+            "requestId": "lambda-req-1", "message": message})
+        .to_string()
+    }
+
+    #[test]
+    fn lambda_json_log_lines_hold_broker_records_as_object_or_text() {
+        let record: Value = serde_json::from_str(RECORD).unwrap();
+        let as_object = lambda_line(record.clone());
+        let as_text = lambda_line(Value::String(RECORD.to_string()));
+        let platform_start = r#"{"time":"2026-02-01T09:15:01.000Z","type":"platform.start","record":{"requestId":"lambda-req-1","version":"$LATEST"}}"#;
+        let platform_with_message =
+            r#"{"time":"2026-02-01T09:15:01.000Z","type":"platform.report","message":{"v":1}}"#;
+        let app_text = lambda_line(Value::String("GetCallerIdentity ok".into()));
+        let text = format!(
+            "{platform_start}\n{as_object}\n{app_text}\n{as_text}\n{platform_with_message}\n"
+        );
+        let out = read(&text);
+        assert!(out.rejects.is_empty(), "{:?}", out.rejects);
+        assert_eq!(out.records.len(), 2);
+        assert!(out.records.iter().all(|r| r.request_id == "req-1"
+            && r.session_id.as_deref() == Some("broker-0a")
+            && r.ts == parse_rfc3339_millis("2025-03-04T09:15:02.250Z").unwrap()));
+        assert_eq!((out.stats.messages, out.stats.ignored), (5, 3));
+
+        // In a CloudWatch export and in a subscription payload.
+        let out = read(&format!("2026-02-01T09:15:02.600Z {as_text}\n"));
+        assert_eq!(out.records.len(), 1, "{:?}", out.rejects);
+        let payload = serde_json::json!({"messageType": "DATA_MESSAGE", "logEvents": [
+            {"id": "1", "timestamp": 1, "message": as_object},
+            {"id": "2", "timestamp": 2, "message": as_text},
+            {"id": "3", "timestamp": 3, "message": platform_start}]});
+        let out = read(&payload.to_string());
+        assert_eq!(out.records.len(), 2, "{:?}", out.rejects);
+        assert_eq!(out.stats.ignored, 1);
+    }
+
+    #[test]
+    fn broken_records_in_lambda_json_lines_are_rejects() {
+        let missing_target = RECORD.replace(r#""target":"i-1","#, "");
+        let as_object = lambda_line(serde_json::from_str(&missing_target).unwrap());
+        let as_text = lambda_line(Value::String(missing_target));
+        let truncated = lambda_line(Value::String(RECORD[..60].to_string()));
+        let out = read(&format!("{as_object}\n{as_text}\n{truncated}\n"));
+        assert!(out.records.is_empty());
+        let reasons: Vec<(&str, Option<u64>)> = out
+            .rejects
+            .iter()
+            .map(|r| (r.reason.as_str(), r.location.line))
+            .collect();
+        assert_eq!(
+            reasons[..2],
+            [
+                ("target is missing", Some(1)),
+                ("target is missing", Some(2))
+            ]
+        );
+        assert!(
+            reasons[2]
+                .0
+                .starts_with("broker record in the Lambda log line's message is not valid JSON"),
+            "{reasons:?}"
+        );
+        assert_eq!(reasons[2].1, Some(3));
+    }
+
+    #[test]
+    fn empty_identifiers_are_rejects() {
+        let cases = [
+            (
+                RECORD.replace(r#""session_id":"broker-0a""#, r#""session_id":"""#),
+                "session_id is empty (leave it out, or null, when there is none)",
+            ),
+            (
+                RECORD.replace(r#""session_id":"broker-0a""#, r#""session_id":"  ""#),
+                "session_id is empty (leave it out, or null, when there is none)",
+            ),
+            (
+                RECORD.replace(r#""request_id":"req-1""#, r#""request_id":"""#),
+                "request_id is empty",
+            ),
+            (
+                RECORD.replace(
+                    r#""caller_arn":"arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice@example.com""#,
+                    r#""caller_arn":"""#,
+                ),
+                "caller_arn is empty",
+            ),
+            (
+                RECORD.replace(
+                    r#""session_id":"broker-0a""#,
+                    r#""session_id":"broker-0a","ssm_request_id":"""#,
+                ),
+                "ssm_request_id is empty (leave it out, or null, when there is none)",
+            ),
+        ];
+        for (line, reason) in cases {
+            let out = read(&line);
+            assert_eq!(out.records.len(), 0, "{line}");
+            assert_eq!(out.rejects.len(), 1, "{line}");
+            assert_eq!(out.rejects[0].reason, reason);
+        }
+        let null_session = RECORD.replace(
+            r#""session_id":"broker-0a""#,
+            r#""session_id":null,"ssm_request_id":"q-1""#,
+        );
+        assert_eq!(read(&null_session).records[0].session_id, None);
+    }
+
+    /// Everything a read keeps, as text: records, rejects, leaks, in Debug and JSON form.
+    fn everything_kept(out: &BrokerRead) -> String {
+        format!(
+            "{out:?}\n{}\n{}",
+            serde_json::to_string(&out.records).unwrap(),
+            serde_json::to_string(&out.leaks).unwrap()
+        )
+    }
+
+    #[test]
+    fn tokens_in_kept_fields_of_a_record_are_redacted() {
+        let url = |secret: &str| {
+            format!(
+                "wss://ssmmessages.eu-west-1.amazonaws.com/v1/data-channel/s?role=publish_subscribe&token={secret}&x=1"
+            )
+        };
+        let redacted = "wss://ssmmessages.eu-west-1.amazonaws.com/v1/data-channel/s?role=publish_subscribe&token=REDACTED&x=1";
+        for field in ["reason", "target", "run_as", "document_name", "session_id"] {
+            let mut record: Map<String, Value> = serde_json::from_str(RECORD).unwrap();
+            record.insert(field.to_string(), Value::String(url("S3CR3T-abc")));
+            let out = read(&Value::Object(record).to_string());
+            assert_eq!(out.records.len(), 1, "{field}: {:?}", out.rejects);
+            let kept = &out.records[0];
+            assert_eq!(kept.token_paths, vec![field.to_string()]);
+            let value = match field {
+                "reason" => kept.reason.clone(),
+                "target" => Some(kept.target.clone()),
+                "run_as" => kept.run_as.clone(),
+                "document_name" => kept.document_name.clone(),
+                _ => kept.session_id.clone(),
+            };
+            assert_eq!(value.as_deref(), Some(redacted), "{field}");
+            assert!(!everything_kept(&out).contains("S3CR3T"), "{field}");
+            assert!(out.leaks.is_empty());
+        }
+        // A Python dict printed into the reason.
+        let mut record: Map<String, Value> = serde_json::from_str(RECORD).unwrap();
+        record.insert(
+            "reason".into(),
+            Value::String("resp={'SessionId': 'broker-0a', 'TokenValue': 'AAEAAS3CR3T'}".into()),
+        );
+        let out = read(&Value::Object(record).to_string());
+        assert_eq!(
+            out.records[0].reason.as_deref(),
+            Some("resp={'SessionId': 'broker-0a', 'TokenValue': 'REDACTED'}")
+        );
+        assert!(!everything_kept(&out).contains("S3CR3T"));
+    }
+
+    #[test]
+    fn tokens_in_lines_that_give_no_record_are_leaks() {
+        let no_v = r#"{"level":"INFO","msg":"StartSession answered","request_id":"req-9","session_id":"broker-0c","account_id":"1","resp":{"TokenValue":"AAEAAS3CR3T-1"}}"#;
+        let rejected = RECORD
+            .replace(r#""target":"i-1","#, "")
+            .replace(r#""outcome""#, r#""token_value":"AAEAAS3CR3T-2","outcome""#);
+        let python = "INFO response: {'SessionId': 'broker-0d', 'TokenValue': 'AAEAAS3CR3T-3', 'StreamUrl': 'wss://h/v1/data-channel/broker-0d?role=publish_subscribe'}";
+        let lambda_text = lambda_line(Value::String(
+            "handing over wss://h/v1/data-channel/s?role=publish_subscribe&token=AAEAAS3CR3T-4"
+                .into(),
+        ));
+        let broken = r#"{"v":1,"request_id":"req-5","token":"AAEAAS3CR3T-5","#;
+        let clean_ignored = r#"{"level":"INFO","msg":"asked for a token refresh"}"#;
+        let text = format!(
+            "{no_v}\n{rejected}\n2026-02-01T09:16:00.000Z {python}\n{lambda_text}\n{broken}\n{clean_ignored}\n"
+        );
+        let out = read(&text);
+        assert!(out.records.is_empty());
+        assert_eq!(out.rejects.len(), 2, "{:?}", out.rejects);
+        assert!(
+            !everything_kept(&out).contains("S3CR3T"),
+            "{}",
+            everything_kept(&out)
+        );
+        let leaks = &out.leaks;
+        assert_eq!(
+            leaks.iter().map(|l| l.line).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        assert_eq!(leaks[0].token_paths, ["resp.TokenValue"]);
+        assert_eq!(leaks[0].request_id.as_deref(), Some("req-9"));
+        assert_eq!(leaks[0].session_id.as_deref(), Some("broker-0c"));
+        assert_eq!(leaks[0].account_id.as_deref(), Some("1"));
+        assert_eq!((leaks[0].ts, leaks[0].byte_offset), (None, 0));
+        // The rejected record: its fields, without the target it lacks.
+        let expected = TokenLeak {
+            source_file: "b.jsonl".into(),
+            line: 2,
+            byte_offset: no_v.len() as u64 + 1,
+            request_id: Some("req-1".into()),
+            session_id: Some("broker-0a".into()),
+            ts: parse_rfc3339_millis("2025-03-04T09:15:02.250Z"),
+            caller_arn: Some(
+                "arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice@example.com".into(),
+            ),
+            account_id: Some("1".into()),
+            region: Some("eu-west-1".into()),
+            target: None,
+            token_paths: vec!["token_value".into()],
+        };
+        assert_eq!(leaks[1], expected);
+        // Text that is not JSON: the name as written, the export line's time.
+        assert_eq!(leaks[2].token_paths, ["TokenValue"]);
+        assert_eq!(leaks[2].ts, parse_rfc3339_millis("2026-02-01T09:16:00Z"));
+        assert_eq!(leaks[2].session_id, None);
+        // A Lambda JSON line: its requestId and time.
+        assert_eq!(leaks[3].token_paths, ["message"]);
+        assert_eq!(leaks[3].request_id.as_deref(), Some("lambda-req-1"));
+        assert_eq!(
+            leaks[3].ts,
+            parse_rfc3339_millis("2026-02-01T09:15:02.500Z")
+        );
+        // Invalid JSON that looked like a record: a reject and a leak.
+        assert_eq!(leaks[4].token_paths, ["token"]);
+        assert!(
+            out.rejects[1]
+                .reason
+                .starts_with("broker record is not valid JSON")
+        );
+        // A subscription log event: its timestamp.
+        let payload = serde_json::json!({"messageType": "DATA_MESSAGE", "logEvents": [
+            {"id": "1", "timestamp": 1769937302412i64, "message": no_v}]});
+        let out = read(&payload.to_string());
+        assert_eq!(out.leaks.len(), 1);
+        assert_eq!(out.leaks[0].ts, Some(1769937302412));
+        assert_eq!(out.leaks[0].source_file, "b.jsonl#logEvents[0]");
+        assert!(!everything_kept(&out).contains("S3CR3T"));
+    }
+
+    #[test]
+    fn token_leaks_serialise_with_the_agreed_field_names() {
+        let leak = TokenLeak {
+            source_file: "f".into(),
+            line: 1,
+            byte_offset: 0,
+            request_id: None,
+            session_id: None,
+            ts: None,
+            caller_arn: None,
+            account_id: None,
+            region: None,
+            target: None,
+            token_paths: vec!["token".into()],
+        };
+        let value = serde_json::to_value(&leak).unwrap();
+        let keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = vec![
+            "source_file",
+            "line",
+            "byte_offset",
+            "request_id",
+            "session_id",
+            "ts",
+            "caller_arn",
+            "account_id",
+            "region",
+            "target",
+            "token_paths",
+        ];
+        expected.sort();
+        let mut keys = keys;
+        keys.sort();
+        assert_eq!(keys, expected);
+        assert_eq!(serde_json::from_value::<TokenLeak>(value).unwrap(), leak);
     }
 }

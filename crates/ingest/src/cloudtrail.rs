@@ -2,7 +2,9 @@
 //! log files as S3 delivers them (`{"Records":[...]}`, gzipped or not), EventBridge
 //! "AWS API Call via CloudTrail" envelopes (one per line or one per file),
 //! `aws cloudtrail lookup-events` output (`Events[].CloudTrailEvent` JSON strings),
-//! bare arrays and JSON lines of records.
+//! bare arrays and JSON lines of records. Each in UTF-8 (with or without a byte-order
+//! mark) or UTF-16 (as Windows PowerShell writes `aws ... > file.json`), gzipped or not:
+//! see [`crate::text_encoding`] for what locations mean then.
 //!
 //! Only SSM session events become [`SessionEvent`]s. A record without the bytes
 //! `ssm.amazonaws.com` cannot be one and is skipped without being parsed; the rest are
@@ -13,10 +15,14 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::input_files::{InputContent, ReadBuffers, content_from_bytes, open_content};
+use crate::input_files::{
+    EVENT_HISTORY_CSV_REASON, InputContent, ReadBuffers, SkippedFile, content_from_bytes,
+    is_event_history_csv, open_content,
+};
 use crate::json_split::{Container, Piece, split_records};
 use crate::reject::{InputKind, Location, Reject};
 use crate::session_event::{SessionEvent, is_session_record, session_event_from_record, type_name};
+use crate::text_encoding::{TextReader, UTF8_BOM};
 
 /// What reading CloudTrail inputs produced.
 #[derive(Debug, Default, Clone)]
@@ -24,6 +30,8 @@ pub struct CloudTrailRead {
     pub events: Vec<SessionEvent>,
     pub rejects: Vec<Reject>,
     pub stats: CloudTrailStats,
+    /// Files in the walked folders that were not read, with why.
+    pub skipped_files: Vec<SkippedFile>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +48,8 @@ pub struct CloudTrailStats {
     pub skipped: u64,
     pub session_events: u64,
     pub rejected: u64,
+    /// CloudTrail-Digest and CloudTrail-Insight files skipped while walking.
+    pub digest_or_insight_files: u64,
 }
 
 impl CloudTrailStats {
@@ -51,6 +61,7 @@ impl CloudTrailStats {
         self.skipped += other.skipped;
         self.session_events += other.session_events;
         self.rejected += other.rejected;
+        self.digest_or_insight_files += other.digest_or_insight_files;
     }
 }
 
@@ -59,6 +70,7 @@ impl CloudTrailRead {
         self.events.extend(other.events);
         self.rejects.extend(other.rejects);
         self.stats.add(&other.stats);
+        self.skipped_files.extend(other.skipped_files);
     }
 
     fn reject(&mut self, location: Location, reason: impl Into<String>) {
@@ -141,9 +153,15 @@ pub fn read_cloudtrail_object(
 fn read_cloudtrail_content(content: InputContent<'_>, name: &str, out: &mut CloudTrailRead) {
     match content {
         InputContent::Whole(content) => {
-            if is_complete_log_file(content) && !Markers::new().may_hold_session_event(content) {
+            let body = content.strip_prefix(UTF8_BOM).unwrap_or(content);
+            if is_complete_log_file(body) && !Markers::new().may_hold_session_event(body) {
                 out.stats.files_without_session_events += 1;
                 out.stats.bytes += content.len() as u64;
+                return;
+            }
+            if is_event_history_csv(content) {
+                out.stats.bytes += content.len() as u64;
+                out.reject(Location::file(name), EVENT_HISTORY_CSV_REASON);
                 return;
             }
             read_cloudtrail(content, name, out);
@@ -159,19 +177,31 @@ fn is_complete_log_file(content: &[u8]) -> bool {
     content.starts_with(br#"{"Records":["#) && content.ends_with(b"]}")
 }
 
-/// Reads CloudTrail content from any reader; `name` labels rejects.
+/// Reads CloudTrail content (decompressed, in any encoding of
+/// [`crate::text_encoding`]) from any reader; `name` labels rejects.
 pub fn read_cloudtrail(reader: impl std::io::Read, name: &str, out: &mut CloudTrailRead) {
     let markers = Markers::new();
     let mut counting = CountingReader {
         inner: reader,
         bytes: 0,
     };
-    split_records(&mut counting, |piece| match piece {
+    let text = TextReader::new(&mut counting);
+    let encoding = text.encoding();
+    let bias = encoding.offset_bias();
+    let note = encoding.offset_note();
+    let reject = |out: &mut CloudTrailRead, line: u64, offset: u64, reason: String| {
+        let reason = match note {
+            Some(note) => reason + note,
+            None => reason,
+        };
+        out.reject(Location::at(name, line, offset + bias), reason);
+    };
+    split_records(text, |piece| match piece {
         Piece::Error {
             offset,
             line,
             message,
-        } => out.reject(Location::at(name, line, offset), message),
+        } => reject(out, line, offset, message),
         Piece::Record {
             bytes,
             offset,
@@ -183,14 +213,13 @@ pub fn read_cloudtrail(reader: impl std::io::Read, name: &str, out: &mut CloudTr
                 out.stats.skipped += 1;
                 return;
             }
-            let location = || Location::at(name, line, offset);
             match read_record(bytes, container, &markers) {
                 Ok(Some(event)) => {
                     out.stats.session_events += 1;
                     out.events.push(event);
                 }
                 Ok(None) => out.stats.skipped += 1,
-                Err(reason) => out.reject(location(), reason),
+                Err(reason) => reject(out, line, offset, reason),
             }
         }
     });

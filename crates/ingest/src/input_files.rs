@@ -1,11 +1,14 @@
 //! Finding input files and opening them.
 //!
 //! A path on the command line is a file (read whatever its name) or a folder, walked
-//! in sorted order for `.json`, `.jsonl`, `.log` and `.gz` files. CloudTrail-Digest and
-//! CloudTrail-Insight files are skipped: their keys sit under a `CloudTrail-Digest/` or
-//! `CloudTrail-Insight/` folder and their names carry the same marker. Symlinked folders
-//! are followed once (a loop is reported, not walked forever). Compression is detected
-//! from the content (gzip magic), not the name.
+//! in sorted order for `.json`, `.jsonl`, `.log` and `.gz` files (any case). Every other
+//! file in a walked folder is listed as a [`SkippedFile`] with the reason, so nothing is
+//! left out silently; a CloudTrail console "Event history" CSV download is recognised by
+//! its header and told apart ([`EVENT_HISTORY_CSV_REASON`]). CloudTrail-Digest and
+//! CloudTrail-Insight files are skipped (counted, not named): their keys sit under a
+//! `CloudTrail-Digest/` or `CloudTrail-Insight/` folder and their names carry the same
+//! marker. Symlinked folders are followed once (a loop is reported, not walked forever).
+//! Compression is detected from the content (gzip magic), not the name.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -13,6 +16,7 @@ use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
+use serde::{Deserialize, Serialize};
 
 use crate::IngestError;
 
@@ -24,9 +28,69 @@ pub struct InputFiles {
     pub skipped: Vec<PathBuf>,
     /// Folders that could not be walked (symlink loops, permissions), with the reason.
     pub unreadable: Vec<(PathBuf, String)>,
+    /// Other files in walked folders that are not read (their extension), with why.
+    pub skipped_files: Vec<SkippedFile>,
+}
+
+/// A file in a walked folder that was not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SkippedFile {
+    pub path: String,
+    pub reason: String,
 }
 
 const EXTENSIONS: [&str; 4] = ["json", "jsonl", "log", "gz"];
+
+/// Why a CloudTrail console "Event history" CSV download is not read.
+pub const EVENT_HISTORY_CSV_REASON: &str = "a CloudTrail console Event history CSV download: it lacks the fields sessiontrail needs (requestParameters, responseElements, userIdentity.sessionContext.sessionIssuer); use the JSON output of `aws cloudtrail lookup-events` instead";
+
+/// Does this content start like a CloudTrail console "Event history" CSV download (a
+/// header line naming `Event ID`, `Event time` and `Event name` among its columns)? Any
+/// encoding [`crate::text_encoding`] reads.
+pub fn is_event_history_csv(head: &[u8]) -> bool {
+    let head = &head[..head.len().min(4096)];
+    let decoded = crate::text_encoding::decode_text(head);
+    if decoded
+        .text
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_none_or(|b| matches!(b, b'{' | b'['))
+    {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&decoded.text);
+    let Some(first) = text.lines().next() else {
+        return false;
+    };
+    let columns: Vec<String> = first
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').trim().to_ascii_lowercase())
+        .collect();
+    let has = |name: &str| columns.iter().any(|c| c == name);
+    has("event name") && (has("event id") || has("event time"))
+}
+
+/// Why a file of a walked folder is not read: its extension (or an Event history CSV).
+fn skip_reason(path: &Path) -> String {
+    let extension = path.extension().map(|e| e.to_string_lossy().to_string());
+    if extension
+        .as_deref()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    {
+        let mut head = Vec::new();
+        let read = File::open(path).and_then(|f| f.take(4096).read_to_end(&mut head));
+        if read.is_ok() && is_event_history_csv(&head) {
+            return EVENT_HISTORY_CSV_REASON.to_string();
+        }
+    }
+    let what = match extension {
+        Some(e) => format!("its extension .{e} is not one read"),
+        None => "it has no extension".to_string(),
+    };
+    format!(
+        "not read: {what} (folders are walked for .json, .jsonl, .log and .gz files; name a file itself to read it whatever its name)"
+    )
+}
 
 /// Lists the files under `paths`. A path that does not exist is an error (a typo
 /// should not look like an empty month).
@@ -114,8 +178,12 @@ fn walk(dir: &Path, visited: &mut HashSet<PathBuf>, found: &mut InputFiles, sele
                 let wanted = path
                     .extension()
                     .and_then(|e| e.to_str())
-                    .is_some_and(|e| EXTENSIONS.contains(&e));
+                    .is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)));
                 if !wanted {
+                    found.skipped_files.push(SkippedFile {
+                        reason: skip_reason(&path),
+                        path: path.display().to_string(),
+                    });
                     continue;
                 }
                 if is_digest_or_insight(&path) {

@@ -4,7 +4,10 @@
 //! detects their form per file, and turns CloudTrail into [`SessionEvent`]s (SSM
 //! StartSession / ResumeSession / TerminateSession only) and the session broker's log
 //! into [`BrokerRecord`]s. Every record that can't be read becomes a [`Reject`] with its
-//! file, line, byte offset and reason; reading never stops a run.
+//! file, line, byte offset and reason; every file of a walked folder that is not read is
+//! a [`SkippedFile`] with the reason; a token in a broker log line that gave no record
+//! is a [`TokenLeak`]; reading never stops a run. Files may be UTF-8 (with or without
+//! a byte-order mark) or UTF-16 ([`text_encoding`]).
 //!
 //! ```no_run
 //! use std::path::PathBuf;
@@ -25,7 +28,9 @@ pub mod invariants;
 pub mod json_split;
 pub mod reject;
 pub mod session_event;
+pub mod text_encoding;
 pub mod time;
+pub mod token_leak;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -33,9 +38,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use broker_log::{BrokerOutcome, BrokerRead, BrokerRecord, read_broker_log_file};
 pub use cloudtrail::{CloudTrailRead, read_cloudtrail_file};
-pub use input_files::{InputFiles, list_input_files};
+pub use input_files::{InputFiles, SkippedFile, list_input_files};
 pub use reject::{InputKind, Location, Reject};
 pub use session_event::{SessionEvent, SessionEventName};
+pub use token_leak::TokenLeak;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -82,6 +88,8 @@ pub fn read_cloudtrail_paths_with_progress(
             format!("not read: {reason}"),
         ));
     }
+    read.stats.digest_or_insight_files += inputs.skipped.len() as u64;
+    read.skipped_files.extend(inputs.skipped_files);
     Ok(read)
 }
 
@@ -102,6 +110,7 @@ pub fn read_broker_log_paths(paths: &[PathBuf], threads: usize) -> Result<Broker
             format!("not read: {reason}"),
         ));
     }
+    read.skipped_files.extend(inputs.skipped_files);
     Ok(read)
 }
 

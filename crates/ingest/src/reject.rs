@@ -24,7 +24,10 @@ impl InputKind {
 }
 
 /// Where a record was read: the file, and the 1-based line and 0-based byte offset of
-/// the record's first byte in the file's decompressed content, when known.
+/// the record's first byte in the file's decompressed content, when known. For a
+/// UTF-16 file the line is the file's own but the offset counts bytes of its UTF-8
+/// transcoding (the reject's reason says so); for UTF-8 with a byte-order mark the
+/// offset counts the mark's three bytes, as the file does.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Location {
     pub file: String,

@@ -4,9 +4,12 @@
 //! Reading is lenient where real records vary (see `../shared/aws-formats.md`): any
 //! eventVersion 1.x, `documentName` absent, `responseElements` null on failure,
 //! `recipientAccountId` absent (older records, EventBridge copies), a flattened
-//! `userIdentity.sessionIssuerArn` (filtered exports). It is strict where a wrong value
-//! would corrupt the dataset: the id, the time, the session id of a successful call,
-//! and the JSON type of every field it reads.
+//! `userIdentity.sessionIssuerArn` (filtered exports), and the `responseElements` of a
+//! successful StartSession nulled or dropped by a pipeline or sanitiser (the start is
+//! still evidence of a session: an event without a session id, see
+//! [`SessionEvent::response_withheld`]). It is strict where a wrong value would corrupt
+//! the dataset: the id, the time, a session id that is there, and the JSON type of every
+//! field it reads.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -62,7 +65,9 @@ pub struct SessionEvent {
     pub issuer_arn: Option<String>,
     /// `userIdentity.sessionContext.sessionIssuer.userName` (the role name).
     pub issuer_name: Option<String>,
-    /// StartSession: `responseElements.sessionId`; Resume/Terminate: the session acted on.
+    /// StartSession: `responseElements.sessionId` (None when failed, or when the
+    /// record's `responseElements` was nulled: see [`SessionEvent::response_withheld`]);
+    /// Resume/Terminate: the session acted on.
     pub session_id: Option<String>,
     pub target: Option<String>,
     /// `requestParameters.documentName` as recorded (absent: the default document).
@@ -73,8 +78,18 @@ pub struct SessionEvent {
 }
 
 impl SessionEvent {
+    /// The call failed (`errorCode`): no session was started.
     pub fn failed(&self) -> bool {
         self.error_code.is_some()
+    }
+
+    /// A successful StartSession whose answer the record does not carry: its
+    /// `responseElements` is null, absent or `{}` (a pipeline or sanitiser removed it),
+    /// so the session id is unknown. Not failed: a session was started.
+    pub fn response_withheld(&self) -> bool {
+        self.event_name == SessionEventName::StartSession
+            && self.error_code.is_none()
+            && self.session_id.is_none()
     }
 }
 
@@ -160,12 +175,17 @@ pub fn session_event_from_record(
         )?),
     };
     if session_id.is_none() && error_code.is_none() {
-        return Err(match event_name {
+        match event_name {
+            // Nulled or dropped by a pipeline: a start whose answer is withheld.
+            SessionEventName::StartSession if response.is_none_or(Map::is_empty) => {}
             SessionEventName::StartSession => {
-                "StartSession without errorCode has no responseElements.sessionId".to_string()
+                return Err(
+                    "StartSession without errorCode has a responseElements without sessionId"
+                        .to_string(),
+                );
             }
-            other => format!("{} has no sessionId", other.as_str()),
-        });
+            other => return Err(format!("{} has no sessionId", other.as_str())),
+        }
     }
     if let Some(id) = session_id
         && (id.is_empty() || id.len() > 96)
@@ -315,6 +335,32 @@ mod tests {
     }
 
     #[test]
+    fn a_start_whose_response_was_nulled_is_an_event_without_session_id() {
+        for withheld in [Some(Value::Null), Some(json!({})), None] {
+            let mut r = start();
+            match &withheld {
+                Some(value) => r["responseElements"] = value.clone(),
+                None => {
+                    r.as_object_mut().unwrap().remove("responseElements");
+                }
+            }
+            let e = event(r).unwrap();
+            assert_eq!(e.session_id, None, "{withheld:?}");
+            assert_eq!(e.error_code, None);
+            assert!(!e.failed() && e.response_withheld());
+            assert_eq!(e.target.as_deref(), Some("i-0abc"));
+            assert_eq!(e.request_id.as_deref(), Some("r1"));
+        }
+        // A Terminate without any session id still tells nothing: a reject.
+        let mut r = start();
+        r["eventName"] = json!("TerminateSession");
+        r["responseElements"] = Value::Null;
+        assert_eq!(event(r).unwrap_err(), "TerminateSession has no sessionId");
+        let e = event(start()).unwrap();
+        assert!(!e.response_withheld());
+    }
+
+    #[test]
     fn versions_compare_minor_as_integer_and_reject_major_2() {
         for v in ["1.0", "1.05", "1.11", "1.123"] {
             let mut r = start();
@@ -339,8 +385,11 @@ mod tests {
         r.as_object_mut().unwrap().remove("eventID");
         assert_eq!(event(r).unwrap_err(), "eventID is missing");
         let mut r = start();
-        r["responseElements"] = Value::Null;
-        assert!(event(r).unwrap_err().contains("responseElements.sessionId"));
+        r["responseElements"] = json!({"tokenValue": "Value hidden due to security reasons."});
+        assert_eq!(
+            event(r).unwrap_err(),
+            "StartSession without errorCode has a responseElements without sessionId"
+        );
         let mut r = start();
         r["eventTime"] = json!("secret-looking-value");
         let message = event(r).unwrap_err();
