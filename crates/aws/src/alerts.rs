@@ -20,6 +20,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use serde_json::{Map, Value, json};
 use sessiontrail_correlate::rule::{Rule, Severity};
 use sessiontrail_correlate::{Finding, state::State};
+use sessiontrail_ingest::canonical_json::to_canonical_string;
 
 pub const DEFAULT_NAMESPACE: &str = "SessionTrail";
 pub const EVENT_SOURCE: &str = "sessiontrail";
@@ -27,7 +28,8 @@ pub const EVENT_DETAIL_TYPE: &str = "SessionTrail Finding";
 /// PutEvents takes at most 10 entries per call.
 const PUT_EVENTS_BATCH: usize = 10;
 
-/// The EMF lines of one invocation (`timestamp` in epoch ms).
+/// The EMF lines of one invocation (`timestamp` in epoch ms); print each with
+/// [`to_canonical_string`].
 pub fn emf_lines(namespace: &str, new_findings: &[Finding], timestamp: i64) -> Vec<Value> {
     let mut by_account: BTreeMap<String, Vec<&Finding>> = BTreeMap::new();
     for finding in new_findings {
@@ -131,7 +133,7 @@ impl FindingPublisher {
                             .event_bus_name(&self.bus)
                             .source(EVENT_SOURCE)
                             .detail_type(EVENT_DETAIL_TYPE)
-                            .detail(finding.to_string())
+                            .detail(event_detail(finding))
                             .build()
                     })
                     .collect::<Vec<_>>();
@@ -160,6 +162,13 @@ impl FindingPublisher {
         }
         Ok(accepted)
     }
+}
+
+/// The `detail` of a finding's event: its JSON with keys sorted at every depth, the
+/// same bytes whatever serde_json's features (consumers that hash or compare
+/// events see one text per finding).
+pub fn event_detail(finding: &Value) -> String {
+    to_canonical_string(finding)
 }
 
 /// The finding ids of an outbox, for removing the sent ones.
@@ -230,6 +239,33 @@ mod tests {
             assert!(first.get(name).is_some_and(Value::is_number), "{name}");
         }
         assert_eq!(directive["Metrics"].as_array().unwrap().len(), 11 + 4);
+    }
+
+    #[test]
+    fn an_event_detail_is_the_same_text_whatever_serde_json_features() {
+        // Keys inserted out of order at every depth. This crate's tests build
+        // serde_json with preserve_order (aws-smithy-http-client's test-util), where
+        // a plain `to_string` writes them in this order; the expectation is written
+        // out by hand.
+        let mut evidence = Map::new();
+        evidence.insert("z".into(), json!(1));
+        evidence.insert("a".into(), json!([{"y": 1, "b": 2}]));
+        let mut finding = Map::new();
+        finding.insert("rule".into(), json!("clock_skew"));
+        finding.insert("finding_id".into(), json!("f-1"));
+        finding.insert("evidence".into(), Value::Object(evidence));
+        assert_eq!(
+            event_detail(&Value::Object(finding)),
+            r#"{"evidence":{"a":[{"b":2,"y":1}],"z":1},"finding_id":"f-1","rule":"clock_skew"}"#
+        );
+        // An EMF line too: `_aws` was inserted last, it is written first.
+        let line = to_canonical_string(&emf_lines("SessionTrail", &[], 1)[0]);
+        assert!(
+            line.starts_with(
+                r#"{"_aws":{"CloudWatchMetrics":[{"Dimensions":[[]],"Metrics":[{"Name":"#
+            ),
+            "{line}"
+        );
     }
 
     #[test]

@@ -126,8 +126,12 @@ pub async fn lookup_session_events(
                 .collect();
             if !events.is_empty() {
                 let name = format!("lookup-events:{region}:{event_name}:page-{page}");
-                let bytes = serde_json::to_vec(&json!({ "Events": events }))
-                    .expect("a Value always serializes");
+                // Canonical bytes: a reject's offset in the page must not depend on
+                // serde_json's features.
+                let bytes = sessiontrail_ingest::canonical_json::to_canonical_string(
+                    &json!({ "Events": events }),
+                )
+                .into_bytes();
                 let mut page_read = CloudTrailRead::default();
                 read_cloudtrail_object(&name, bytes, &mut page_read, &mut ReadBuffers::default());
                 // A page is not a file: count files once per region below.

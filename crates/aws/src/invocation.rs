@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use sessiontrail_correlate::state::State;
 use sessiontrail_correlate::storage::{Storage, StorageError};
 use sessiontrail_correlate::{Inputs, Policy, RunError, RunSettings, RunSummary, run_on};
+use sessiontrail_ingest::canonical_json::to_canonical_string;
 use sessiontrail_ingest::cloudtrail::read_cloudtrail_object;
 use sessiontrail_ingest::input_files::{ReadBuffers, is_digest_or_insight};
 use sessiontrail_ingest::time::EpochMillis;
@@ -241,7 +242,9 @@ impl Handler {
         };
         let inputs = match trigger {
             Trigger::CloudTrailApiCall { event, .. } => {
-                let bytes = serde_json::to_vec(event).expect("a Value always serializes");
+                // Canonical bytes: what the reader sees (and a reject's offset) must not
+                // depend on serde_json's features.
+                let bytes = to_canonical_string(event).into_bytes();
                 let name = format!("eventbridge:{id}");
                 let read = tokio::task::spawn_blocking(move || {
                     let mut out = Default::default();
@@ -387,7 +390,7 @@ impl Handler {
 
     fn emit_metrics(&self, new_findings: &[sessiontrail_correlate::Finding], now: EpochMillis) {
         for line in emf_lines(&self.config.metrics_namespace, new_findings, now) {
-            println!("{line}");
+            println!("{}", to_canonical_string(&line));
         }
     }
 
@@ -544,7 +547,7 @@ fn log(level: &str, message: &str, event_id: &str) {
 /// One JSON log line on stderr (CloudWatch Logs keeps both streams; EMF lines go to
 /// stdout).
 fn log_value(value: Value) {
-    eprintln!("{value}");
+    eprintln!("{}", to_canonical_string(&value));
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@
 
 pub mod arn;
 pub mod broker_log;
+pub mod canonical_json;
 pub mod cloudtrail;
 pub mod input_files;
 pub mod invariants;

@@ -1420,3 +1420,24 @@ fn write_table(data: &Path, table: &str, time_column: &str, rows: Vec<Row>) {
         .1;
     common::write_partitioned(data, table, &schema, time_column, &rows, 2);
 }
+
+// ---------------------------------------------------------------------------------
+// What a copy of the dataset must hold, finality, the bytes.
+// ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn report_json_writes_its_keys_sorted_at_every_depth() {
+    let written = february(Some(0.6));
+    let text = written.read(JSON_FILE);
+    common::assert_keys_sorted(&text);
+    let objects = common::object_keys_in_text_order(&text);
+    // The document, its summary, its figures and their rows: many objects.
+    assert!(objects.len() > 50, "{}", objects.len());
+    assert_eq!(
+        objects[0][..3],
+        ["figures", "first_day", "generated_at"].map(String::from)
+    );
+    // The checker sees an unsorted object.
+    let result = std::panic::catch_unwind(|| common::assert_keys_sorted(r#"{"b":1,"a":2}"#));
+    assert!(result.is_err());
+}

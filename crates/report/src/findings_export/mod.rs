@@ -18,12 +18,13 @@ pub use row::{FindingRow, TargetKind};
 pub use title::finding_title;
 
 use crate::{OutputFormat, ReportError, open_dataset, query, write_batches};
+use sessiontrail_ingest::canonical_json::Canonical;
 
 /// The findings, every column of the schema (not the partition column `dt`), oldest
 /// first.
 const FINDINGS_SQL: &str = "SELECT finding_id, rule, severity, session_id, event_time, \
-    account_id, region, target, principal_arn, permission_set, detail, evidence \
-    FROM findings ORDER BY event_time, finding_id";
+    account_id, region, target, principal_arn, permission_set, detail, evidence, \
+    resolved_time, resolution FROM findings ORDER BY event_time, finding_id";
 
 /// How [`export_findings`] writes findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,7 +113,8 @@ pub async fn export_findings(
             };
             let mut writer = BufWriter::new(&mut *out);
             for line in lines {
-                serde_json::to_writer(&mut writer, &line)
+                // Keys sorted at every depth, whatever serde_json's features.
+                serde_json::to_writer(&mut writer, &Canonical(&line))
                     .map_err(|e| write_failed(std::io::Error::other(e)))?;
                 writer.write_all(b"\n").map_err(write_failed)?;
             }

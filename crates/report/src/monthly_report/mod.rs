@@ -4,7 +4,7 @@
 //!
 //! [`write_monthly_report`] is the whole job; [`compute_monthly_report`] computes the figures
 //! without writing, and [`render_html`], [`render_markdown`] and [`render_json`] turn
-//! them into the three files.
+//! them into the three files ([`rendered_files`]: all three).
 
 mod display;
 mod escape;
@@ -94,14 +94,10 @@ pub async fn write_monthly_report(
         path: out_dir.to_path_buf(),
         source,
     })?;
-    let json = serde_json::to_string_pretty(&render_json(&report))
-        .expect("a serde_json::Value always serializes");
-    write_atomically(&out_dir.join(HTML_FILE), render_html(&report).as_bytes())?;
-    write_atomically(
-        &out_dir.join(MARKDOWN_FILE),
-        render_markdown(&report).as_bytes(),
-    )?;
-    write_atomically(&out_dir.join(JSON_FILE), format!("{json}\n").as_bytes())?;
+    // report.json last: a reader that sees it sees the other two.
+    for (name, text) in rendered_files(&report) {
+        write_atomically(&out_dir.join(name), text.as_bytes())?;
+    }
     Ok(report)
 }
 
@@ -128,6 +124,18 @@ pub async fn compute_monthly_report(
     })
 }
 
+/// The three files of a report, file name and content, `report.json` last (the one
+/// whose presence says the report is complete).
+pub fn rendered_files(report: &MonthlyReport) -> [(&'static str, String); 3] {
+    let json =
+        sessiontrail_ingest::canonical_json::to_canonical_string_pretty(&render_json(report));
+    [
+        (HTML_FILE, render_html(report)),
+        (MARKDOWN_FILE, render_markdown(report)),
+        (JSON_FILE, format!("{json}\n")),
+    ]
+}
+
 /// `report.html`: one self-contained page.
 pub fn render_html(report: &MonthlyReport) -> String {
     html::render(report)
@@ -138,7 +146,8 @@ pub fn render_markdown(report: &MonthlyReport) -> String {
     markdown::render(report)
 }
 
-/// `report.json`, as a JSON value.
+/// `report.json`, as a JSON value (written with its keys sorted: see
+/// [`rendered_files`]).
 pub fn render_json(report: &MonthlyReport) -> serde_json::Value {
     json::render(report)
 }

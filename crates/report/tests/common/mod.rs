@@ -131,3 +131,110 @@ pub fn ordinary_findings(n: usize) -> Vec<FindingRow> {
         })
         .collect()
 }
+
+/// The keys of every JSON object in `text`, in the order the text writes them (read
+/// from the bytes, not through `serde_json::Value`, whose order depends on its
+/// features). Panics on text that is not JSON.
+pub fn object_keys_in_text_order(text: &str) -> Vec<Vec<String>> {
+    struct Scanner<'a> {
+        bytes: &'a [u8],
+        at: usize,
+        objects: Vec<Vec<String>>,
+    }
+    impl Scanner<'_> {
+        fn skip_space(&mut self) {
+            while self.at < self.bytes.len() && self.bytes[self.at].is_ascii_whitespace() {
+                self.at += 1;
+            }
+        }
+        fn expect(&mut self, byte: u8) {
+            self.skip_space();
+            assert_eq!(self.bytes.get(self.at), Some(&byte), "at byte {}", self.at);
+            self.at += 1;
+        }
+        fn string(&mut self) -> String {
+            self.skip_space();
+            let start = self.at;
+            self.expect(b'"');
+            while self.bytes[self.at] != b'"' {
+                self.at += if self.bytes[self.at] == b'\\' { 2 } else { 1 };
+            }
+            self.at += 1;
+            serde_json::from_slice(&self.bytes[start..self.at]).expect("a JSON string")
+        }
+        fn value(&mut self) {
+            self.skip_space();
+            match self.bytes[self.at] {
+                b'{' => {
+                    self.at += 1;
+                    let index = self.objects.len();
+                    self.objects.push(Vec::new());
+                    self.skip_space();
+                    if self.bytes[self.at] == b'}' {
+                        self.at += 1;
+                        return;
+                    }
+                    loop {
+                        let key = self.string();
+                        self.objects[index].push(key);
+                        self.expect(b':');
+                        self.value();
+                        self.skip_space();
+                        self.at += 1;
+                        if self.bytes[self.at - 1] == b'}' {
+                            return;
+                        }
+                    }
+                }
+                b'[' => {
+                    self.at += 1;
+                    self.skip_space();
+                    if self.bytes[self.at] == b']' {
+                        self.at += 1;
+                        return;
+                    }
+                    loop {
+                        self.value();
+                        self.skip_space();
+                        self.at += 1;
+                        if self.bytes[self.at - 1] == b']' {
+                            return;
+                        }
+                    }
+                }
+                b'"' => {
+                    self.string();
+                }
+                _ => {
+                    while self.at < self.bytes.len()
+                        && !matches!(self.bytes[self.at], b',' | b'}' | b']')
+                        && !self.bytes[self.at].is_ascii_whitespace()
+                    {
+                        self.at += 1;
+                    }
+                }
+            }
+        }
+    }
+    let mut scanner = Scanner {
+        bytes: text.as_bytes(),
+        at: 0,
+        objects: Vec::new(),
+    };
+    scanner.value();
+    scanner.skip_space();
+    assert_eq!(scanner.at, text.len(), "one JSON value");
+    scanner.objects
+}
+
+/// Asserts that every object of the JSON `text` writes its keys sorted (byte order),
+/// as they are whatever serde_json's features.
+pub fn assert_keys_sorted(text: &str) {
+    let objects = object_keys_in_text_order(text);
+    assert!(!objects.is_empty(), "no object in {text}");
+    for keys in objects {
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted, "keys out of order in {text:.300}");
+    }
+}
