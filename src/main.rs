@@ -15,7 +15,7 @@ use sessiontrail_correlate::storage::LocalStorage;
 use sessiontrail_correlate::{
     Inputs, Policy, RunOptions, RunSettings, Severity, read_local_inputs,
 };
-use sessiontrail_report::OutputFormat;
+use sessiontrail_report::{OutputFormat, ReportSettings};
 
 /// Exit codes (DESIGN.md "CLI").
 const EXIT_ERROR: u8 = 1;
@@ -94,6 +94,12 @@ struct ReportArgs {
     /// The verdict's threshold (0..1), overriding the policy's.
     #[arg(long, value_name = "RATE")]
     min_attribution_rate: Option<f64>,
+    /// The instant the report is computed at (RFC 3339; default now): its generated_at,
+    /// and whether it is final. A report is final once the policy's grace (--policy;
+    /// 30m without one) has passed since the month's end and no session of the month
+    /// is pending; before that its three files say it is provisional and why.
+    #[arg(long, value_name = "RFC3339")]
+    as_of: Option<String>,
 }
 
 #[derive(Args)]
@@ -566,11 +572,21 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn report(args: ReportArgs) -> Result<u8> {
-    let policy_rate = match &args.policy {
-        Some(path) => Policy::load(path)?.min_attribution_rate,
-        None => None,
-    };
-    let threshold = args.min_attribution_rate.or(policy_rate);
+    let policy = args.policy.as_deref().map(Policy::load).transpose()?;
+    let mut settings = ReportSettings::with_threshold(
+        args.min_attribution_rate
+            .or(policy.as_ref().and_then(|p| p.min_attribution_rate)),
+    );
+    if let Some(policy) = &policy {
+        settings.grace = policy.grace;
+    }
+    if let Some(text) = &args.as_of {
+        let millis = parse_instant("--as-of")(text)?;
+        settings.as_of = Some(
+            chrono::DateTime::from_timestamp_millis(millis)
+                .with_context(|| format!("--as-of {text:?} is out of range"))?,
+        );
+    }
     let month: sessiontrail_report::monthly_report::Month = args.month.parse()?;
     let days = (
         month.first_day().pred_opt().unwrap_or(month.first_day()),
@@ -581,7 +597,7 @@ fn report(args: ReportArgs) -> Result<u8> {
         &data,
         &args.month,
         &args.out,
-        threshold,
+        &settings,
     ))?;
     let summary = &report.summary;
     let rate = summary
@@ -604,6 +620,9 @@ fn report(args: ReportArgs) -> Result<u8> {
         summary.critical_findings,
         summary.high_findings
     );
+    if let Some(reason) = report.finality.provisional_reason() {
+        println!("  PROVISIONAL (not final): {reason}");
+    }
     for file in [
         sessiontrail_report::monthly_report::HTML_FILE,
         sessiontrail_report::monthly_report::MARKDOWN_FILE,

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{path_str, read_table, run};
 
 const POLICY: &str = r#"default_document = "SSM-SessionManagerRunShell"
@@ -341,4 +343,79 @@ fn report_and_findings_exports_over_a_correlated_dataset() {
             .code(),
         Some(1)
     );
+}
+
+/// report.json of `sessiontrail report --month MONTH --as-of AS_OF` over the case's
+/// dataset, with the other two files' text.
+fn report_as_of(case: &Case, month: &str, as_of: &str) -> (serde_json::Value, String, String) {
+    let (data, out) = (case.path("out"), case.path(&format!("report-{as_of}")));
+    let policy = case.path("policy.toml");
+    let output = run(&[
+        "report", "--data", &data, "--month", month, "--out", &out, "--as-of", as_of, "--policy",
+        &policy,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let read = |name: &str| std::fs::read_to_string(Path::new(&out).join(name)).unwrap();
+    (
+        serde_json::from_str(&read("report.json")).unwrap(),
+        read("report.html"),
+        read("report.md"),
+    )
+}
+
+#[test]
+fn a_report_of_a_month_still_open_says_it_is_provisional_and_why() {
+    let case = Case::new();
+    assert_eq!(case.correlate(&[]).status.code(), Some(0));
+    // The policy's grace is 30m: February's figures can change until March 1st, 00:30.
+    for as_of in ["2026-02-15T00:00:00Z", "2026-03-01T00:29:59Z"] {
+        let (json, html, md) = report_as_of(&case, "2026-02", as_of);
+        assert_eq!(json["final"], false, "{as_of}");
+        assert_eq!(json["generated_at"], as_of);
+        assert_eq!(json["final_from"], "2026-03-01T00:30:00Z");
+        let reason = json["provisional_reason"].as_str().unwrap();
+        assert!(
+            reason.contains("2026-03-01T00:30:00Z") && reason.contains("30m"),
+            "{reason}"
+        );
+        assert!(html.contains(r#"<p class="provisional" id="provisional""#));
+        assert!(html.contains("PROVISIONAL: this report is not final."));
+        assert!(
+            html.contains("<title>SSM session attribution report 2026-02 (provisional)</title>")
+        );
+        assert!(
+            md.contains("> **PROVISIONAL: this report is not final.**"),
+            "{md}"
+        );
+    }
+    let (json, html, md) = report_as_of(&case, "2026-02", "2026-03-01T00:30:00Z");
+    assert_eq!(json["final"], true);
+    assert_eq!(json["provisional_reason"], serde_json::Value::Null);
+    assert!(!html.contains("PROVISIONAL") && !md.contains("PROVISIONAL"));
+}
+
+#[test]
+fn a_report_with_pending_sessions_is_provisional_however_late() {
+    let case = Case::new();
+    // At 11:10 the 11:00 session is within grace: pending in the dataset.
+    let output = case.correlate_as_of("2026-02-01T11:10:00Z", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let (json, html, _) = report_as_of(&case, "2026-02", "2026-06-01T00:00:00Z");
+    assert_eq!(json["summary"]["pending"], 1);
+    assert_eq!(json["final"], false);
+    let reason = json["provisional_reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("1 session of the month is still pending"),
+        "{reason}"
+    );
+    assert!(html.contains("PROVISIONAL"));
+    // A later run decides it; then the same report is final.
+    assert_eq!(
+        case.correlate_as_of("2026-02-02T00:00:00Z", &[])
+            .status
+            .code(),
+        Some(0)
+    );
+    let (json, _, _) = report_as_of(&case, "2026-02", "2026-06-01T00:00:00Z");
+    assert_eq!(json["final"], true, "{}", json["provisional_reason"]);
 }

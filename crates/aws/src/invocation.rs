@@ -7,7 +7,8 @@
 //!   arrived stays `pending` until a later invocation brings it or grace runs out.
 //! - EventBridge S3 "Object Created": one new CloudTrail log file or broker log file.
 //! - A scheduled event: no input; sweeps pending sessions past grace (late findings),
-//!   and on the first run of a month writes the previous month's report.
+//!   then writes the previous month's report to `OUT/reports/YYYY-MM/` once it is final
+//!   (see [`Handler::write_monthly_report_once`]).
 //!
 //! Every invocation ends with one EMF line per account (alerts) and sends new findings
 //! to the event bus. An event that cannot be understood fails the invocation (so
@@ -23,7 +24,8 @@ use sessiontrail_ingest::canonical_json::to_canonical_string;
 use sessiontrail_ingest::cloudtrail::read_cloudtrail_object;
 use sessiontrail_ingest::input_files::{ReadBuffers, is_digest_or_insight};
 use sessiontrail_ingest::time::EpochMillis;
-use sessiontrail_report::monthly_report::Month;
+use sessiontrail_report::monthly_report::{JSON_FILE, Month, rendered_files};
+use sessiontrail_report::{ReportSettings, compute_monthly_report};
 
 use crate::alerts::{FindingPublisher, PublishError, emf_lines, outbox_ids, remove_sent};
 use crate::lambda_config::LambdaConfig;
@@ -360,14 +362,14 @@ impl Handler {
                     .date_naive(),
             )
             .previous();
-            let written = self
-                .write_monthly_report_once(month)
+            let report = self
+                .write_monthly_report_once(month, now)
                 .await
                 .map_err(|message| InvocationError::Report {
                     id: id.clone(),
                     message,
                 })?;
-            outcome["monthly_report"] = json!({"month": month.to_string(), "written": written});
+            outcome["monthly_report"] = report.to_json(month);
         }
         Ok(outcome)
     }
@@ -426,18 +428,31 @@ impl Handler {
         }))
     }
 
-    /// Writes `OUT/reports/YYYY-MM/` unless it exists; `report.json` is written last
-    /// and only if absent, so of two racing invocations one writes it.
-    async fn write_monthly_report_once(&self, month: Month) -> Result<bool, String> {
+    /// Writes the report of `month` to `OUT/reports/YYYY-MM/` (report.html, report.md,
+    /// then report.json) if it is not there yet and is final at `now`.
+    ///
+    /// Final means the policy's grace has passed since the month's end and no session
+    /// of the month is still pending in the dataset (the sweep of the same invocation
+    /// ran just before). Until then nothing is written and the outcome says why: every
+    /// scheduled invocation tries again (the template's schedule runs every 15
+    /// minutes), and the first one after the month is final writes it. So a report in
+    /// `reports/` is never provisional, and is written once: `report.json` is put only
+    /// if absent (`If-None-Match: *`), so of two racing invocations one writes it, and
+    /// its presence stops every later attempt.
+    pub async fn write_monthly_report_once(
+        &self,
+        month: Month,
+        now: EpochMillis,
+    ) -> Result<MonthlyReportOutcome, String> {
         let folder = format!("{}reports/{month}/", self.config.out.folder());
-        let marker = self.config.out.with_key(&format!("{folder}report.json"));
+        let marker = self.config.out.with_key(&format!("{folder}{JSON_FILE}"));
         if self
             .s3
             .get_exists(&marker)
             .await
             .map_err(|e| e.to_string())?
         {
-            return Ok(false);
+            return Ok(MonthlyReportOutcome::AlreadyWritten);
         }
         let work = tempfile::tempdir().map_err(|e| format!("a temporary folder: {e}"))?;
         let data = work.path().join("data");
@@ -449,29 +464,62 @@ impl Handler {
         mirror_dataset(&self.s3, &self.config.out, &data, Some(days))
             .await
             .map_err(|e| e.to_string())?;
-        let out = work.path().join("report");
-        sessiontrail_report::write_monthly_report(
-            &data,
-            &month.to_string(),
-            &out,
-            self.policy.min_attribution_rate,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        use sessiontrail_report::monthly_report::{HTML_FILE, JSON_FILE, MARKDOWN_FILE};
-        for name in [HTML_FILE, MARKDOWN_FILE] {
-            let bytes = std::fs::read(out.join(name)).map_err(|e| e.to_string())?;
+        let settings = ReportSettings {
+            min_attribution_rate: self.policy.min_attribution_rate,
+            as_of: Some(chrono::DateTime::from_timestamp_millis(now).unwrap_or_default()),
+            grace: self.policy.grace,
+        };
+        let report = compute_monthly_report(&data, month, &settings)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(reason) = report.finality.provisional_reason() {
+            return Ok(MonthlyReportOutcome::NotFinal { reason });
+        }
+        for (name, text) in rendered_files(&report) {
             let url = self.config.out.with_key(&format!("{folder}{name}"));
-            self.s3
-                .put(&url, &bytes, None)
+            // report.json last, and only if absent.
+            let condition = (name == JSON_FILE).then_some(None);
+            let put = self
+                .s3
+                .put(&url, text.as_bytes(), condition)
                 .await
                 .map_err(|e| e.to_string())?;
+            if name == JSON_FILE && !put {
+                return Ok(MonthlyReportOutcome::AlreadyWritten);
+            }
         }
-        let bytes = std::fs::read(out.join(JSON_FILE)).map_err(|e| e.to_string())?;
-        self.s3
-            .put(&marker, &bytes, Some(None))
-            .await
-            .map_err(|e| e.to_string())
+        Ok(MonthlyReportOutcome::Written)
+    }
+}
+
+/// What a scheduled invocation did about the previous month's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonthlyReportOutcome {
+    /// It wrote `reports/YYYY-MM/`.
+    Written,
+    /// `reports/YYYY-MM/report.json` was already there (an earlier invocation wrote it).
+    AlreadyWritten,
+    /// The month's figures can still change (why in `reason`): nothing written, a later
+    /// schedule tries again.
+    NotFinal { reason: String },
+}
+
+impl MonthlyReportOutcome {
+    /// The invocation outcome's `monthly_report` member.
+    pub fn to_json(&self, month: Month) -> Value {
+        let month = month.to_string();
+        match self {
+            MonthlyReportOutcome::Written => json!({"month": month, "written": true}),
+            MonthlyReportOutcome::AlreadyWritten => {
+                json!({"month": month, "written": false, "already_written": true})
+            }
+            MonthlyReportOutcome::NotFinal { reason } => json!({
+                "month": month,
+                "written": false,
+                "final": false,
+                "provisional_reason": reason,
+            }),
+        }
     }
 }
 

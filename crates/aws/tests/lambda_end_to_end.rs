@@ -246,19 +246,46 @@ for _ in range(1000):
         times_sent.len() - final_ids.len()
     );
 
-    // A later schedule in the next month writes February's report, once.
-    let march = parse_rfc3339_millis("2026-03-01T00:05:00Z").unwrap();
+    // February's report is written by the first schedule after it is final: the
+    // policy's grace (30m) after the month's end, nothing of February pending.
     let sched = |id: &str| json!({"version":"0","id":id,"detail-type":"Scheduled Event","source":"aws.events","detail":{}});
-    let first = handler.handle(sched("sched-2"), march).await.unwrap();
+    let report_key = "sessiontrail/reports/2026-02/";
+    let reports_listed = || async {
+        client
+            .list_objects_v2()
+            .bucket("audit-out")
+            .prefix(report_key)
+            .send()
+            .await
+            .unwrap()
+            .key_count()
+            .unwrap_or(0)
+    };
+    let early = parse_rfc3339_millis("2026-03-01T00:05:00Z").unwrap();
+    let too_early = handler.handle(sched("sched-2"), early).await.unwrap();
+    let outcome = &too_early["monthly_report"];
+    assert_eq!(outcome["month"], "2026-02");
+    assert_eq!(outcome["written"], false, "{outcome}");
+    assert_eq!(outcome["final"], false, "{outcome}");
+    let reason = outcome["provisional_reason"].as_str().unwrap();
+    assert!(reason.contains("2026-03-01T00:30:00Z"), "{reason}");
+    assert_eq!(
+        reports_listed().await,
+        0,
+        "nothing written before it is final"
+    );
+    let on_time = parse_rfc3339_millis("2026-03-01T00:30:00Z").unwrap();
+    let first = handler.handle(sched("sched-3"), on_time).await.unwrap();
     assert_eq!(
         first["monthly_report"],
         json!({"month":"2026-02","written":true})
     );
-    let second = handler.handle(sched("sched-3"), march).await.unwrap();
+    let second = handler.handle(sched("sched-4"), on_time).await.unwrap();
     assert_eq!(
         second["monthly_report"],
-        json!({"month":"2026-02","written":false})
+        json!({"month":"2026-02","written":false,"already_written":true})
     );
+    assert_eq!(reports_listed().await, 3);
     let report = client
         .get_object()
         .bucket("audit-out")
@@ -277,6 +304,83 @@ for _ in range(1000):
         "{}",
         report["summary"]
     );
+    assert_eq!(report["final"], true);
+    assert_eq!(report["provisional_reason"], Value::Null);
+    assert_eq!(report["generated_at"], "2026-03-01T00:30:00Z");
+    // The two pending sessions of truth.json were decided by the sweeps.
+    assert_eq!(report["summary"]["pending"], 0, "{}", report["summary"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monthly_report_waits_for_the_pending_sessions_of_its_month() {
+    let Some(moto) = Moto::start("the_monthly_report_waits_for_pending_sessions") else {
+        return;
+    };
+    let sdk = fixtures::sdk_config(&moto).await;
+    let client = s3_client(&sdk);
+    fixtures::create_bucket(&client, "audit-out").await;
+    let generated = fixtures::generated();
+    // A grace of 40 days: a session of February 2nd is still pending on March 5th.
+    let policy = std::fs::read_to_string(generated.join("sessiontrail.toml"))
+        .unwrap()
+        .replace("grace = \"30m\"", "grace = \"40d\"");
+    assert!(policy.contains("grace = \"40d\""), "{policy}");
+    client
+        .put_object()
+        .bucket("audit-out")
+        .key("p.toml")
+        .body(policy.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    // The fixture's dataset, as the CLI writes it at the fixture's as_of.
+    let local = tempfile::tempdir().unwrap();
+    let mut options = RunOptions::new(
+        vec![generated.join("cloudtrail")],
+        vec![generated.join("broker")],
+        local.path().to_path_buf(),
+    );
+    options.as_of = Some(parse_rfc3339_millis(AS_OF).unwrap());
+    sessiontrail_correlate::run(
+        &Policy::load(&generated.join("sessiontrail.toml")).unwrap(),
+        &options,
+    )
+    .unwrap();
+    fixtures::upload_folder(&client, local.path(), "audit-out", "x/").await;
+    let config = LambdaConfig {
+        out: S3Url::parse("s3://audit-out/x").unwrap(),
+        policy: "s3://audit-out/p.toml".into(),
+        cloudtrail: vec![],
+        broker_logs: vec![],
+        event_bus: None,
+        metrics_namespace: "SessionTrail".into(),
+        monthly_report: true,
+        as_of: None,
+    };
+    let s3 = S3::new(client.clone(), tokio::runtime::Handle::current());
+    let handler = Handler::new(config, s3, aws_sdk_eventbridge::Client::new(&sdk))
+        .await
+        .unwrap();
+    let march_5 = parse_rfc3339_millis("2026-03-05T00:00:00Z").unwrap();
+    let sched = json!({"version":"0","id":"s-1","detail-type":"Scheduled Event","source":"aws.events","detail":{}});
+    let outcome = handler.handle(sched, march_5).await.unwrap();
+    let report = &outcome["monthly_report"];
+    assert_eq!(report["written"], false, "{outcome}");
+    let reason = report["provisional_reason"].as_str().unwrap();
+    // truth.json's pending sessions stay pending under a 40 day grace.
+    assert!(
+        reason.contains("of the month are still pending"),
+        "{reason}"
+    );
+    assert!(reason.contains("(40d)"), "{reason}");
+    let listed = client
+        .list_objects_v2()
+        .bucket("audit-out")
+        .prefix("x/reports/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.key_count(), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

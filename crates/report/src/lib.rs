@@ -40,15 +40,19 @@
 //! ```no_run
 //! use std::path::Path;
 //!
-//! use sessiontrail_report::{FindingsFormat, ReportError, Verdict, export_findings};
+//! use sessiontrail_report::{FindingsFormat, ReportError, ReportSettings, Verdict, export_findings};
 //! use sessiontrail_report::write_monthly_report;
 //!
 //! # async fn example() -> Result<(), ReportError> {
 //! // `sessiontrail report --data out --month 2026-02 --out report/`
-//! let report = write_monthly_report(Path::new("out"), "2026-02", Path::new("report"), Some(0.95))
+//! let settings = ReportSettings::with_threshold(Some(0.95));
+//! let report = write_monthly_report(Path::new("out"), "2026-02", Path::new("report"), &settings)
 //!     .await?;
 //! if report.summary.verdict == Verdict::Fail {
 //!     eprintln!("attribution rate below 95 %: {:?}", report.summary.attribution_rate);
+//! }
+//! if let Some(reason) = report.finality.provisional_reason() {
+//!     eprintln!("provisional: {reason}");
 //! }
 //!
 //! // `sessiontrail findings --data out --format asff`
@@ -78,8 +82,8 @@ pub use dataset::{PARTITION_COLUMN, open_dataset, tables};
 pub use error::ReportError;
 pub use findings_export::{FindingsFormat, export_findings};
 pub use monthly_report::{
-    Month, MonthlyReport, Summary, Verdict, compute_monthly_report, report_queries,
-    write_monthly_report,
+    Month, MonthlyReport, ReportSettings, Summary, Verdict, compute_monthly_report,
+    report_queries, write_monthly_report,
 };
 pub use named_query::{description, header_lines, name_of, named_queries, named_query};
 pub use output::{OutputFormat, write_batches};

@@ -17,14 +17,31 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sessiontrail_report::monthly_report::{HTML_FILE, JSON_FILE, MARKDOWN_FILE, report_query};
 use sessiontrail_report::{
-    Month, MonthlyReport, ReportError, Verdict, compute_monthly_report, header_lines, query,
-    report_queries, tables, write_monthly_report,
+    Month, MonthlyReport, ReportError, ReportSettings, Verdict, compute_monthly_report,
+    header_lines, query, report_queries, tables, write_monthly_report,
 };
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------------------------
 // The fixed dataset.
 // ---------------------------------------------------------------------------------
+
+/// An instant long after every month of the fixture: its reports are final unless a
+/// session is pending.
+const LATER: &str = "2027-01-01T00:00:00Z";
+
+/// The report settings of most tests: `minimum`, computed at [`LATER`], a 30 minute grace.
+fn settings(minimum: Option<f64>) -> ReportSettings {
+    ReportSettings {
+        min_attribution_rate: minimum,
+        as_of: Some(at(LATER)),
+        grace: Duration::from_secs(30 * 60),
+    }
+}
+
+fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+}
 
 /// Goes into every string column of two sessions and one finding: markup, both kinds
 /// of quotes and an ampersand.
@@ -386,9 +403,10 @@ fn write_february(minimum: Option<f64>) -> Written {
         runtime.block_on(async move {
             let data = fixture();
             let out = tempfile::tempdir().unwrap();
-            let report = write_monthly_report(data.path(), "2026-02", out.path(), minimum)
-                .await
-                .unwrap();
+            let report =
+                write_monthly_report(data.path(), "2026-02", out.path(), &settings(minimum))
+                    .await
+                    .unwrap();
             let files = std::fs::read_dir(out.path())
                 .unwrap()
                 .map(|entry| {
@@ -783,7 +801,7 @@ async fn change_against_the_previous_month() {
 #[tokio::test]
 async fn a_month_without_a_previous_one_has_a_null_previous_rate() {
     let data = fixture();
-    let report = compute_monthly_report(data.path(), "2026-01".parse().unwrap(), None)
+    let report = compute_monthly_report(data.path(), "2026-01".parse().unwrap(), &settings(None))
         .await
         .unwrap();
     let trend = report.figure("month_over_month").unwrap();
@@ -792,7 +810,7 @@ async fn a_month_without_a_previous_one_has_a_null_previous_rate() {
     assert_eq!(trend.int(0, "sessions"), Some(1));
     assert_eq!(trend.float(0, "attribution_rate"), Some(1.0));
     assert_eq!(trend.float(1, "attribution_rate"), Some(0.75));
-    let report = compute_monthly_report(data.path(), "2025-12".parse().unwrap(), None)
+    let report = compute_monthly_report(data.path(), "2025-12".parse().unwrap(), &settings(None))
         .await
         .unwrap();
     let trend = report.figure("month_over_month").unwrap();
@@ -819,14 +837,14 @@ async fn verdict_against_the_minimum_attribution_rate() {
         (Some(0.9), Verdict::Fail),
         (None, Verdict::NoThreshold),
     ] {
-        let report = compute_monthly_report(data.path(), month, minimum)
+        let report = compute_monthly_report(data.path(), month, &settings(minimum))
             .await
             .unwrap();
         assert_eq!(report.summary.verdict, expected, "{minimum:?}");
     }
 
     let out = tempfile::tempdir().unwrap();
-    write_monthly_report(data.path(), "2026-02", out.path(), Some(0.9))
+    write_monthly_report(data.path(), "2026-02", out.path(), &settings(Some(0.9)))
         .await
         .unwrap();
     let html = std::fs::read_to_string(out.path().join(HTML_FILE)).unwrap();
@@ -838,7 +856,7 @@ async fn verdict_against_the_minimum_attribution_rate() {
     let md = std::fs::read_to_string(out.path().join(MARKDOWN_FILE)).unwrap();
     assert!(md.contains("**Verdict: FAIL**"), "{md}");
 
-    write_monthly_report(data.path(), "2026-02", out.path(), None)
+    write_monthly_report(data.path(), "2026-02", out.path(), &settings(None))
         .await
         .unwrap();
     let html = std::fs::read_to_string(out.path().join(HTML_FILE)).unwrap();
@@ -851,9 +869,10 @@ async fn a_minimum_outside_zero_to_one_is_an_error() {
     let data = fixture();
     let out = tempfile::tempdir().unwrap();
     for minimum in [-0.1, 1.5, 95.0, f64::NAN] {
-        let err = write_monthly_report(data.path(), "2026-02", out.path(), Some(minimum))
-            .await
-            .unwrap_err();
+        let err =
+            write_monthly_report(data.path(), "2026-02", out.path(), &settings(Some(minimum)))
+                .await
+                .unwrap_err();
         assert!(
             matches!(err, ReportError::InvalidThreshold { .. }),
             "{minimum}: {err:?}"
@@ -861,7 +880,7 @@ async fn a_minimum_outside_zero_to_one_is_an_error() {
         assert!(err.to_string().contains("from 0 to 1"), "{err}");
     }
     for minimum in [0.0, 1.0] {
-        write_monthly_report(data.path(), "2026-02", out.path(), Some(minimum))
+        write_monthly_report(data.path(), "2026-02", out.path(), &settings(Some(minimum)))
             .await
             .unwrap();
     }
@@ -880,7 +899,7 @@ async fn the_three_files_are_written_and_nothing_else() {
     let data = fixture();
     let parent = tempfile::tempdir().unwrap();
     let nested = parent.path().join("reports/2026-02");
-    write_monthly_report(data.path(), "2026-02", &nested, None)
+    write_monthly_report(data.path(), "2026-02", &nested, &settings(None))
         .await
         .unwrap();
     assert!(nested.join(HTML_FILE).is_file());
@@ -1055,7 +1074,7 @@ async fn an_empty_month_gives_a_report_saying_so() {
         (bare.path(), "2024-02", "February 2024 (2024-02)"),
     ] {
         let out = tempfile::tempdir().unwrap();
-        let report = write_monthly_report(data, month, out.path(), Some(0.95))
+        let report = write_monthly_report(data, month, out.path(), &settings(Some(0.95)))
             .await
             .unwrap();
         assert!(report.has_no_sessions());
@@ -1102,7 +1121,7 @@ async fn a_month_that_is_not_yyyy_mm_is_a_clear_error() {
         "",
         "2026-02' OR '1'='1",
     ] {
-        let err = write_monthly_report(data.path(), month, &out, None)
+        let err = write_monthly_report(data.path(), month, &out, &settings(None))
             .await
             .unwrap_err();
         assert!(
@@ -1126,7 +1145,7 @@ async fn only_the_partitions_of_the_two_months_are_read() {
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(folder.join("broken.parquet"), b"not parquet at all").unwrap();
     }
-    let report = compute_monthly_report(data.path(), "2026-02".parse().unwrap(), None)
+    let report = compute_monthly_report(data.path(), "2026-02".parse().unwrap(), &settings(None))
         .await
         .unwrap();
     assert_eq!(report.summary.sessions, 11);
@@ -1134,7 +1153,7 @@ async fn only_the_partitions_of_the_two_months_are_read() {
     let folder = data.path().join("sessions/dt=2026-02-14");
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(folder.join("broken.parquet"), b"not parquet at all").unwrap();
-    let err = compute_monthly_report(data.path(), "2026-02".parse().unwrap(), None)
+    let err = compute_monthly_report(data.path(), "2026-02".parse().unwrap(), &settings(None))
         .await
         .unwrap_err();
     assert!(
@@ -1146,9 +1165,14 @@ async fn only_the_partitions_of_the_two_months_are_read() {
 #[tokio::test]
 async fn a_missing_data_folder_is_an_error() {
     let parent = tempfile::tempdir().unwrap();
-    let err = write_monthly_report(&parent.path().join("nope"), "2026-02", parent.path(), None)
-        .await
-        .unwrap_err();
+    let err = write_monthly_report(
+        &parent.path().join("nope"),
+        "2026-02",
+        parent.path(),
+        &settings(None),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, ReportError::MissingData { .. }), "{err:?}");
 }
 
@@ -1200,7 +1224,7 @@ fn header_columns(sql: &str) -> Vec<String> {
 #[tokio::test]
 async fn every_query_has_a_header_and_its_columns_are_the_result_columns() {
     let data = fixture();
-    let report = compute_monthly_report(data.path(), "2026-02".parse().unwrap(), None)
+    let report = compute_monthly_report(data.path(), "2026-02".parse().unwrap(), &settings(None))
         .await
         .unwrap();
     for query in report_queries() {
@@ -1435,9 +1459,77 @@ async fn report_json_writes_its_keys_sorted_at_every_depth() {
     assert!(objects.len() > 50, "{}", objects.len());
     assert_eq!(
         objects[0][..3],
-        ["figures", "first_day", "generated_at"].map(String::from)
+        ["figures", "final", "final_from"].map(String::from)
     );
     // The checker sees an unsorted object.
     let result = std::panic::catch_unwind(|| common::assert_keys_sorted(r#"{"b":1,"a":2}"#));
     assert!(result.is_err());
+}
+
+#[test]
+fn the_default_grace_is_the_policys() {
+    let policy = sessiontrail_correlate::Policy::parse(
+        "[broker]\nrole_arns = [\"arn:aws:iam::111122223333:role/broker\"]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        sessiontrail_report::monthly_report::DEFAULT_GRACE,
+        policy.grace
+    );
+    assert_eq!(
+        ReportSettings::default().grace,
+        policy.grace,
+        "without a policy the report uses the policy's default grace"
+    );
+}
+
+#[tokio::test]
+async fn a_report_says_whether_it_is_final_in_every_file() {
+    let data = fixture();
+    let grace = Duration::from_secs(3600);
+    let write = |month: &'static str, as_of: &'static str| {
+        let data = data.path().to_path_buf();
+        async move {
+            let out = tempfile::tempdir().unwrap();
+            let settings = ReportSettings {
+                min_attribution_rate: None,
+                as_of: Some(at(as_of)),
+                grace,
+            };
+            let report = write_monthly_report(&data, month, out.path(), &settings)
+                .await
+                .unwrap();
+            let read = |name: &str| std::fs::read_to_string(out.path().join(name)).unwrap();
+            let json: Value = serde_json::from_str(&read(JSON_FILE)).unwrap();
+            (report, json, read(HTML_FILE), read(MARKDOWN_FILE))
+        }
+    };
+    // January: final one hour (the grace) after its end, nothing of it pending.
+    let (report, json, html, md) = write("2026-01", "2026-02-01T01:00:00Z").await;
+    assert!(report.is_final());
+    assert_eq!(json["final"], true);
+    assert_eq!(json["provisional_reason"], Value::Null);
+    assert_eq!(json["final_from"], "2026-02-01T01:00:00Z");
+    assert_eq!(json["generated_at"], "2026-02-01T01:00:00Z");
+    assert!(!html.contains("PROVISIONAL") && !md.contains("PROVISIONAL"));
+    // A second earlier it is not.
+    let (_, json, html, md) = write("2026-01", "2026-02-01T00:59:59Z").await;
+    assert_eq!(json["final"], false);
+    let reason = json["provisional_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("(1h)") && reason.contains("2026-02-01T01:00:00Z"),
+        "{reason}"
+    );
+    assert!(html.contains("id=\"provisional\"") && html.contains("(provisional)</title>"));
+    assert!(md.contains("> **PROVISIONAL: this report is not final.**"));
+    // February holds a pending session (f6): provisional however late.
+    let (_, json, html, md) = write("2026-02", "2030-01-01T00:00:00Z").await;
+    assert_eq!(json["final"], false);
+    assert_eq!(
+        json["provisional_reason"],
+        "1 session of the month is still pending in the dataset: a later correlation run \
+         (sessiontrail correlate, or the Lambda's schedule) decides them"
+    );
+    assert!(html.contains("1 session of the month is still pending"));
+    assert!(md.contains("1 session of the month is still pending"));
 }

@@ -42,6 +42,8 @@ section.summary h2 { border-bottom: none; margin-top: 16px; }
 .card .value { display: block; font-size: 24px; font-weight: 700; }
 .card .label { display: block; font-size: 12px; color: var(--muted); }
 .card.alert .value { color: var(--fail); }
+.provisional { font-size: 15px; padding: 10px 14px; margin: 16px 0 0; border: 2px solid #8a5a00;
+  border-left-width: 8px; background: #fff6e0; color: #4a3000; }
 .empty-month { font-size: 16px; font-weight: 600; padding: 10px 14px; border-left: 4px solid var(--none); background: var(--band); }
 figure { margin: 12px 0 24px; }
 figcaption { font-weight: 600; }
@@ -154,9 +156,14 @@ pub fn render(report: &MonthlyReport) -> String {
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
          style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n\
          <meta name=\"generator\" content=\"sessiontrail {version}\">\n\
-         <title>SSM session attribution report {m}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+         <title>SSM session attribution report {m}{provisional}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         version = env!("CARGO_PKG_VERSION"),
         m = html(&report.month.to_string()),
+        provisional = if report.is_final() {
+            ""
+        } else {
+            " (provisional)"
+        },
     );
     let _ = write!(
         out,
@@ -169,6 +176,14 @@ pub fn render(report: &MonthlyReport) -> String {
         generated = html(&report.generated_at),
         version = env!("CARGO_PKG_VERSION"),
     );
+    if let Some(reason) = report.finality.provisional_reason() {
+        let _ = writeln!(
+            out,
+            "<p class=\"provisional\" id=\"provisional\" role=\"status\"><strong>PROVISIONAL: \
+             this report is not final.</strong> Its figures can still change: {}.</p>",
+            html(&reason)
+        );
+    }
     out.push_str(
         "<nav aria-label=\"Contents\"><ol>\
          <li><a href=\"#summary\">Summary for compliance</a></li>\

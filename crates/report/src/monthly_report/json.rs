@@ -1,6 +1,10 @@
 //! `report.json`: every figure of the report for machines, with the summary and the
 //! SQL that made each figure. Numbers stay numbers (rates as fractions, not
 //! percentages), SQL NULL is `null`, times are RFC 3339 UTC.
+//!
+//! `final` says whether any figure can still change (see [`super::Finality`]):
+//! `false` with `provisional_reason` saying why, `true` with `provisional_reason`
+//! `null`; `final_from` is the month's end plus the policy's grace.
 
 use serde_json::{Map, Value, json};
 
@@ -44,6 +48,9 @@ pub fn render(report: &MonthlyReport) -> Value {
         "first_day": report.month.first_day().to_string(),
         "last_day": report.month.last_day().to_string(),
         "min_attribution_rate": report.min_attribution_rate,
+        "final": report.finality.is_final(),
+        "provisional_reason": report.finality.provisional_reason(),
+        "final_from": super::finality::rfc3339(report.finality.final_from),
         "summary": {
             "sessions": s.sessions,
             "broker_sessions": s.broker_sessions,

@@ -25,6 +25,13 @@ pub fn render(report: &MonthlyReport) -> String {
         markdown(&report.generated_at),
         env!("CARGO_PKG_VERSION"),
     );
+    if let Some(reason) = report.finality.provisional_reason() {
+        let _ = writeln!(
+            out,
+            "> **PROVISIONAL: this report is not final.** Its figures can still change: {}.\n",
+            markdown(&reason)
+        );
+    }
     out.push_str("## Summary for compliance\n\n");
     if s.sessions == 0 {
         let _ = writeln!(
