@@ -15,7 +15,7 @@ use sessiontrail_correlate::storage::LocalStorage;
 use sessiontrail_correlate::{
     Inputs, Policy, RunOptions, RunSettings, Severity, read_local_inputs,
 };
-use sessiontrail_report::{OutputFormat, ReportSettings};
+use sessiontrail_report::{OutputFormat, ReportSettings, TablePartitions};
 
 /// Exit codes (DESIGN.md "CLI").
 const EXIT_ERROR: u8 = 1;
@@ -453,11 +453,11 @@ impl Aws {
     }
 }
 
-/// The dataset folder a query reads: the folder itself, or a temporary copy of an
-/// s3:// dataset's Parquet (days: only those partitions).
+/// The dataset folder a query reads: the folder itself, or a temporary copy of the
+/// partitions `wanted` of an s3:// dataset's Parquet.
 fn local_dataset(
     data: &str,
-    days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    wanted: &[TablePartitions],
 ) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
     match Location::parse(data)? {
         Location::Local(path) => Ok((path, None)),
@@ -466,7 +466,7 @@ fn local_dataset(
             let copy = tempfile::tempdir().context("a temporary folder for the dataset")?;
             let files = aws
                 .runtime
-                .block_on(mirror_dataset(&aws.s3, &url, copy.path(), days))?;
+                .block_on(mirror_dataset(&aws.s3, &url, copy.path(), wanted))?;
             eprintln!("sessiontrail: read {files} Parquet files from {url}");
             Ok((copy.path().to_path_buf(), Some(copy)))
         }
@@ -556,7 +556,7 @@ fn query(args: QueryArgs) -> Result<u8> {
         _ => bail!("give SQL or --name NAME (see sessiontrail query --list)"),
     };
     let data = args.data.context("--data DIR is required")?;
-    let (data, _copy) = local_dataset(&data, None)?;
+    let (data, _copy) = local_dataset(&data, &sessiontrail_report::every_partition())?;
     let batches = runtime()?.block_on(sessiontrail_report::run_query(&data, &sql))?;
     let mut out = std::io::stdout().lock();
     sessiontrail_report::write_batches(&batches, format, &mut out)?;
@@ -588,11 +588,7 @@ fn report(args: ReportArgs) -> Result<u8> {
         );
     }
     let month: sessiontrail_report::monthly_report::Month = args.month.parse()?;
-    let days = (
-        month.first_day().pred_opt().unwrap_or(month.first_day()),
-        month.last_day().succ_opt().unwrap_or(month.last_day()),
-    );
-    let (data, _copy) = local_dataset(&args.data, Some(days))?;
+    let (data, _copy) = local_dataset(&args.data, &sessiontrail_report::partitions_needed(month))?;
     let report = runtime()?.block_on(sessiontrail_report::write_monthly_report(
         &data,
         &args.month,
@@ -636,7 +632,7 @@ fn report(args: ReportArgs) -> Result<u8> {
 fn findings(args: FindingsArgs) -> Result<u8> {
     let format: sessiontrail_report::FindingsFormat = args.format.parse()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let (data, _copy) = local_dataset(&args.data, None)?;
+    let (data, _copy) = local_dataset(&args.data, &sessiontrail_report::every_partition())?;
     let written = runtime()?.block_on(sessiontrail_report::export_findings(
         &data, format, &mut out,
     ))?;

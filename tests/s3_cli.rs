@@ -3,6 +3,7 @@
 //! s3://, query, report and findings over an s3:// dataset, and listing narrowed by
 //! account, region and date. Each is compared with the same command over local folders.
 
+mod common;
 #[path = "../crates/aws/tests/support/moto.rs"]
 mod moto;
 
@@ -273,4 +274,142 @@ fn s3_mistakes_are_clear_errors() {
     ]);
     assert_eq!(code, Some(1));
     assert!(err.contains("--since"), "{err}");
+}
+
+/// Uploads every file of the local folder `dir` to `bucket` under `prefix` (created).
+fn upload_folder(moto: &Moto, dir: &Path, bucket: &str, prefix: &str) {
+    moto.python(&format!(
+        r#"
+import boto3, os
+s3 = boto3.client("s3")
+if "{bucket}" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+    s3.create_bucket(Bucket="{bucket}")
+top = "{top}"
+for folder, _, files in os.walk(top):
+    for name in files:
+        path = os.path.join(folder, name)
+        s3.upload_file(path, "{bucket}", "{prefix}" + os.path.relpath(path, top))
+"#,
+        top = dir.display()
+    ));
+}
+
+#[test]
+fn an_s3_report_is_byte_for_byte_the_local_report_with_the_whole_previous_month() {
+    let Some(moto) = Moto::start("an_s3_report_is_byte_for_byte_the_local_report") else {
+        return;
+    };
+    // January 27th to February 2nd: five days of the previous month, of which only
+    // the 31st is next to February.
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("in");
+    let local = work.path().join("dataset");
+    let input_text = input.display().to_string();
+    ok(sessiontrail(
+        &moto,
+        &[
+            "generate",
+            "--out",
+            &input_text,
+            "--seed",
+            "5",
+            "--days",
+            "7",
+            "--sessions-per-day",
+            "4",
+            "--noise-per-session",
+            "1",
+            "--start-date",
+            "2026-01-27",
+        ],
+    ));
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(input.join("truth.json")).unwrap()).unwrap();
+    let local_text = local.display().to_string();
+    ok(sessiontrail(
+        &moto,
+        &[
+            "correlate",
+            "--policy",
+            &format!("{input_text}/sessiontrail.toml"),
+            "--cloudtrail",
+            &format!("{input_text}/cloudtrail"),
+            "--broker-log",
+            &format!("{input_text}/broker"),
+            "--out",
+            &local_text,
+            "--as-of",
+            truth["as_of"].as_str().unwrap(),
+            "--quiet",
+        ],
+    ));
+    // The same dataset in S3, object for file.
+    upload_folder(&moto, &local, "audit-out", "copy/");
+
+    // What the previous month holds, read from the Parquet files themselves.
+    let sessions = common::read_table(&local, "sessions");
+    let january: Vec<_> = sessions
+        .iter()
+        .filter(|row| row["dt"].starts_with("2026-01"))
+        .collect();
+    let away_from_february = january
+        .iter()
+        .filter(|row| row["dt"].as_str() < "2026-01-31")
+        .count();
+    assert!(
+        january.len() >= 8 && away_from_february >= 4,
+        "the previous month must hold several sessions, some of them before January 31st: {} ({away_from_february})",
+        january.len()
+    );
+    let findings_in_january = common::read_table(&local, "findings")
+        .iter()
+        .filter(|row| row["dt"].starts_with("2026-01"))
+        .count();
+
+    let report = |data: &str, name: &str| {
+        let out = work.path().join(name);
+        ok(sessiontrail(
+            &moto,
+            &[
+                "report",
+                "--data",
+                data,
+                "--month",
+                "2026-02",
+                "--out",
+                &out.display().to_string(),
+                "--policy",
+                &format!("{input_text}/sessiontrail.toml"),
+                "--as-of",
+                "2026-03-02T00:00:00Z",
+            ],
+        ));
+        out
+    };
+    let from_s3 = report("s3://audit-out/copy", "report-s3");
+    let from_folder = report(&local_text, "report-local");
+    for file in ["report.json", "report.md", "report.html"] {
+        let (s3_bytes, local_bytes) = (
+            std::fs::read(from_s3.join(file)).unwrap(),
+            std::fs::read(from_folder.join(file)).unwrap(),
+        );
+        assert!(
+            s3_bytes == local_bytes,
+            "{file} over s3:// differs from the local one:\n{}\n---\n{}",
+            String::from_utf8_lossy(&s3_bytes),
+            String::from_utf8_lossy(&local_bytes)
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(from_s3.join("report.json")).unwrap()).unwrap();
+    let previous = &json["figures"]["month_over_month"]["rows"][0];
+    assert_eq!(previous["period"], "previous");
+    assert_eq!(previous["month"], "2026-01");
+    assert_eq!(previous["sessions"], january.len(), "{previous}");
+    assert_eq!(previous["findings"], findings_in_january, "{previous}");
+    let attributed = january
+        .iter()
+        .filter(|row| row["via_broker"] == "true" && row["status"] == "attributed")
+        .count();
+    assert_eq!(previous["attributed"], attributed, "{previous}");
 }

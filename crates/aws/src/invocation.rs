@@ -25,7 +25,7 @@ use sessiontrail_ingest::cloudtrail::read_cloudtrail_object;
 use sessiontrail_ingest::input_files::{ReadBuffers, is_digest_or_insight};
 use sessiontrail_ingest::time::EpochMillis;
 use sessiontrail_report::monthly_report::{JSON_FILE, Month, rendered_files};
-use sessiontrail_report::{ReportSettings, compute_monthly_report};
+use sessiontrail_report::{ReportSettings, compute_monthly_report, partitions_needed};
 
 use crate::alerts::{FindingPublisher, PublishError, emf_lines, outbox_ids, remove_sent};
 use crate::lambda_config::LambdaConfig;
@@ -439,6 +439,9 @@ impl Handler {
     /// `reports/` is never provisional, and is written once: `report.json` is put only
     /// if absent (`If-None-Match: *`), so of two racing invocations one writes it, and
     /// its presence stops every later attempt.
+    ///
+    /// The report reads the partitions [`partitions_needed`] names (the month and the
+    /// whole previous month), copied from the dataset to a temporary folder.
     pub async fn write_monthly_report_once(
         &self,
         month: Month,
@@ -457,11 +460,7 @@ impl Handler {
         let work = tempfile::tempdir().map_err(|e| format!("a temporary folder: {e}"))?;
         let data = work.path().join("data");
         std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
-        let days = (
-            month.first_day().pred_opt().unwrap_or(month.first_day()),
-            month.last_day().succ_opt().unwrap_or(month.last_day()),
-        );
-        mirror_dataset(&self.s3, &self.config.out, &data, Some(days))
+        mirror_dataset(&self.s3, &self.config.out, &data, &partitions_needed(month))
             .await
             .map_err(|e| e.to_string())?;
         let settings = ReportSettings {

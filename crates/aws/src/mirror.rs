@@ -1,30 +1,34 @@
-//! A local copy of an S3 dataset's `sessions/` and `findings/` Parquet, for DataFusion
-//! queries and the monthly report (Athena reads it in place; see deploy/).
+//! A local copy of an S3 dataset's Parquet tables, for DataFusion queries and the
+//! monthly report (Athena reads it in place; see deploy/).
+//!
+//! What is copied is decided by the reader, not here: every partition of every table
+//! for `query` and `findings` ([`sessiontrail_report::every_partition`]), the
+//! partitions a month's report reads for `report` and the Lambda
+//! ([`sessiontrail_report::partitions_needed`]).
 
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use sessiontrail_correlate::storage::StorageError;
+use sessiontrail_report::TablePartitions;
 
 use crate::s3::S3;
 use crate::s3_url::S3Url;
 
-/// The tables a query reads.
-const TABLES: [&str; 2] = ["sessions", "findings"];
-
-/// Downloads the Parquet files of `sessions/` and `findings/` under `root` into `into`
-/// (the same layout), only partitions within `days` when given. Returns the number of
-/// files. Keys that are not `TABLE/dt=YYYY-MM-DD/NAME.parquet` are skipped, so nothing
-/// from the bucket can be written outside `into`.
+/// Downloads the Parquet files of the tables and partitions of `wanted` under `root`
+/// into `into` (the same layout). Returns the number of files. Keys that are not
+/// `TABLE/dt=YYYY-MM-DD/NAME.parquet` are skipped, so nothing from the bucket can be
+/// written outside `into`. A table without objects is no error (an empty table).
 pub async fn mirror_dataset(
     s3: &S3,
     root: &S3Url,
     into: &Path,
-    days: Option<(NaiveDate, NaiveDate)>,
+    wanted: &[TablePartitions],
 ) -> Result<usize, StorageError> {
     let base = root.folder();
     let mut files = 0;
-    for table in TABLES {
+    for partitions in wanted {
+        let table = partitions.table;
         let keys = s3.list(&root.with_key(&format!("{base}{table}/"))).await?;
         for key in keys {
             let Some(relative) = key.strip_prefix(&base) else {
@@ -33,9 +37,7 @@ pub async fn mirror_dataset(
             let Some((dt, local)) = local_path(relative, table) else {
                 continue;
             };
-            if let Some((first, last)) = days
-                && !(first..=last).contains(&dt)
-            {
+            if !partitions.contains(dt) {
                 continue;
             }
             let url = root.with_key(&key);

@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -28,6 +29,33 @@ pub fn tables() -> [(&'static str, SchemaRef); 2] {
         ("sessions", sessions_schema()),
         ("findings", findings_schema()),
     ]
+}
+
+/// Which partitions of one table something reads: every one (`days: None`), or those
+/// whose `dt` lies within `days` (first and last day included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TablePartitions {
+    /// The table (one of [`tables`]).
+    pub table: &'static str,
+    /// The first and last `dt` read; None: every partition.
+    pub days: Option<(NaiveDate, NaiveDate)>,
+}
+
+impl TablePartitions {
+    /// Whether the partition `dt` of this table is read.
+    pub fn contains(&self, dt: NaiveDate) -> bool {
+        self.days
+            .is_none_or(|(first, last)| (first..=last).contains(&dt))
+    }
+}
+
+/// Every partition of every table of [`tables`]: what `sessiontrail query` and
+/// `sessiontrail findings` read.
+pub fn every_partition() -> Vec<TablePartitions> {
+    tables()
+        .into_iter()
+        .map(|(table, _)| TablePartitions { table, days: None })
+        .collect()
 }
 
 /// Opens the dataset written by `sessiontrail correlate --out DATA`, registering the

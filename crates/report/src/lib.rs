@@ -78,12 +78,12 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 pub use datafusion::prelude::SessionContext;
 
-pub use dataset::{PARTITION_COLUMN, open_dataset, tables};
+pub use dataset::{PARTITION_COLUMN, TablePartitions, every_partition, open_dataset, tables};
 pub use error::ReportError;
 pub use findings_export::{FindingsFormat, export_findings};
 pub use monthly_report::{
     Month, MonthlyReport, ReportSettings, Summary, Verdict, compute_monthly_report,
-    report_queries, write_monthly_report,
+    partitions_needed, report_queries, write_monthly_report,
 };
 pub use named_query::{description, header_lines, name_of, named_queries, named_query};
 pub use output::{OutputFormat, write_batches};

@@ -1449,6 +1449,65 @@ fn write_table(data: &Path, table: &str, time_column: &str, rows: Vec<Row>) {
 // What a copy of the dataset must hold, finality, the bytes.
 // ---------------------------------------------------------------------------------
 
+/// Copies the partitions of `data` that `keep(table, dt)` wants into a new folder.
+fn copy_partitions(data: &Path, keep: impl Fn(&str, &str) -> bool) -> TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    for (table, _) in tables() {
+        let Ok(entries) = std::fs::read_dir(data.join(table)) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let dt = name.strip_prefix("dt=").unwrap();
+            if !keep(table, dt) {
+                continue;
+            }
+            let into = copy.path().join(table).join(&name);
+            std::fs::create_dir_all(&into).unwrap();
+            for file in std::fs::read_dir(entry.path()).unwrap() {
+                let file = file.unwrap();
+                std::fs::copy(file.path(), into.join(file.file_name())).unwrap();
+            }
+        }
+    }
+    copy
+}
+
+async fn report_json(data: &Path, month: &str) -> String {
+    let out = tempfile::tempdir().unwrap();
+    write_monthly_report(data, month, out.path(), &settings(Some(0.6)))
+        .await
+        .unwrap();
+    std::fs::read_to_string(out.path().join(JSON_FILE)).unwrap()
+}
+
+#[tokio::test]
+async fn a_copy_of_the_partitions_needed_gives_the_report_of_the_whole_dataset() {
+    let data = fixture();
+    for month in ["2026-01", "2026-02", "2026-03"] {
+        let needed = sessiontrail_report::partitions_needed(month.parse().unwrap());
+        let copy = copy_partitions(data.path(), |table, dt| {
+            let dt = chrono::NaiveDate::parse_from_str(dt, "%Y-%m-%d").unwrap();
+            needed.iter().any(|p| p.table == table && p.contains(dt))
+        });
+        assert_eq!(
+            report_json(copy.path(), month).await,
+            report_json(data.path(), month).await,
+            "{month}"
+        );
+    }
+    // The month and a day each side (what an s3:// report used to copy) is not
+    // enough: January has sessions before its last day.
+    let narrow = copy_partitions(data.path(), |_, dt| {
+        ("2026-01-31".."2026-03-02").contains(&dt)
+    });
+    let narrow: Value = serde_json::from_str(&report_json(narrow.path(), "2026-02").await).unwrap();
+    let whole: Value = serde_json::from_str(&report_json(data.path(), "2026-02").await).unwrap();
+    assert_eq!(rows(&whole, "month_over_month")[0]["sessions"], 4);
+    assert_eq!(rows(&narrow, "month_over_month")[0]["sessions"], 1);
+}
+
 #[tokio::test]
 async fn report_json_writes_its_keys_sorted_at_every_depth() {
     let written = february(Some(0.6));

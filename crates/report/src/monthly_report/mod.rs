@@ -9,6 +9,8 @@
 //! A report says whether it is final ([`Finality`]): computed at least the policy's
 //! `grace` after the month's end, with no session of the month still pending. One
 //! computed before that is provisional, and each of the three files says so and why.
+//! The report reads the month's partitions and the whole previous month's
+//! ([`partitions_needed`]), which is what a copy of an `s3://` dataset must hold.
 
 mod display;
 mod escape;
@@ -30,7 +32,7 @@ pub use figures::{Column, ColumnKind, Figure};
 pub use finality::{Finality, duration_text};
 pub use json::REPORT_JSON_VERSION;
 pub use month::Month;
-pub use queries::{ReportQuery, report_queries, report_query};
+pub use queries::{ReportQuery, partitions_needed, report_queries, report_query};
 pub use summary::{Summary, Verdict};
 
 use crate::{ReportError, open_dataset};

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::ParamValues;
 use datafusion::error::DataFusionError;
@@ -17,7 +18,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
 use super::month::Month;
-use crate::ReportError;
+use crate::{ReportError, TablePartitions};
 
 /// One figure's query: its name (the file stem), the heading it has in the report,
 /// and its SQL text.
@@ -100,6 +101,76 @@ pub fn parameters(month: Month) -> Vec<(&'static str, String)> {
         ("last_day", month.last_day().to_string()),
         ("previous_first_day", previous.first_day().to_string()),
     ]
+}
+
+/// The partitions of each table the report of `month` reads: every table a report
+/// query names after `FROM` or `JOIN`, from the earliest to the latest date the
+/// queries are given (`$previous_first_day` .. `$last_day`: the month and the whole
+/// previous month, for `month_over_month`).
+///
+/// The one answer to "what must a copy of the dataset hold for this report": the CLI's
+/// `report --data s3://...` and the Lambda's monthly report copy exactly these.
+pub fn partitions_needed(month: Month) -> Vec<TablePartitions> {
+    let values = parameters(month);
+    let mut days: Option<(NaiveDate, NaiveDate)> = None;
+    let mut read = Vec::new();
+    for query in report_queries() {
+        for name in placeholders(query.sql) {
+            let date = values
+                .iter()
+                .find(|(known, _)| *known == name)
+                .and_then(|(_, value)| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok());
+            if let Some(date) = date {
+                days = Some(match days {
+                    None => (date, date),
+                    Some((first, last)) => (first.min(date), last.max(date)),
+                });
+            }
+        }
+        for table in table_references(query.sql) {
+            if !read.contains(&table) {
+                read.push(table);
+            }
+        }
+    }
+    crate::tables()
+        .into_iter()
+        .filter(|(table, _)| read.contains(table))
+        .map(|(table, _)| TablePartitions { table, days })
+        .collect()
+}
+
+/// The words that follow `FROM` or `JOIN` in `sql`, outside comments and string
+/// literals (tables and common table expressions alike), in order.
+pub fn table_references(sql: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    for line in sql.lines() {
+        let code = line.split("--").next().unwrap_or("");
+        let mut in_string = false;
+        let mut start = None;
+        for (i, c) in code
+            .char_indices()
+            .chain(std::iter::once((code.len(), ' ')))
+        {
+            let word_char = c.is_ascii_alphanumeric() || c == '_';
+            if c == '\'' {
+                in_string = !in_string;
+            }
+            match (start, word_char && !in_string) {
+                (None, true) => start = Some(i),
+                (Some(from), false) => {
+                    words.push(&code[from..i]);
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+    }
+    words
+        .windows(2)
+        .filter(|pair| pair[0].eq_ignore_ascii_case("from") || pair[0].eq_ignore_ascii_case("join"))
+        .map(|pair| pair[1])
+        .collect()
 }
 
 /// The names of the `$name` placeholders in `sql`, outside comments and string
@@ -196,6 +267,41 @@ mod tests {
     fn finds_placeholders_outside_comments_and_strings() {
         let sql = "-- uses $not_this\nSELECT '$nor_this', $a, $b_2 -- $c\nWHERE x = $a";
         assert_eq!(placeholders(sql), ["a", "b_2"]);
+    }
+
+    #[test]
+    fn finds_the_tables_after_from_and_join() {
+        let sql = "-- FROM comment\nWITH d AS (SELECT 1 FROM sessions)\nSELECT 'from x' FROM d\n\
+                   LEFT JOIN findings f ON true JOIN\n  rejects r ON true";
+        assert_eq!(
+            table_references(sql),
+            ["sessions", "d", "findings", "rejects"]
+        );
+    }
+
+    #[test]
+    fn the_report_needs_its_month_and_the_whole_previous_month() {
+        let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+        let needed = partitions_needed("2026-03".parse().unwrap());
+        let expected = Some((day("2026-02-01"), day("2026-03-31")));
+        assert_eq!(
+            needed,
+            [
+                TablePartitions {
+                    table: "sessions",
+                    days: expected
+                },
+                TablePartitions {
+                    table: "findings",
+                    days: expected
+                },
+            ]
+        );
+        let january = partitions_needed("2026-01".parse().unwrap());
+        assert_eq!(
+            january[0].days,
+            Some((day("2025-12-01"), day("2026-01-31")))
+        );
     }
 
     #[test]
