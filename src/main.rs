@@ -54,7 +54,7 @@ enum Command {
         sessiontrail correlate --policy sessiontrail.toml --cloudtrail AWSLogs/111122223333/CloudTrail/eu-west-1/2026/02/02 \\\n      \
         --broker-log broker/2026/02/02 --out dataset/ --fail-on critical")]
     Correlate(CorrelateArgs),
-    /// Run a named query or any SQL over the dataset (tables `sessions`, `findings`).
+    /// Run a named query or any SQL over the dataset (tables `sessions`, `findings`, `rejects`).
     #[command(after_help = "Examples:\n  \
         sessiontrail query --list\n  \
         sessiontrail query --data dataset/ --name unattributed\n  \
@@ -208,7 +208,7 @@ struct QueryArgs {
     /// temporary folder first; Athena queries it in place, see deploy/).
     #[arg(long, value_name = "DIR", required_unless_present = "list")]
     data: Option<String>,
-    /// SQL to run (tables: sessions, findings; partition column dt).
+    /// SQL to run (tables: sessions, findings, rejects; partition column dt).
     #[arg(value_name = "SQL", conflicts_with_all = ["name", "list"])]
     sql: Option<String>,
     /// A named query from queries/ (see --list).

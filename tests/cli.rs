@@ -345,6 +345,74 @@ fn report_and_findings_exports_over_a_correlated_dataset() {
     );
 }
 
+#[test]
+fn rejects_are_a_table_of_the_query_command() {
+    let case = Case::new();
+    assert_eq!(case.correlate(&[]).status.code(), Some(0));
+    let data = case.path("out");
+    let output = run(&[
+        "query",
+        "--data",
+        &data,
+        "--format",
+        "csv",
+        "SELECT input_kind, line, byte_offset, dt FROM rejects",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // The third line of ct/events.jsonl, after two lines of known length, read by the
+    // run of --as-of 2026-02-02.
+    let events = std::fs::read_to_string(case.dir.path().join("ct/events.jsonl")).unwrap();
+    let offset: usize = events.lines().take(2).map(|l| l.len() + 1).sum();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("input_kind,line,byte_offset,dt\ncloudtrail,3,{offset},2026-02-02\n")
+    );
+    let output = run(&[
+        "query",
+        "--data",
+        &data,
+        "--format",
+        "csv",
+        "SELECT source_file FROM rejects",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("ct/events.jsonl"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+#[test]
+fn a_dataset_without_rejects_has_an_empty_rejects_table() {
+    let case = Case::new();
+    // Only the two good lines: nothing is rejected, and no rejects/ folder is written.
+    let events = std::fs::read_to_string(case.dir.path().join("ct/events.jsonl")).unwrap();
+    let good: Vec<&str> = events.lines().take(2).collect();
+    std::fs::write(
+        case.dir.path().join("ct/events.jsonl"),
+        good.join("\n") + "\n",
+    )
+    .unwrap();
+    assert_eq!(case.correlate(&[]).status.code(), Some(0));
+    assert!(!case.dir.path().join("out/rejects").exists());
+    for data in [case.path("out"), {
+        let empty = case.dir.path().join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        path_str(&empty).to_string()
+    }] {
+        let output = run(&[
+            "query",
+            "--data",
+            &data,
+            "--format",
+            "csv",
+            "SELECT COUNT(*) AS rejects FROM rejects",
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "rejects\n0\n");
+    }
+}
+
 /// report.json of `sessiontrail report --month MONTH --as-of AS_OF` over the case's
 /// dataset, with the other two files' text.
 fn report_as_of(case: &Case, month: &str, as_of: &str) -> (serde_json::Value, String, String) {

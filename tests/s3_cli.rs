@@ -413,3 +413,45 @@ fn an_s3_report_is_byte_for_byte_the_local_report_with_the_whole_previous_month(
         .count();
     assert_eq!(previous["attributed"], attributed, "{previous}");
 }
+
+#[test]
+fn rejects_are_queried_over_s3_as_over_a_folder() {
+    let Some(moto) = Moto::start("rejects_are_queried_over_s3_as_over_a_folder") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    // One good record and one cut short: one reject.
+    let ct = work.path().join("ct");
+    std::fs::create_dir_all(&ct).unwrap();
+    let lines = "{\"eventSource\": \"ssm.amazonaws.com\", \"eventName\": \n";
+    std::fs::write(ct.join("broken.jsonl"), lines).unwrap();
+    let local = work.path().join("dataset");
+    local_correlate(&moto, &[&ct], &local);
+    upload_folder(&moto, &local, "audit-out", "with-rejects/");
+    // A dataset whose run rejected nothing has no rejects/ at all.
+    let clean = work.path().join("clean");
+    local_correlate(
+        &moto,
+        &[&repo().join("fixtures/generated/cloudtrail")],
+        &clean,
+    );
+    assert!(!clean.join("rejects").exists());
+    upload_folder(&moto, &clean, "audit-out", "clean/");
+    let sql = "SELECT input_kind, line, byte_offset, reason, dt FROM rejects ORDER BY 1, 2";
+    let query = |data: &str| {
+        ok(sessiontrail(
+            &moto,
+            &["query", "--format", "csv", "--data", data, sql],
+        ))
+    };
+    let from_s3 = query("s3://audit-out/with-rejects");
+    assert_eq!(from_s3, query(&local.display().to_string()));
+    assert_eq!(from_s3.lines().count(), 2, "{from_s3}");
+    assert!(from_s3.contains("\ncloudtrail,1,0,"), "{from_s3}");
+    assert!(
+        from_s3.trim_end().ends_with(",2026-02-03"),
+        "the run's day: {from_s3}"
+    );
+    let empty = query("s3://audit-out/clean");
+    assert_eq!(empty, "input_kind,line,byte_offset,reason,dt\n");
+}

@@ -1,6 +1,7 @@
-//! Opening the attributed dataset (`DATA/sessions/`, `DATA/findings/`) as SQL tables.
+//! Opening the attributed dataset (`DATA/sessions/`, `DATA/findings/`, `DATA/rejects/`)
+//! as SQL tables.
 //!
-//! Both tables are Hive-partitioned listing tables over Parquet files with the partition
+//! Every table is Hive-partitioned listing tables over Parquet files with the partition
 //! column `dt` (`Utf8`, `YYYY-MM-DD`), registered with the explicit schemas of
 //! [`sessiontrail_correlate::schema`]: a table whose folder is empty or missing is an
 //! empty table with the right columns, so every query runs on a fresh dataset.
@@ -16,18 +17,26 @@ use datafusion::datasource::listing::{
 };
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
-use sessiontrail_correlate::schema::{findings_schema, sessions_schema};
+use sessiontrail_correlate::schema::{findings_schema, rejects_schema, sessions_schema};
 
 use crate::ReportError;
 
-/// Name of the Hive partition column of both tables (the folder `dt=YYYY-MM-DD`).
+/// Name of the Hive partition column of every table (the folder `dt=YYYY-MM-DD`).
 pub const PARTITION_COLUMN: &str = "dt";
 
-/// The tables of the dataset: SQL name (also the folder name) and file schema.
-pub fn tables() -> [(&'static str, SchemaRef); 2] {
+/// The tables of the dataset: SQL name (also the folder name) and file schema. The one
+/// list of them: what [`open_dataset`] registers and what a copy of an `s3://` dataset
+/// downloads.
+///
+/// - `sessions`: one row per session, `dt` the UTC date of `start_time`;
+/// - `findings`: one row per finding, `dt` the UTC date of `event_time`;
+/// - `rejects`: one row per input record that could not be read, `dt` the UTC date of
+///   the `--as-of` of the run that read it.
+pub fn tables() -> [(&'static str, SchemaRef); 3] {
     [
         ("sessions", sessions_schema()),
         ("findings", findings_schema()),
+        ("rejects", rejects_schema()),
     ]
 }
 
@@ -59,12 +68,13 @@ pub fn every_partition() -> Vec<TablePartitions> {
 }
 
 /// Opens the dataset written by `sessiontrail correlate --out DATA`, registering the
-/// tables `sessions` (from `DATA/sessions/dt=*/*.parquet`) and `findings`
-/// (from `DATA/findings/dt=*/*.parquet`), each with the extra column `dt`.
+/// tables of [`tables`] (`sessions` from `DATA/sessions/dt=*/*.parquet`, `findings`,
+/// `rejects` likewise), each with the extra column `dt`.
 ///
 /// Files are listed when a query runs, not here. `DATA` itself must be an existing
-/// folder ([`ReportError::MissingData`] otherwise); its `sessions/` and `findings/`
-/// may be missing or empty (empty tables).
+/// folder ([`ReportError::MissingData`] otherwise); its `sessions/`, `findings/` and
+/// `rejects/` may be missing or empty (empty tables: a dataset that never rejected a
+/// record has no `rejects/` at all).
 pub async fn open_dataset(data: &Path) -> Result<SessionContext, ReportError> {
     let root = match std::fs::metadata(data) {
         Ok(meta) if meta.is_dir() => {

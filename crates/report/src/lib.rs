@@ -1,8 +1,9 @@
 //! SQL over the attributed dataset that `sessiontrail correlate` writes.
 //!
-//! [`open_dataset`] registers the tables `sessions` and `findings` (Hive-partitioned
-//! Parquet under `DATA/sessions/dt=YYYY-MM-DD/` and `DATA/findings/dt=YYYY-MM-DD/`,
-//! with the partition column `dt`) in a DataFusion [`SessionContext`]; [`run_query`]
+//! [`open_dataset`] registers the tables `sessions`, `findings` and `rejects`
+//! (Hive-partitioned Parquet under `DATA/sessions/dt=YYYY-MM-DD/`,
+//! `DATA/findings/dt=YYYY-MM-DD/` and `DATA/rejects/dt=YYYY-MM-DD/`, with the partition
+//! column `dt`) in a DataFusion [`SessionContext`]; [`run_query`]
 //! runs one read-only SQL query over them; the named queries of the repository's
 //! `queries/` folder are embedded ([`named_query`], [`named_queries`], [`description`]);
 //! [`write_batches`] renders a result as a table, CSV or JSON lines.

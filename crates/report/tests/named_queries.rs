@@ -912,10 +912,69 @@ fn output_format_names_round_trip() {
 #[test]
 fn reads_the_same_schemas_as_the_writer() {
     let names: Vec<_> = tables().iter().map(|(name, _)| *name).collect();
-    assert_eq!(names, ["sessions", "findings"]);
+    assert_eq!(names, ["sessions", "findings", "rejects"]);
     assert_eq!(
         schema_of("sessions"),
         sessiontrail_correlate::schema::sessions_schema()
+    );
+    assert_eq!(
+        schema_of("findings"),
+        sessiontrail_correlate::schema::findings_schema()
+    );
+    assert_eq!(
+        schema_of("rejects"),
+        sessiontrail_correlate::schema::rejects_schema()
+    );
+}
+
+#[tokio::test]
+async fn rejects_are_queried_like_the_other_tables() {
+    let data = tempfile::tempdir().unwrap();
+    // A dataset that never rejected a record has no rejects/ folder: an empty table.
+    let sql = "SELECT input_kind, source_file, line, byte_offset, reason, dt FROM rejects \
+               ORDER BY dt, source_file, line";
+    let batches = run_query(data.path(), sql).await.unwrap();
+    assert_eq!(
+        render(&batches, OutputFormat::Csv),
+        "input_kind,source_file,line,byte_offset,reason,dt\n"
+    );
+    let rejects = [
+        (
+            "2026-02-02",
+            vec![
+                ("input_kind", "cloudtrail"),
+                ("source_file", "ct/a.jsonl"),
+                ("line", "3"),
+                ("byte_offset", "120"),
+                ("reason", "JSON value not complete at the end of its line"),
+            ],
+        ),
+        (
+            "2026-02-03",
+            vec![
+                ("input_kind", "broker_log"),
+                ("source_file", "broker/b.jsonl"),
+                ("reason", "v: expected 1"),
+            ],
+        ),
+    ];
+    let schema = schema_of("rejects");
+    for (dt, row) in rejects {
+        let folder = data.path().join("rejects").join(format!("dt={dt}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let batch = common::text_batch(&schema, &[row]);
+        let file = std::fs::File::create(folder.join("part-0.parquet")).unwrap();
+        let mut writer =
+            datafusion::parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+    let batches = run_query(data.path(), sql).await.unwrap();
+    assert_eq!(
+        render(&batches, OutputFormat::Csv),
+        "input_kind,source_file,line,byte_offset,reason,dt\n\
+         cloudtrail,ct/a.jsonl,3,120,JSON value not complete at the end of its line,2026-02-02\n\
+         broker_log,broker/b.jsonl,,,v: expected 1,2026-02-03\n"
     );
 }
 
