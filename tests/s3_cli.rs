@@ -2,6 +2,7 @@
 //! `AWS_ENDPOINT_URL` as a user would point it at MinIO): correlate from and to
 //! s3://, query, report and findings over an s3:// dataset, and listing narrowed by
 //! account, region and date. Each is compared with the same command over local folders.
+//! An s3:// input prefix that holds no object is an error naming it.
 
 mod common;
 #[path = "../crates/aws/tests/support/moto.rs"]
@@ -412,6 +413,83 @@ fn an_s3_report_is_byte_for_byte_the_local_report_with_the_whole_previous_month(
         .filter(|row| row["via_broker"] == "true" && row["status"] == "attributed")
         .count();
     assert_eq!(previous["attributed"], attributed, "{previous}");
+}
+
+#[test]
+fn an_s3_input_prefix_without_objects_is_an_error_naming_it() {
+    let Some(moto) = Moto::start("an_s3_input_prefix_without_objects_is_an_error_naming_it") else {
+        return;
+    };
+    upload_fixtures(&moto);
+    let out = tempfile::tempdir().unwrap();
+    let dataset = out.path().join("never-written");
+    let dataset_text = dataset.display().to_string();
+    let run = |cloudtrail: &str, broker: &str, extra: &[&str]| {
+        let mut args = vec![
+            "correlate",
+            "--policy",
+            "fixtures/generated/sessiontrail.toml",
+            "--cloudtrail",
+            cloudtrail,
+            "--broker-log",
+            broker,
+            "--out",
+            &dataset_text,
+            "--as-of",
+            AS_OF,
+        ];
+        args.extend_from_slice(extra);
+        let output = sessiontrail(&moto, &args);
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    for (cloudtrail, broker, named) in [
+        // A prefix that holds nothing at all.
+        (
+            "s3://trail-bucket/logs-typo/",
+            "s3://broker-logs/broker",
+            "--cloudtrail s3://trail-bucket/logs-typo/",
+        ),
+        (
+            "s3://trail-bucket/logs/",
+            "s3://broker-logs/brokr",
+            "--broker-log s3://broker-logs/brokr",
+        ),
+        // A prefix that holds objects, none of them an input: only a digest file.
+        (
+            "s3://trail-bucket/logs/AWSLogs/300226798666/CloudTrail-Digest/",
+            "s3://broker-logs/broker",
+            "--cloudtrail s3://trail-bucket/logs/AWSLogs/300226798666/CloudTrail-Digest/",
+        ),
+        // An empty bucket.
+        (
+            "s3://audit-out/",
+            "s3://broker-logs/broker",
+            "--cloudtrail s3://audit-out/",
+        ),
+    ] {
+        let (code, err) = run(cloudtrail, broker, &[]);
+        assert_eq!(code, Some(1), "{cloudtrail} {broker}: {err}");
+        assert!(
+            err.contains(named) && err.contains("no input object"),
+            "{named}: {err}"
+        );
+        assert!(!dataset.exists(), "nothing written: {err}");
+    }
+    // Narrowed to days with no delivery: the same, saying it was narrowed.
+    let (code, err) = run(
+        "s3://trail-bucket/logs/",
+        "s3://broker-logs/broker",
+        &["--since", "2025-06-01", "--until", "2025-06-02"],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("--cloudtrail s3://trail-bucket/logs/") && err.contains("--since"),
+        "{err}"
+    );
+    assert!(!dataset.exists());
 }
 
 #[test]

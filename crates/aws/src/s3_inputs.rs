@@ -322,8 +322,37 @@ pub async fn read_broker_log_objects(
     read_objects(s3, objects, read_broker_log_object, &|_, _| {}).await
 }
 
+/// The objects of one input location given on the command line: as
+/// [`list_input_objects`], and an error naming the location when it holds none, as a
+/// local path that does not exist is one (a typo, or a prefix of another bucket,
+/// should not look like a quiet month). `flag` names the option (`--cloudtrail`).
+pub async fn list_named_input(
+    s3: &S3,
+    flag: &str,
+    url: &S3Url,
+    scope: &CloudTrailScope,
+) -> Result<Vec<S3Url>, StorageError> {
+    let objects = list_input_objects(s3, url, scope).await?;
+    if objects.is_empty() {
+        let narrowed = if scope.is_everything() {
+            ""
+        } else {
+            " within --since, --until, --account and --region"
+        };
+        return Err(StorageError::Remote {
+            location: format!("{flag} {url}"),
+            message: format!(
+                "no input object under this prefix{narrowed} (.json, .jsonl, .log or .gz \
+                 keys, CloudTrail-Digest and CloudTrail-Insight left out)"
+            ),
+        });
+    }
+    Ok(objects)
+}
+
 /// Lists and reads every CloudTrail and broker log location (CloudTrail narrowed by
-/// `scope`); `progress` gets (objects read, objects listed) for CloudTrail.
+/// `scope`); `progress` gets (objects read, objects listed) for CloudTrail. A location
+/// that lists no input object is an error naming it ([`list_named_input`]).
 pub async fn read_s3_inputs(
     s3: &S3,
     cloudtrail: &[S3Url],
@@ -333,13 +362,17 @@ pub async fn read_s3_inputs(
 ) -> Result<sessiontrail_correlate::Inputs, StorageError> {
     let mut objects = Vec::new();
     for url in cloudtrail {
-        objects.extend(list_input_objects(s3, url, scope).await?);
+        objects.extend(list_named_input(s3, "--cloudtrail", url, scope).await?);
     }
-    let cloudtrail = read_cloudtrail_objects(s3, objects, progress).await?;
-    let mut objects = Vec::new();
+    let mut broker_objects = Vec::new();
     for url in broker_logs {
-        objects.extend(list_input_objects(s3, url, &CloudTrailScope::default()).await?);
+        broker_objects
+            .extend(list_named_input(s3, "--broker-log", url, &CloudTrailScope::default()).await?);
     }
+    // Everything is listed before anything is downloaded: a mistyped location fails
+    // the command at once.
+    let cloudtrail = read_cloudtrail_objects(s3, objects, progress).await?;
+    let objects = broker_objects;
     let broker = read_broker_log_objects(s3, objects).await?;
     Ok(sessiontrail_correlate::Inputs { cloudtrail, broker })
 }
