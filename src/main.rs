@@ -19,6 +19,7 @@ use sessiontrail_report::{OutputFormat, ReportSettings, TablePartitions};
 
 /// Exit codes (DESIGN.md "CLI").
 const EXIT_ERROR: u8 = 1;
+const EXIT_USAGE: u8 = 2;
 const EXIT_FAIL_ON: u8 = 3;
 
 #[derive(Parser)]
@@ -37,7 +38,8 @@ const EXIT_FAIL_ON: u8 = 3;
         --cloudtrail fixtures/generated/cloudtrail --broker-log fixtures/generated/broker --out out\n  \
         sessiontrail query --data out --name unattributed",
     after_help = "Exit codes: 0 done (findings and rejects may exist), 1 error (or a reject under --strict), \
-        2 usage, 3 a finding at or above --fail-on."
+        2 usage (or --as-of earlier than the dataset's last run), 3 a finding at or above --fail-on \
+        (among the findings new in this run, or all with --fail-on-scope all)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -163,10 +165,22 @@ struct RunArgs {
     /// the policy's grace stay `pending` and are decided by a later run.
     #[arg(long, value_name = "RFC3339")]
     as_of: Option<String>,
-    /// Exit 3 when the run's window holds a finding of this severity or worse
-    /// (low, medium, high, critical).
+    /// Exit 3 when a finding of this severity or worse (low, medium, high, critical)
+    /// is in --fail-on-scope: by default a finding this run raised that no earlier run
+    /// over the dataset had, so rerunning over the same inputs exits 0.
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<String>,
+    /// Which findings --fail-on looks at: `new` (raised by this run, not by an earlier
+    /// run over the dataset) or `all` (every finding of the run's window: the sessions
+    /// still in the state and the new inputs, whether or not an earlier run raised them).
+    #[arg(
+        long,
+        value_name = "SCOPE",
+        default_value = "new",
+        value_parser = ["new", "all"],
+        requires = "fail_on"
+    )]
+    fail_on_scope: String,
     /// Exit 1 when any input record was rejected (the dataset is still written).
     #[arg(long)]
     strict: bool,
@@ -339,18 +353,28 @@ fn run_and_report(
             .transpose()?,
         outbox: false,
     };
-    let mut summary = match (out, aws) {
+    let result = match (out, aws) {
         (Location::S3(url), Some(aws)) => {
             let storage = S3Storage::new(aws.s3.clone(), url.clone());
-            sessiontrail_correlate::run_on(policy, &storage, inputs, &settings)?
+            sessiontrail_correlate::run_on(policy, &storage, inputs, &settings)
         }
         (Location::Local(dir), _) => {
             let storage = LocalStorage::new(dir);
             // Temporary files of a run that was killed: never visible to readers.
             storage.remove_temporary_files();
-            sessiontrail_correlate::run_on(policy, &storage, inputs, &settings)?
+            sessiontrail_correlate::run_on(policy, &storage, inputs, &settings)
         }
         (Location::S3(_), None) => bail!("an s3:// dataset needs the AWS configuration"),
+    };
+    let mut summary = match result {
+        Ok(summary) => summary,
+        // Refused before anything was written (RunError::AsOfBeforeLastRun: --as-of
+        // earlier than the dataset's last run): a wrong flag, not a failure.
+        Err(err) if err.is_usage() => {
+            eprintln!("error: {err}");
+            return Ok(EXIT_USAGE);
+        }
+        Err(err) => return Err(err.into()),
     };
     summary.elapsed = summary.elapsed.max(std::time::Duration::from_millis(1));
     if !args.quiet {
@@ -363,11 +387,20 @@ fn run_and_report(
         );
         return Ok(EXIT_ERROR);
     }
-    if let (Some(threshold), Some(worst)) = (fail_on, summary.max_severity())
-        && worst >= threshold
-    {
-        eprintln!("sessiontrail: --fail-on {threshold}: findings of severity {worst} present");
-        return Ok(EXIT_FAIL_ON);
+    if let Some(threshold) = fail_on {
+        let (worst, which) = match args.fail_on_scope.as_str() {
+            "all" => (summary.max_severity(), "in the run's window"),
+            _ => (
+                summary.new_findings.iter().map(|f| f.severity()).max(),
+                "new in this run",
+            ),
+        };
+        if let Some(worst) = worst
+            && worst >= threshold
+        {
+            eprintln!("sessiontrail: --fail-on {threshold}: findings of severity {worst} {which}");
+            return Ok(EXIT_FAIL_ON);
+        }
     }
     Ok(0)
 }

@@ -114,7 +114,9 @@ fn rejects_are_recorded_with_their_location_and_do_not_stop_the_run() {
 fn strict_turns_a_reject_into_exit_1_and_fail_on_gives_exit_3() {
     let case = Case::new();
     assert_eq!(case.correlate(&["--strict"]).status.code(), Some(1));
-    let output = case.correlate(&["--fail-on", "critical"]);
+    // The --strict run wrote the dataset: its findings are not new any more, so only
+    // --fail-on-scope all still sees the unattributed session.
+    let output = case.correlate(&["--fail-on", "critical", "--fail-on-scope", "all"]);
     assert_eq!(
         output.status.code(),
         Some(3),
@@ -343,6 +345,76 @@ fn report_and_findings_exports_over_a_correlated_dataset() {
             .code(),
         Some(1)
     );
+}
+
+/// The exit code and stderr of a run.
+fn code_and_stderr(output: &std::process::Output) -> (Option<i32>, String) {
+    (output.status.code(), stderr(output))
+}
+
+#[test]
+fn fail_on_looks_at_the_findings_new_in_this_run_so_a_rerun_exits_0() {
+    let case = Case::new();
+    // First run: the unattributed session (critical) and the leaked token (high) are new.
+    let (code, err) = code_and_stderr(&case.correlate(&["--fail-on", "high"]));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("new in this run"), "{err}");
+    // The same inputs again: nothing new, whatever is still in the window.
+    let (code, err) = code_and_stderr(&case.correlate(&["--fail-on", "high"]));
+    assert_eq!(code, Some(0), "a rerun raises no new finding: {err}");
+    let (code, err) =
+        code_and_stderr(&case.correlate(&["--fail-on", "high", "--fail-on-scope", "new"]));
+    assert_eq!(code, Some(0), "{err}");
+    // The old behaviour, on request: every finding of the run's window.
+    let (code, err) =
+        code_and_stderr(&case.correlate(&["--fail-on", "critical", "--fail-on-scope", "all"]));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("in the run's window"), "{err}");
+    // A scope that is neither, or a scope without --fail-on, is a usage error.
+    let (code, _) =
+        code_and_stderr(&case.correlate(&["--fail-on", "high", "--fail-on-scope", "everything"]));
+    assert_eq!(code, Some(2));
+    let (code, err) = code_and_stderr(&case.correlate(&["--fail-on-scope", "all"]));
+    assert_eq!(code, Some(2), "{err}");
+}
+
+#[test]
+fn fail_on_help_says_which_findings_it_looks_at() {
+    let help = String::from_utf8(run(&["correlate", "--help"]).stdout).unwrap();
+    let one_line = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in [
+        "--fail-on <SEVERITY>",
+        "a finding this run raised that no earlier run over the dataset had",
+        "--fail-on-scope <SCOPE>",
+        "`new` (raised by this run, not by an earlier run over the dataset) or `all` (every finding of the run's window",
+        "[default: new]",
+    ] {
+        assert!(one_line.contains(needle), "{needle:?} not in:\n{help}");
+    }
+}
+
+#[test]
+fn an_as_of_earlier_than_the_last_run_is_a_usage_error() {
+    let case = Case::new();
+    assert_eq!(case.correlate(&[]).status.code(), Some(0));
+    let out = case.dir.path().join("out");
+    let everything = || {
+        sessiontrail_ingest::input_files::files_under(&out)
+            .into_iter()
+            .map(|path| {
+                let bytes = std::fs::read(&path).unwrap();
+                (path, bytes)
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = everything();
+    let (code, err) = code_and_stderr(&case.correlate_as_of("2026-02-01T12:00:00Z", &[]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("2026-02-01T12:00:00"),
+        "names the --as-of: {err}"
+    );
+    assert!(before == everything(), "nothing was written");
 }
 
 #[test]
