@@ -9,7 +9,7 @@
 WITH daily AS (
     SELECT
         CAST(start_time AS DATE) AS day,
-        SUM(CASE WHEN via_broker AND status <> 'failed' AND status <> 'pending' THEN 1 ELSE 0 END)
+        SUM(CASE WHEN status IN ('attributed', 'unattributed', 'orphan') THEN 1 ELSE 0 END)
             AS broker_sessions,
         SUM(CASE WHEN status = 'attributed' THEN 1 ELSE 0 END) AS attributed,
         SUM(CASE WHEN status = 'unattributed' THEN 1 ELSE 0 END) AS unattributed,

@@ -23,4 +23,5 @@ SELECT
 FROM findings f
 LEFT JOIN sessions s ON s.session_id = f.session_id
 WHERE f.rule = 'document_mismatch'
+    AND f.resolved_time IS NULL
 ORDER BY f.event_time, f.finding_id

@@ -11,6 +11,7 @@ SELECT
     MIN(event_time) AS first_event_time,
     MAX(event_time) AS last_event_time
 FROM findings
+WHERE resolved_time IS NULL
 GROUP BY severity, rule
 ORDER BY
     CASE severity

@@ -12,6 +12,6 @@ SELECT
     COUNT(DISTINCT target) AS targets,
     COUNT(DISTINCT account_id) AS accounts
 FROM sessions
-WHERE status <> 'failed'
+WHERE status NOT IN ('failed', 'denied')
 GROUP BY permission_set
 ORDER BY sessions DESC, permission_set NULLS LAST

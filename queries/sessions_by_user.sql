@@ -14,7 +14,7 @@ SELECT
     MIN(start_time) AS first_start_time,
     MAX(start_time) AS last_start_time
 FROM sessions
-WHERE status <> 'failed'
+WHERE status NOT IN ('failed', 'denied')
 GROUP BY original_user, original_principal_arn, permission_set
 ORDER BY
     original_user NULLS LAST,

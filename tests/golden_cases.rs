@@ -27,7 +27,8 @@ use std::path::{Path, PathBuf};
 use common::{path_str, read_table, run, session_key};
 use sessiontrail_ingest::input_files::files_under;
 
-const STATUSES: [&str; 6] = [
+const STATUSES: [&str; 7] = [
+    "denied",
     "attributed",
     "unattributed",
     "pending",

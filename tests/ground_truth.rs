@@ -113,7 +113,7 @@ fn check_against_truth(input: &Path, out: &Path) {
     let statuses: BTreeSet<&str> = want.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(
         statuses.len(),
-        6,
+        7,
         "the set plants every status: {statuses:?}"
     );
 

@@ -10,7 +10,7 @@
 -- Columns: broker_sessions, attributed, unattributed, orphan, pending, attribution_rate
 WITH month AS (
     SELECT
-        COALESCE(SUM(CASE WHEN via_broker AND status <> 'failed' AND status <> 'pending'
+        COALESCE(SUM(CASE WHEN status IN ('attributed', 'unattributed', 'orphan')
             THEN 1 ELSE 0 END), 0) AS broker_sessions,
         COALESCE(SUM(CASE WHEN via_broker AND status = 'attributed' THEN 1 ELSE 0 END), 0)
             AS attributed,

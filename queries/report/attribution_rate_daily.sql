@@ -18,7 +18,7 @@ WITH RECURSIVE days (day) AS (
 daily AS (
     SELECT
         dt,
-        SUM(CASE WHEN via_broker AND status <> 'failed' AND status <> 'pending'
+        SUM(CASE WHEN status IN ('attributed', 'unattributed', 'orphan')
             THEN 1 ELSE 0 END) AS broker_sessions,
         SUM(CASE WHEN via_broker AND status = 'attributed' THEN 1 ELSE 0 END) AS attributed,
         SUM(CASE WHEN via_broker AND status = 'unattributed' THEN 1 ELSE 0 END)

@@ -24,6 +24,7 @@ SELECT
 FROM findings
 WHERE dt BETWEEN $first_day AND $last_day
     AND severity IN ('critical', 'high')
+    AND resolved_time IS NULL
 ORDER BY
     CASE severity WHEN 'critical' THEN 1 ELSE 2 END,
     event_time,

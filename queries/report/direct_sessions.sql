@@ -26,6 +26,7 @@ LEFT JOIN (
     FROM findings
     WHERE dt BETWEEN $first_day AND $last_day
         AND rule = 'direct_session'
+        AND resolved_time IS NULL
 ) f ON f.session_id = s.session_id
 WHERE s.dt BETWEEN $first_day AND $last_day
     AND s.status = 'direct'

@@ -25,6 +25,7 @@ counts AS (
     SELECT rule, severity, COUNT(*) AS findings, COUNT(DISTINCT session_id) AS sessions
     FROM findings
     WHERE dt BETWEEN $first_day AND $last_day
+        AND resolved_time IS NULL
     GROUP BY rule, severity
 ),
 merged AS (

@@ -14,6 +14,7 @@ counts AS (
     SELECT severity, COUNT(*) AS findings, COUNT(DISTINCT session_id) AS sessions
     FROM findings
     WHERE dt BETWEEN $first_day AND $last_day
+        AND resolved_time IS NULL
     GROUP BY severity
 )
 SELECT

@@ -21,7 +21,7 @@ session_counts AS (
     SELECT
         CASE WHEN dt >= $first_day THEN 'current' ELSE 'previous' END AS period,
         COUNT(*) AS sessions,
-        SUM(CASE WHEN via_broker AND status <> 'failed' AND status <> 'pending'
+        SUM(CASE WHEN status IN ('attributed', 'unattributed', 'orphan')
             THEN 1 ELSE 0 END) AS broker_sessions,
         SUM(CASE WHEN via_broker AND status = 'attributed' THEN 1 ELSE 0 END)
             AS attributed
@@ -37,6 +37,7 @@ finding_counts AS (
             AS critical_high_findings
     FROM findings
     WHERE dt BETWEEN $previous_first_day AND $last_day
+        AND resolved_time IS NULL
     GROUP BY CASE WHEN dt >= $first_day THEN 'current' ELSE 'previous' END
 ),
 per_month AS (

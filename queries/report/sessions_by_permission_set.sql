@@ -20,6 +20,6 @@ SELECT
     COUNT(DISTINCT target) AS targets
 FROM sessions
 WHERE dt BETWEEN $first_day AND $last_day
-    AND status <> 'failed'
+    AND status NOT IN ('failed', 'denied')
 GROUP BY permission_set
 ORDER BY sessions DESC, permission_set NULLS LAST

@@ -21,6 +21,6 @@ SELECT
     COUNT(DISTINCT permission_set) AS permission_sets
 FROM sessions
 WHERE dt BETWEEN $first_day AND $last_day
-    AND status <> 'failed'
+    AND status NOT IN ('failed', 'denied')
 GROUP BY account_id, region, target
 ORDER BY sessions DESC, account_id NULLS LAST, region NULLS LAST, target NULLS LAST

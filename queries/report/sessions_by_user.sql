@@ -22,6 +22,6 @@ SELECT
     MAX(start_time) AS last_start_time
 FROM sessions
 WHERE dt BETWEEN $first_day AND $last_day
-    AND status <> 'failed'
+    AND status NOT IN ('failed', 'denied')
 GROUP BY original_user
 ORDER BY sessions DESC, original_user NULLS LAST

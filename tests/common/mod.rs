@@ -94,7 +94,8 @@ pub fn read_table(out: &Path, table: &str) -> Vec<BTreeMap<String, String>> {
 /// The key a session is known by (DESIGN: session id; eventID for failed sessions;
 /// `broker:<request_id>` for a broker record without a session id).
 pub fn session_key(row: &BTreeMap<String, String>) -> String {
-    if row["status"] != "failed" && !row["session_id"].is_empty() {
+    let attempt = row["status"] == "failed" || row["status"] == "denied";
+    if !attempt && !row["session_id"].is_empty() {
         row["session_id"].clone()
     } else if !row["cloudtrail_event_id"].is_empty() {
         row["cloudtrail_event_id"].clone()

@@ -14,7 +14,7 @@ use sessiontrail_ingest::arn::{
     permission_set_of_arn, permission_set_of_role_name, user_name_of_arn,
 };
 use sessiontrail_ingest::time::{EpochMillis, format_rfc3339_millis};
-use sessiontrail_ingest::{BrokerOutcome, BrokerRecord, SessionEvent, SessionEventName};
+use sessiontrail_ingest::{BrokerOutcome, BrokerRecord, SessionEvent, SessionEventName, TokenLeak};
 
 use crate::finding::{Finding, finding_id};
 use crate::policy::Policy;
@@ -31,6 +31,13 @@ pub struct Correlation {
     pub findings: Vec<Finding>,
     /// For each session key: the records it was built from, and its latest time.
     pub owners: BTreeMap<String, Owner>,
+    /// eventIDs of StartSession records that repeat the session id of an earlier one
+    /// (another eventID): the earliest is the session; the others are counted here and
+    /// kept with it.
+    pub repeated_starts: Vec<String>,
+    /// eventIDs of Resume/TerminateSession calls that failed (errorCode): they change
+    /// no session; counted here and kept with their session when it is known.
+    pub failed_controls: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -71,7 +78,12 @@ pub fn correlate(
     let mut starts: BTreeMap<&str, &SessionEvent> = BTreeMap::new();
     let mut starts_by_request: HashMap<&str, &SessionEvent> = HashMap::new();
     let mut failed: Vec<&SessionEvent> = Vec::new();
+    // Successful StartSession records without a session id (a publisher nulled
+    // `responseElements`): still a session start, keyed by eventID.
+    let mut unnumbered: Vec<&SessionEvent> = Vec::new();
+    let mut repeated: BTreeMap<&str, Vec<&SessionEvent>> = BTreeMap::new();
     let mut controls: BTreeMap<&str, Vec<&SessionEvent>> = BTreeMap::new();
+    let mut failed_controls: BTreeMap<&str, Vec<&SessionEvent>> = BTreeMap::new();
     for &event in &events {
         match event.event_name {
             SessionEventName::StartSession => {
@@ -79,17 +91,27 @@ pub fn correlate(
                     starts_by_request.entry(request_id).or_insert(event);
                 }
                 match (event.failed(), event.session_id.as_deref()) {
-                    (true, _) | (false, None) => failed.push(event),
+                    (true, _) => failed.push(event),
+                    (false, None) => unnumbered.push(event),
                     (false, Some(session_id)) => {
-                        // Earliest wins; a second start with the same id is a copy.
-                        starts.entry(session_id).or_insert(event);
+                        // Earliest wins; a second start with the same id is kept with it
+                        // and counted.
+                        if starts.contains_key(session_id) {
+                            repeated.entry(session_id).or_default().push(event);
+                        } else {
+                            starts.insert(session_id, event);
+                        }
                     }
                 }
             }
-            _ if event.failed() => {}
             _ => {
                 if let Some(session_id) = event.session_id.as_deref() {
-                    controls.entry(session_id).or_default().push(event);
+                    let by_session = if event.failed() {
+                        &mut failed_controls
+                    } else {
+                        &mut controls
+                    };
+                    by_session.entry(session_id).or_default().push(event);
                 }
             }
         }
@@ -99,14 +121,18 @@ pub fn correlate(
     // broker that got a SessionId and then failed still names the human); only a
     // `started` record without a CloudTrail counterpart can become an orphan.
     let mut claims: BTreeMap<String, Vec<&BrokerRecord>> = BTreeMap::new();
-    let mut failed_claims: HashMap<&str, Vec<&BrokerRecord>> = HashMap::new();
+    // Records matched by ssm_request_id to a StartSession without a session id (failed,
+    // or with its responseElements nulled), by that start's eventID.
+    let mut event_claims: HashMap<&str, Vec<&BrokerRecord>> = HashMap::new();
     let mut unresolved: Vec<&BrokerRecord> = Vec::new();
+    // Denied or error records that match no StartSession: rows of their own.
+    let mut unmatched: Vec<&BrokerRecord> = Vec::new();
     for &record in &records {
         let started = record.outcome == BrokerOutcome::Started;
-        if let Some(session_id) = &record.session_id {
-            if started || starts.contains_key(session_id.as_str()) {
-                claims.entry(session_id.clone()).or_default().push(record);
-            }
+        if let Some(session_id) = &record.session_id
+            && (started || starts.contains_key(session_id.as_str()))
+        {
+            claims.entry(session_id.clone()).or_default().push(record);
         } else if let Some(start) = record
             .ssm_request_id
             .as_deref()
@@ -117,13 +143,15 @@ pub fn correlate(
                     .entry(session_id.to_string())
                     .or_default()
                     .push(record),
-                _ => failed_claims
+                _ => event_claims
                     .entry(&start.event_id)
                     .or_default()
                     .push(record),
             }
         } else if started {
             unresolved.push(record);
+        } else {
+            unmatched.push(record);
         }
     }
 
@@ -146,10 +174,25 @@ pub fn correlate(
         let session_controls = controls.get(session_id).map(Vec::as_slice).unwrap_or(&[]);
         builder.cloudtrail_session(start, status, via_broker, claim, session_controls);
     }
+    for &start in &unnumbered {
+        let via_broker =
+            policy.is_broker(start.issuer_arn.as_deref(), start.issuer_name.as_deref());
+        let claim = event_claims
+            .get(start.event_id.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let status = match (via_broker, claim.first()) {
+            (false, _) => SessionStatus::Direct,
+            (true, Some(_)) => SessionStatus::Attributed,
+            (true, None) if past_grace(start.event_time) => SessionStatus::Unattributed,
+            (true, None) => SessionStatus::Pending,
+        };
+        builder.cloudtrail_session(start, status, via_broker, claim, &[]);
+    }
     for &start in &failed {
         let via_broker =
             policy.is_broker(start.issuer_arn.as_deref(), start.issuer_name.as_deref());
-        let claim = failed_claims
+        let claim = event_claims
             .get(start.event_id.as_str())
             .map(Vec::as_slice)
             .unwrap_or(&[]);
@@ -178,6 +221,34 @@ pub fn correlate(
         };
         builder.broker_session(&[record], status, &[]);
     }
+    for &record in &unmatched {
+        let status = match record.outcome {
+            BrokerOutcome::Denied => SessionStatus::Denied,
+            _ => SessionStatus::Failed,
+        };
+        builder.broker_session(&[record], status, &[]);
+    }
+    // Repeated starts and failed controls change no row; they stay with their session
+    // (kept and archived with it) and are counted.
+    for (session_id, events) in repeated.iter().chain(failed_controls.iter()) {
+        if let Some(owner) = out.owners.get_mut(*session_id) {
+            events.iter().for_each(|e| owner.event(e));
+        }
+    }
+    out.repeated_starts = repeated
+        .values()
+        .flatten()
+        .map(|e| e.event_id.clone())
+        .collect();
+    out.failed_controls = failed_controls
+        .values()
+        .flatten()
+        .map(|e| e.event_id.clone())
+        .collect();
+    let mut builder = Builder {
+        policy,
+        out: &mut out,
+    };
     builder.secrets(&records);
 
     out.sessions.sort_by_key(|s| (s.start_time, s.key()));
@@ -318,7 +389,9 @@ impl Builder<'_> {
         let owner = self.out.owners.entry(session.key()).or_default();
         claim.iter().for_each(|r| owner.record(r));
         session_controls.iter().for_each(|e| owner.event(e));
-        self.session_findings(&session, None, claim, session_controls);
+        if !matches!(status, SessionStatus::Denied | SessionStatus::Failed) {
+            self.session_findings(&session, None, claim, session_controls);
+        }
         self.out.sessions.push(session);
     }
 
@@ -588,11 +661,36 @@ impl Builder<'_> {
 
     /// secret_in_broker_log: once per session (or per record without a session id).
     fn secrets(&mut self, records: &[&BrokerRecord]) {
+        // A record belongs to the session it was matched with (by session id or by
+        // ssm_request_id); a record of no session is known by its request id.
+        let open: BTreeSet<String> = self
+            .out
+            .sessions
+            .iter()
+            .filter(|s| s.status != SessionStatus::Failed)
+            .map(Session::key)
+            .collect();
+        let record_owner: HashMap<&str, &str> = self
+            .out
+            .owners
+            .iter()
+            .filter(|(key, _)| open.contains(*key))
+            .flat_map(|(key, owner)| {
+                owner
+                    .request_ids
+                    .iter()
+                    .map(move |id| (id.as_str(), key.as_str()))
+            })
+            .collect();
         let mut by_key: BTreeMap<String, Vec<&BrokerRecord>> = BTreeMap::new();
         for &record in records.iter().filter(|r| !r.token_paths.is_empty()) {
-            let key = match &record.session_id {
-                Some(id) => id.clone(),
-                None => format!("broker:{}", record.request_id),
+            let key = match (
+                record_owner.get(record.request_id.as_str()),
+                &record.session_id,
+            ) {
+                (Some(owner), _) => owner.to_string(),
+                (None, Some(id)) => id.clone(),
+                (None, None) => format!("broker:{}", record.request_id),
             };
             by_key.entry(key).or_default().push(record);
         }
@@ -711,4 +809,72 @@ fn humanize(duration: std::time::Duration) -> String {
         s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
     }
+}
+
+/// The key of a token found outside a broker record: its request id when the line
+/// named one, else where it was read.
+pub fn leak_key(leak: &TokenLeak) -> String {
+    match &leak.request_id {
+        Some(request_id) => format!("leak:broker:{request_id}"),
+        None => format!("leak:{}:{}", leak.source_file, leak.line),
+    }
+}
+
+/// `secret_in_broker_log` for tokens found outside broker records (a log line without
+/// `v`, a rejected record): one finding per leak key. `event_time` is the line's time,
+/// else `first_seen(finding_id)` (when it was first announced), else `as_of`.
+pub fn leak_findings(
+    leaks: &[TokenLeak],
+    sessions: &[Session],
+    first_seen: impl Fn(&str) -> Option<EpochMillis>,
+    as_of: EpochMillis,
+) -> Vec<Finding> {
+    let mut by_key: BTreeMap<String, Vec<&TokenLeak>> = BTreeMap::new();
+    for leak in leaks {
+        by_key.entry(leak_key(leak)).or_default().push(leak);
+    }
+    by_key
+        .into_iter()
+        .map(|(key, leaking)| {
+            let first = leaking[0];
+            let id = finding_id(Rule::SecretInBrokerLog, &key);
+            let session = first.session_id.as_deref().and_then(|sid| {
+                sessions
+                    .iter()
+                    .find(|s| s.session_id.as_deref() == Some(sid) && s.status != SessionStatus::Failed)
+            });
+            let paths: BTreeSet<&str> = leaking
+                .iter()
+                .flat_map(|l| l.token_paths.iter().map(String::as_str))
+                .collect();
+            let places: BTreeSet<String> = leaking
+                .iter()
+                .map(|l| format!("{}:{}", l.source_file, l.line))
+                .collect();
+            let detail = format!(
+                "the broker log holds a session token outside a broker record (in {}, at {}); the value was not stored",
+                paths.iter().copied().collect::<Vec<_>>().join(", "),
+                places.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+            let caller = first.caller_arn.clone();
+            Finding {
+                event_time: first.ts.or_else(|| first_seen(&id)).unwrap_or(as_of),
+                finding_id: id,
+                rule: Rule::SecretInBrokerLog,
+                session_id: session.and_then(|s| s.session_id.clone()),
+                account_id: first.account_id.clone(),
+                region: first.region.clone(),
+                target: first.target.clone(),
+                permission_set: caller
+                    .as_deref()
+                    .and_then(permission_set_of_arn)
+                    .map(str::to_string),
+                principal_arn: caller,
+                detail,
+                evidence: json!({"request_id": first.request_id, "session_id": first.session_id,
+                                 "token_paths": paths, "lines": places}),
+                owner: key,
+            }
+        })
+        .collect()
 }

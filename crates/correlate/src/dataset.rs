@@ -104,12 +104,12 @@ impl<'a> Table<'a> {
                     location: location.clone(),
                     source,
                 })?;
-                if batch.schema().fields() != self.schema.fields() {
+                let Some(batch) = upgrade(&batch, &self.schema) else {
                     return Err(DatasetError::Schema {
                         location,
                         table: self.name.to_string(),
                     });
-                }
+                };
                 batches.push(batch);
             }
         }
@@ -148,6 +148,35 @@ impl<'a> Table<'a> {
         self.storage.put(&key, &bytes)?;
         Ok(true)
     }
+}
+
+/// A batch written by an earlier version: its columns are the first ones of `schema`
+/// and the missing ones are nullable (columns are only ever added at the end); they
+/// read as nulls. None when the columns differ otherwise.
+fn upgrade(batch: &RecordBatch, schema: &SchemaRef) -> Option<RecordBatch> {
+    let have = batch.schema();
+    if have.fields() == schema.fields() {
+        return Some(batch.clone());
+    }
+    let n = have.fields().len();
+    if n > schema.fields().len()
+        || have
+            .fields()
+            .iter()
+            .zip(schema.fields())
+            .any(|(a, b)| a != b)
+        || schema.fields()[n..].iter().any(|f| !f.is_nullable())
+    {
+        return None;
+    }
+    let mut columns = batch.columns().to_vec();
+    for field in &schema.fields()[n..] {
+        columns.push(datafusion::arrow::array::new_null_array(
+            field.data_type(),
+            batch.num_rows(),
+        ));
+    }
+    RecordBatch::try_new(schema.clone(), columns).ok()
 }
 
 pub fn encode_parquet(batch: &RecordBatch) -> Result<Vec<u8>, ParquetError> {

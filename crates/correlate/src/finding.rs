@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray};
 use datafusion::arrow::error::ArrowError;
+use sessiontrail_ingest::canonical_json::to_canonical_string;
 use sessiontrail_ingest::time::{EpochMillis, format_rfc3339_millis, utc_date};
 
 use crate::rule::{Rule, Severity};
@@ -75,7 +76,11 @@ pub fn findings_to_batch(rows: &[Finding]) -> Result<RecordBatch, ArrowError> {
     fn text<'a>(rows: &'a [Finding], get: impl Fn(&'a Finding) -> Option<&'a str>) -> ArrayRef {
         Arc::new(rows.iter().map(get).collect::<StringArray>())
     }
-    let evidence: StringArray = rows.iter().map(|r| Some(r.evidence.to_string())).collect();
+    // Keys sorted whatever serde_json's features in this build (see canonical_json).
+    let evidence: StringArray = rows
+        .iter()
+        .map(|r| Some(to_canonical_string(&r.evidence)))
+        .collect();
     let columns: Vec<ArrayRef> = vec![
         text(rows, |r| Some(r.finding_id.as_str())),
         text(rows, |r| Some(r.rule.as_str())),
@@ -94,6 +99,14 @@ pub fn findings_to_batch(rows: &[Finding]) -> Result<RecordBatch, ArrowError> {
         text(rows, |r| r.permission_set.as_deref()),
         text(rows, |r| Some(r.detail.as_str())),
         Arc::new(evidence),
+        // A finding the correlation raises is open; resolutions are made where a
+        // partition is rewritten (crate::run).
+        Arc::new(
+            std::iter::repeat_n(None::<i64>, rows.len())
+                .collect::<TimestampMillisecondArray>()
+                .with_timezone("UTC"),
+        ),
+        text(rows, |_| None),
     ];
     RecordBatch::try_new(findings_schema(), columns)
 }
@@ -101,6 +114,37 @@ pub fn findings_to_batch(rows: &[Finding]) -> Result<RecordBatch, ArrowError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evidence_is_written_with_sorted_keys_whatever_the_build() {
+        // Inserted out of order: with serde_json's preserve_order (switched on in test
+        // builds by a dev-dependency) a plain to_string would keep this order.
+        let mut evidence = serde_json::Map::new();
+        evidence.insert("zeta".into(), serde_json::json!(1));
+        evidence.insert("alpha".into(), serde_json::json!({"y": 2, "b": 3}));
+        let finding = Finding {
+            finding_id: "x".into(),
+            rule: Rule::ClockSkew,
+            session_id: None,
+            event_time: 0,
+            account_id: None,
+            region: None,
+            target: None,
+            principal_arn: None,
+            permission_set: None,
+            detail: String::new(),
+            evidence: serde_json::Value::Object(evidence),
+            owner: String::new(),
+        };
+        let batch = findings_to_batch(&[finding]).unwrap();
+        let column = batch
+            .column_by_name("evidence")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(column.value(0), r#"{"alpha":{"b":3,"y":2},"zeta":1}"#);
+    }
 
     #[test]
     fn ids_are_stable_and_distinct() {

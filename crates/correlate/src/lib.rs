@@ -15,6 +15,7 @@
 //! println!("{summary}");
 //! ```
 
+pub mod archive;
 pub mod correlation;
 pub mod dataset;
 pub mod duration;

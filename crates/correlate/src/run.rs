@@ -1,7 +1,7 @@
 //! One `correlate` run: read the inputs, merge them with the state, correlate,
 //! rewrite the touched partitions, record rejects, save the state.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -11,12 +11,15 @@ use sessiontrail_ingest::broker_log::BrokerStats;
 use sessiontrail_ingest::cloudtrail::CloudTrailStats;
 use sessiontrail_ingest::reject::Reject;
 use sessiontrail_ingest::time::{EpochMillis, format_rfc3339_millis, utc_date};
-use sessiontrail_ingest::{BrokerRead, CloudTrailRead};
+use sessiontrail_ingest::{
+    BrokerRead, BrokerRecord, CloudTrailRead, SessionEvent, SessionEventName, SkippedFile,
+};
 use sessiontrail_ingest::{
     IngestError, read_broker_log_paths, read_cloudtrail_paths_with_progress,
 };
 
-use crate::correlation::{Correlation, correlate};
+use crate::archive::{self, Archived};
+use crate::correlation::{Correlation, correlate, leak_findings, leak_key};
 use crate::dataset::{
     DatasetError, Table, retain_rows, session_keys, sort_batch, string_column, timestamp_column,
 };
@@ -25,7 +28,7 @@ use crate::policy::Policy;
 use crate::rule::{Rule, Severity};
 use crate::schema::{findings_schema, rejects_schema, rejects_to_batch, sessions_schema};
 use crate::session::{Session, sessions_to_batch};
-use crate::state::{STATE_FILE, State, StateError, Written};
+use crate::state::{Cold, STATE_FILE, State, StateError, Written};
 use crate::status::SessionStatus;
 use crate::storage::{LocalStorage, Storage, StorageError};
 
@@ -119,6 +122,17 @@ pub enum RunError {
         "the state at {location} changed under this run {attempts} times (other runs writing the same dataset); giving up so the run can be retried"
     )]
     Contended { location: String, attempts: u32 },
+    #[error(
+        "--as-of {as_of} is earlier than the dataset's last run, judged as of {last_as_of}: a dataset only moves forward in time (rerun with --as-of {last_as_of} or later, or leave --as-of out); nothing was written"
+    )]
+    AsOfBeforeLastRun { as_of: String, last_as_of: String },
+}
+
+impl RunError {
+    /// A refusal caused by how the run was asked for (exit 2), not by a failure.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, RunError::AsOfBeforeLastRun { .. })
+    }
 }
 
 /// What a run did, for the summary a user reads and for exit codes.
@@ -131,7 +145,18 @@ pub struct RunSummary {
     pub broker: BrokerStats,
     pub duplicate_events: u64,
     pub duplicate_records: u64,
+    /// Sessions that had left the retention window and were brought back from the
+    /// archive because this run read one of their records again or a late counterpart.
+    pub rehydrated: u64,
+    /// StartSession records repeating an earlier one's session id (another eventID).
+    pub repeated_starts: u64,
+    /// Resume/TerminateSession calls that failed.
+    pub failed_controls: u64,
     pub rejects: Vec<Reject>,
+    /// Of `rejects`, those recorded by an earlier run (not recorded again).
+    pub rejects_seen_before: u64,
+    /// Files in walked folders that no reader reads (named, with the reason).
+    pub skipped_files: Vec<SkippedFile>,
     /// Sessions in this run's window (everything still in state plus the new inputs).
     pub sessions_by_status: BTreeMap<SessionStatus, u64>,
     pub findings_by_rule: BTreeMap<Rule, u64>,
@@ -203,9 +228,7 @@ pub fn run_on(
     settings: &RunSettings,
 ) -> Result<RunSummary, RunError> {
     let started = Instant::now();
-    let as_of = settings
-        .as_of
-        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    let now = chrono::Utc::now().timestamp_millis();
     let mut rejects = inputs.cloudtrail.rejects.clone();
     rejects.extend(inputs.broker.rejects.iter().cloned());
     // What attempts that lost the race wrote: the next attempt rewrites those
@@ -218,6 +241,18 @@ pub fn run_on(
             std::thread::sleep(Duration::from_millis((20 << attempt.min(6)) + jitter));
         }
         let (state, version) = State::load(storage)?;
+        // A dataset only moves forward in time: an explicit as_of before the last run's
+        // is refused before anything is written; the clock is never taken as earlier.
+        let as_of = match (settings.as_of, state.last_as_of) {
+            (Some(as_of), Some(last)) if as_of < last => {
+                return Err(RunError::AsOfBeforeLastRun {
+                    as_of: format_rfc3339_millis(as_of),
+                    last_as_of: format_rfc3339_millis(last),
+                });
+            }
+            (Some(as_of), _) => as_of,
+            (None, last) => last.map_or(now, |last| last.max(now)),
+        };
         let context = AttemptContext {
             policy,
             storage,
@@ -235,6 +270,8 @@ pub fn run_on(
             new_findings,
             duplicate_events,
             duplicate_records,
+            rehydrated,
+            rejects_seen_before,
             partitions_rewritten,
         } = attempted;
         if !state.save_if(storage, version.as_deref())? {
@@ -250,7 +287,18 @@ pub fn run_on(
             broker: inputs.broker.stats,
             duplicate_events,
             duplicate_records,
+            rehydrated,
+            repeated_starts: correlation.repeated_starts.len() as u64,
+            failed_controls: correlation.failed_controls.len() as u64,
             rejects,
+            rejects_seen_before,
+            skipped_files: inputs
+                .cloudtrail
+                .skipped_files
+                .iter()
+                .chain(&inputs.broker.skipped_files)
+                .cloned()
+                .collect(),
             sessions_by_status: BTreeMap::new(),
             findings_by_rule: BTreeMap::new(),
             findings_by_severity: BTreeMap::new(),
@@ -278,6 +326,136 @@ pub fn run_on(
         location: storage.locate(STATE_FILE),
         attempts: MAX_ATTEMPTS,
     })
+}
+
+/// The keys a record may be known by in the cold index: its session id, its own id
+/// (`eventID`, `broker:<request_id>`) and its SSM request id alias (`req:<id>`).
+fn event_lookup_keys(event: &SessionEvent) -> impl Iterator<Item = String> + '_ {
+    let request = (event.event_name == SessionEventName::StartSession)
+        .then_some(event.request_id.as_deref())
+        .flatten();
+    event
+        .session_id
+        .clone()
+        .into_iter()
+        .chain([event.event_id.clone()])
+        .chain(request.map(|r| format!("req:{r}")))
+}
+
+fn record_lookup_keys(record: &BrokerRecord) -> impl Iterator<Item = String> + '_ {
+    record
+        .session_id
+        .clone()
+        .into_iter()
+        .chain([format!("broker:{}", record.request_id)])
+        .chain(record.ssm_request_id.as_deref().map(|r| format!("req:{r}")))
+}
+
+/// Brings back from the archive every cold key that a record of `inputs` belongs to,
+/// and, in turn, the keys their records belong to: its records rejoin the state and its
+/// rows' places rejoin `written`, so the run recomputes those sessions from everything
+/// ever seen. Returns each rehydrated key with the archive partition it came from.
+fn rehydrate(
+    storage: &dyn Storage,
+    state: &mut State,
+    inputs: &Inputs,
+) -> Result<BTreeMap<String, String>, RunError> {
+    let mut brought: BTreeMap<String, String> = BTreeMap::new();
+    if state.cold.is_empty() {
+        return Ok(brought);
+    }
+    let mut hot_events: HashSet<String> = state.events.iter().map(|e| e.event_id.clone()).collect();
+    let mut hot_records: HashSet<String> =
+        state.records.iter().map(|r| r.request_id.clone()).collect();
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    for event in &inputs.cloudtrail.events {
+        if !hot_events.contains(&event.event_id) {
+            wanted.extend(event_lookup_keys(event));
+        }
+    }
+    for record in &inputs.broker.records {
+        if !hot_records.contains(&record.request_id) {
+            wanted.extend(record_lookup_keys(record));
+        }
+    }
+    loop {
+        let keys: BTreeSet<String> = wanted
+            .iter()
+            .filter_map(|k| {
+                if state.cold.contains_key(k) {
+                    Some(k.clone())
+                } else {
+                    state
+                        .aliases
+                        .get(k)
+                        .filter(|key| state.cold.contains_key(*key))
+                        .cloned()
+                }
+            })
+            .collect();
+        wanted.clear();
+        if keys.is_empty() {
+            return Ok(brought);
+        }
+        let mut by_dt: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for key in keys {
+            let Some(cold) = state.cold.remove(&key) else {
+                continue;
+            };
+            let hot = state.written.entry(key.clone()).or_default();
+            if hot.session_dt.is_none() {
+                hot.session_dt = cold.written.session_dt;
+            }
+            for finding in cold.written.findings {
+                if !hot.findings.contains(&finding) {
+                    hot.findings.push(finding);
+                }
+            }
+            by_dt
+                .entry(cold.archive_dt.clone())
+                .or_default()
+                .push(key.clone());
+            brought.insert(key, cold.archive_dt);
+        }
+        for (dt, keys) in by_dt {
+            let mut archive = archive::load(storage, &dt)?;
+            for key in keys {
+                let Some(archived) = archive.remove(&key) else {
+                    continue;
+                };
+                for event in archived.events {
+                    if hot_events.insert(event.event_id.clone()) {
+                        wanted.extend(event_lookup_keys(&event));
+                        state.events.push(event);
+                    }
+                }
+                for record in archived.records {
+                    if hot_records.insert(record.request_id.clone()) {
+                        wanted.extend(record_lookup_keys(&record));
+                        state.records.push(record);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A reject's identity across runs: the same bad input read again is the same reject.
+fn reject_fingerprint(reject: &Reject) -> String {
+    let text = format!(
+        "{}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{}",
+        reject.kind.as_str(),
+        reject.location.file,
+        reject.location.line,
+        reject.location.byte_offset,
+        reject.reason
+    );
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
 }
 
 /// What the attempts of a run that lost the race for the state wrote.
@@ -312,6 +490,8 @@ struct Attempt {
     new_findings: Vec<Finding>,
     duplicate_events: u64,
     duplicate_records: u64,
+    rehydrated: u64,
+    rejects_seen_before: u64,
     partitions_rewritten: u64,
 }
 
@@ -328,6 +508,9 @@ fn correlate_into(
         as_of,
         outbox: keep_outbox,
     } = *context;
+    // Sessions beyond retention that this run's records belong to come back first, so
+    // a record read again is a duplicate and a late counterpart joins its session.
+    let rehydrated = rehydrate(storage, &mut state, inputs)?;
     // Records with the same eventID / request_id are one record, across runs too.
     let mut events = std::mem::take(&mut state.events);
     let mut seen: HashSet<String> = events.iter().map(|e| e.event_id.clone()).collect();
@@ -357,8 +540,28 @@ fn correlate_into(
         .max()
         .map(|w| w.min(as_of));
 
-    let correlation = correlate(&events, &records, policy, as_of);
+    let mut correlation = correlate(&events, &records, policy, as_of);
     let mut announced = std::mem::take(&mut state.announced);
+    // Tokens outside broker records: kept while recent, each a finding.
+    let mut leaks = std::mem::take(&mut state.leaks);
+    for leak in &inputs.broker.leaks {
+        if !leaks.contains(leak) {
+            leaks.push(leak.clone());
+        }
+    }
+    leaks.sort();
+    let leak_findings = leak_findings(
+        &leaks,
+        &correlation.sessions,
+        |id| announced.get(id).copied(),
+        as_of,
+    );
+    if !leak_findings.is_empty() {
+        correlation.findings.extend(leak_findings);
+        correlation
+            .findings
+            .sort_by(|a, b| (a.event_time, &a.finding_id).cmp(&(b.event_time, &b.finding_id)));
+    }
     let new_findings: Vec<Finding> = correlation
         .findings
         .iter()
@@ -375,16 +578,30 @@ fn correlate_into(
         lost_session_dts: &lost.session_dts,
         lost_finding_dts: &lost.finding_dts,
         live_from: watermark.map(|w| w.saturating_sub(policy.retention.as_millis() as i64)),
+        resolving: rehydrated
+            .keys()
+            .filter_map(|key| state.written.get(key))
+            .flat_map(|w| w.findings.iter().map(|(id, _)| id.clone()))
+            .collect(),
+        as_of,
     };
     let (written, touched, partitions_rewritten) = write_dataset(storage, &correlation, &scope)?;
-    let rejects_rewritten = write_rejects(storage, as_of, rejects)?;
+    let mut rejected = std::mem::take(&mut state.rejected);
+    let fresh_rejects: Vec<Reject> = rejects
+        .iter()
+        .filter(|r| !rejected.contains(&reject_fingerprint(r)))
+        .cloned()
+        .collect();
+    let rejects_seen_before = (rejects.len() - fresh_rejects.len()) as u64;
+    let rejects_rewritten = write_rejects(storage, as_of, &fresh_rejects)?;
+    rejected.extend(rejects.iter().map(reject_fingerprint));
 
     let mut outbox = std::mem::take(&mut state.outbox);
     if keep_outbox {
         outbox.extend(new_findings.iter().map(Finding::to_json));
     }
     let wrote = written.clone();
-    let state = prune(
+    let (state, archive_writes) = prune(
         State {
             watermark,
             events,
@@ -392,10 +609,20 @@ fn correlate_into(
             written,
             outbox,
             announced,
+            last_as_of: Some(state.last_as_of.map_or(as_of, |last| last.max(as_of))),
+            cold: state.cold,
+            aliases: state.aliases,
+            rejected,
+            leaks,
         },
         &correlation,
         policy.retention,
+        &rehydrated,
     );
+    let mut archives_rewritten = 0;
+    for (dt, (put, remove)) in &archive_writes {
+        archives_rewritten += u64::from(archive::update(storage, dt, put, remove)?);
+    }
     Ok(Attempt {
         state,
         wrote,
@@ -404,7 +631,11 @@ fn correlate_into(
         new_findings,
         duplicate_events,
         duplicate_records,
-        partitions_rewritten: partitions_rewritten + u64::from(rejects_rewritten),
+        rehydrated: rehydrated.len() as u64,
+        rejects_seen_before,
+        partitions_rewritten: partitions_rewritten
+            + u64::from(rejects_rewritten)
+            + archives_rewritten,
     })
 }
 
@@ -423,6 +654,10 @@ struct RewriteScope<'a> {
     /// row another run's stale view wrote cannot survive. Older rows are kept unless
     /// their key is replaced.
     live_from: Option<EpochMillis>,
+    /// Findings of sessions brought back from beyond retention: one the correlation no
+    /// longer raises is kept, marked resolved at `as_of`, never deleted.
+    resolving: HashSet<String>,
+    as_of: EpochMillis,
 }
 
 /// The new `written` map, the partitions rewritten (sessions, findings), and how many
@@ -500,20 +735,35 @@ fn write_dataset(
             "cloudtrail_event_id",
             "broker_request_id",
         ];
-        rewritten += u64::from(rewrite_partition(&sessions, dt, keep, fresh, &order)?);
+        rewritten += u64::from(rewrite_partition(&sessions, dt, keep, fresh, &order, Ok)?);
     }
+    let raised: HashSet<&str> = correlation
+        .findings
+        .iter()
+        .map(|f| f.finding_id.as_str())
+        .collect();
     let findings = Table::new(storage, "findings", findings_schema());
     for dt in &finding_dts {
         let fresh = findings_to_batch(findings_by_dt.get(dt).map(Vec::as_slice).unwrap_or(&[]));
         let keep = |existing: &RecordBatch| {
             let ids = string_column(existing, "finding_id");
             let event_times = timestamp_column(existing, "event_time");
+            let resolved = timestamp_column(existing, "resolved_time");
             (0..existing.num_rows())
-                .map(|i| !replaced_findings.contains(ids[i].as_str()) && !live(event_times[i]))
+                .map(|i| {
+                    let id = ids[i].as_str();
+                    let ordinary = !replaced_findings.contains(id) && !live(event_times[i]);
+                    // Resolved findings are evidence: kept for good unless raised again.
+                    let resolution = resolved[i].is_some() || scope.resolving.contains(id);
+                    (ordinary || resolution) && !raised.contains(id)
+                })
                 .collect()
         };
+        let resolve = |kept: RecordBatch| resolve_withdrawn(kept, &scope.resolving, scope.as_of);
         let order = ["event_time", "finding_id"];
-        rewritten += u64::from(rewrite_partition(&findings, dt, keep, fresh, &order)?);
+        rewritten += u64::from(rewrite_partition(
+            &findings, dt, keep, fresh, &order, resolve,
+        )?);
     }
     Ok((written, (session_dts, finding_dts), rewritten))
 }
@@ -526,6 +776,7 @@ fn rewrite_partition(
     keep: impl Fn(&RecordBatch) -> Vec<bool>,
     fresh: Result<RecordBatch, datafusion::arrow::error::ArrowError>,
     order: &[&str],
+    amend: impl Fn(RecordBatch) -> Result<RecordBatch, datafusion::arrow::error::ArrowError>,
 ) -> Result<bool, RunError> {
     let arrow = |source| RunError::Arrow {
         table: table.name,
@@ -533,7 +784,9 @@ fn rewrite_partition(
     };
     let (existing, current) = table.read_partition_for_rewrite(dt)?;
     let keep = keep(&existing);
-    let kept = retain_rows(&existing, |i| keep[i]).map_err(arrow)?;
+    let kept = retain_rows(&existing, |i| keep[i])
+        .and_then(amend)
+        .map_err(arrow)?;
     let merged = merge(
         &table.schema,
         &[kept, fresh.map_err(arrow)?],
@@ -541,6 +794,50 @@ fn rewrite_partition(
         table.name,
     )?;
     Ok(table.write_partition(dt, &merged, current.as_deref())?)
+}
+
+/// Marks the kept findings of `resolving` that are still open as resolved at `as_of`.
+fn resolve_withdrawn(
+    kept: RecordBatch,
+    resolving: &HashSet<String>,
+    as_of: EpochMillis,
+) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+    use datafusion::arrow::array::{Array, StringArray, TimestampMillisecondArray};
+    use std::sync::Arc;
+    let ids = string_column(&kept, "finding_id");
+    let resolved = timestamp_column(&kept, "resolved_time");
+    let (Some(time_at), Some(text_at)) = (
+        kept.schema().index_of("resolved_time").ok(),
+        kept.schema().index_of("resolution").ok(),
+    ) else {
+        return Ok(kept);
+    };
+    let texts = kept
+        .column(text_at)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .cloned();
+    let when = format_rfc3339_millis(as_of);
+    let mut times = Vec::with_capacity(kept.num_rows());
+    let mut reasons = Vec::with_capacity(kept.num_rows());
+    for i in 0..kept.num_rows() {
+        let previous = texts
+            .as_ref()
+            .and_then(|t| (!t.is_null(i)).then(|| t.value(i).to_string()));
+        if resolved[i].is_none() && resolving.contains(&ids[i]) {
+            times.push(Some(as_of));
+            reasons.push(Some(format!(
+                "withdrawn by the run as of {when}: records that arrived after the session had left the retention window show it no longer holds (see the session's row); kept as evidence of what was known and alerted"
+            )));
+        } else {
+            times.push(resolved[i]);
+            reasons.push(previous);
+        }
+    }
+    let mut columns = kept.columns().to_vec();
+    columns[time_at] = Arc::new(TimestampMillisecondArray::from(times).with_timezone("UTC"));
+    columns[text_at] = Arc::new(StringArray::from(reasons));
+    RecordBatch::try_new(kept.schema(), columns)
 }
 
 fn merge(
@@ -609,11 +906,24 @@ fn write_rejects(
     Ok(table.write_partition(&dt, &unique, current.as_deref())?)
 }
 
-/// Keeps what later runs need: every record of a session active within `retention` of
-/// the watermark (or still pending), and recent records not tied to any session.
-fn prune(mut state: State, correlation: &Correlation, retention: Duration) -> State {
+/// What [`prune`] moves to the archive: per partition, the records to put by key and
+/// the keys to remove (rehydrated keys now archived elsewhere).
+type ArchiveWrites = BTreeMap<String, (BTreeMap<String, Archived>, BTreeSet<String>)>;
+
+/// Keeps what later runs need in the state: every record of a session active within
+/// `retention` of the watermark (or still pending), and recent records not tied to any
+/// session. Everything else moves to the archive and the cold index, never away:
+/// sessions by their key, records of no session (a Terminate whose start has not been
+/// seen) by the session id they name.
+fn prune(
+    mut state: State,
+    correlation: &Correlation,
+    retention: Duration,
+    rehydrated: &BTreeMap<String, String>,
+) -> (State, ArchiveWrites) {
+    let mut writes = ArchiveWrites::new();
     let Some(watermark) = state.watermark else {
-        return state;
+        return (state, writes);
     };
     let cutoff = watermark.saturating_sub(retention.as_millis() as i64);
     let pending: HashSet<String> = correlation
@@ -628,42 +938,138 @@ fn prune(mut state: State, correlation: &Correlation, retention: Duration) -> St
         .filter(|(key, owner)| owner.last_activity >= cutoff || pending.contains(*key))
         .map(|(key, _)| key)
         .collect();
-    let mut keep_events = HashSet::new();
-    let mut keep_records = HashSet::new();
-    let mut owned_events = HashSet::new();
-    let mut owned_records = HashSet::new();
+    // Which key each record goes cold under.
+    let mut event_owner: HashMap<&str, &str> = HashMap::new();
+    let mut record_owner: HashMap<&str, &str> = HashMap::new();
     for (key, owner) in &correlation.owners {
-        owned_events.extend(owner.event_ids.iter().cloned());
-        owned_records.extend(owner.request_ids.iter().cloned());
-        if live.contains(key) {
-            keep_events.extend(owner.event_ids.iter().cloned());
-            keep_records.extend(owner.request_ids.iter().cloned());
+        for id in &owner.event_ids {
+            event_owner.entry(id.as_str()).or_insert(key.as_str());
+        }
+        for id in &owner.request_ids {
+            record_owner.entry(id.as_str()).or_insert(key.as_str());
         }
     }
-    state.events.retain(|e| {
-        keep_events.contains(&e.event_id)
-            || (!owned_events.contains(&e.event_id) && e.event_time >= cutoff)
-    });
-    state.records.retain(|r| {
-        keep_records.contains(&r.request_id)
-            || (!owned_records.contains(&r.request_id) && r.ts >= cutoff)
-    });
-    state.written.retain(|key, _| live.contains(key));
-    let live_findings: HashSet<&str> = state
-        .written
-        .values()
-        .flat_map(|w| w.findings.iter().map(|(id, _)| id.as_str()))
+    let mut going: BTreeMap<String, Archived> = BTreeMap::new();
+    let mut hot_events = Vec::new();
+    for event in std::mem::take(&mut state.events) {
+        let home = match event_owner.get(event.event_id.as_str()) {
+            Some(key) if live.contains(&key.to_string()) => None,
+            Some(key) => Some(key.to_string()),
+            None if event.event_time >= cutoff => None,
+            None => Some(
+                event
+                    .session_id
+                    .clone()
+                    .unwrap_or_else(|| event.event_id.clone()),
+            ),
+        };
+        match home {
+            None => hot_events.push(event),
+            Some(key) => going.entry(key).or_default().events.push(event),
+        }
+    }
+    let mut hot_records = Vec::new();
+    for record in std::mem::take(&mut state.records) {
+        let home = match record_owner.get(record.request_id.as_str()) {
+            Some(key) if live.contains(&key.to_string()) => None,
+            Some(key) => Some(key.to_string()),
+            None if record.ts >= cutoff => None,
+            None => Some(format!("broker:{}", record.request_id)),
+        };
+        match home {
+            None => hot_records.push(record),
+            Some(key) => going.entry(key).or_default().records.push(record),
+        }
+    }
+    state.events = hot_events;
+    state.records = hot_records;
+    // A leak's finding row stays in the dataset; the leak itself is needed only while
+    // its finding is in the live window.
+    let leak_times: HashMap<String, EpochMillis> = correlation
+        .findings
+        .iter()
+        .filter(|f| f.owner.starts_with("leak:"))
+        .map(|f| (f.owner.clone(), f.event_time))
         .collect();
     state
-        .announced
-        .retain(|id, event_time| *event_time >= cutoff || live_findings.contains(id.as_str()));
+        .leaks
+        .retain(|l| leak_times.get(&leak_key(l)).is_none_or(|t| *t >= cutoff));
+    for (key, archived) in going {
+        let written = state.written.remove(&key).unwrap_or_default();
+        let earliest = archived
+            .events
+            .iter()
+            .map(|e| e.event_time)
+            .chain(archived.records.iter().map(|r| r.ts))
+            .min()
+            .unwrap_or(watermark);
+        let archive_dt = written
+            .session_dt
+            .clone()
+            .unwrap_or_else(|| utc_date(earliest));
+        for event in &archived.events {
+            if event.event_name == SessionEventName::StartSession
+                && let Some(request_id) = &event.request_id
+            {
+                state
+                    .aliases
+                    .insert(format!("req:{request_id}"), key.clone());
+            }
+        }
+        for record in &archived.records {
+            if let Some(request_id) = &record.ssm_request_id {
+                state
+                    .aliases
+                    .insert(format!("req:{request_id}"), key.clone());
+            }
+        }
+        if let Some(from) = rehydrated.get(&key)
+            && *from != archive_dt
+        {
+            writes
+                .entry(from.clone())
+                .or_default()
+                .1
+                .insert(key.clone());
+        }
+        // A key already cold (not brought back) keeps its partition; records only add.
+        let previous = state.cold.remove(&key);
+        let archive_dt = previous
+            .as_ref()
+            .map_or(archive_dt, |p| p.archive_dt.clone());
+        let mut written = written;
+        if let Some(previous) = previous {
+            written.session_dt = written.session_dt.or(previous.written.session_dt);
+            for finding in previous.written.findings {
+                if !written.findings.contains(&finding) {
+                    written.findings.push(finding);
+                }
+            }
+        }
+        writes
+            .entry(archive_dt.clone())
+            .or_default()
+            .0
+            .insert(key.clone(), archived);
+        state.cold.insert(
+            key,
+            Cold {
+                archive_dt,
+                written,
+            },
+        );
+    }
+    // Keys that no longer exist (absorbed into another session): their rows are gone.
+    state
+        .written
+        .retain(|key, _| live.contains(key) || correlation.owners.contains_key(key));
     state
         .events
         .sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
     state
         .records
         .sort_by(|a, b| (a.ts, &a.request_id).cmp(&(b.ts, &b.request_id)));
-    state
+    (state, writes)
 }
 
 impl std::fmt::Display for RunSummary {
@@ -700,6 +1106,37 @@ impl std::fmt::Display for RunSummary {
             "  duplicates   {} CloudTrail records and {} broker records seen before (dropped as redeliveries)",
             self.duplicate_events, self.duplicate_records
         )?;
+        if ct.digest_or_insight_files > 0 {
+            writeln!(
+                f,
+                "               {} CloudTrail-Digest / CloudTrail-Insight files not read (not session events)",
+                ct.digest_or_insight_files
+            )?;
+        }
+        if !self.skipped_files.is_empty() {
+            writeln!(
+                f,
+                "  skipped      {} files no reader reads; first ones:",
+                self.skipped_files.len()
+            )?;
+            for skipped in self.skipped_files.iter().take(5) {
+                writeln!(f, "               {}: {}", skipped.path, skipped.reason)?;
+            }
+        }
+        if self.rehydrated > 0 {
+            writeln!(
+                f,
+                "  archive      {} sessions past retention brought back from state/archive/ (their records were read again, or a late counterpart arrived)",
+                self.rehydrated
+            )?;
+        }
+        if self.repeated_starts > 0 || self.failed_controls > 0 {
+            writeln!(
+                f,
+                "  kept         {} StartSession records repeating an earlier session id (the earliest is the session), {} failed Resume/TerminateSession calls (change no session)",
+                self.repeated_starts, self.failed_controls
+            )?;
+        }
         let statuses: Vec<String> = SessionStatus::ALL
             .iter()
             .map(|s| {
@@ -733,9 +1170,13 @@ impl std::fmt::Display for RunSummary {
             self.out, self.partitions_rewritten
         )?;
         if !self.rejects.is_empty() {
+            let seen = match self.rejects_seen_before {
+                0 => String::new(),
+                n => format!(", {n} of them recorded by an earlier run"),
+            };
             writeln!(
                 f,
-                "  rejects      {} records could not be read (all in {}/rejects/dt={}/); first ones:",
+                "  rejects      {} records could not be read{seen} (new ones in {}/rejects/dt={}/; `sessiontrail query` table rejects); first ones:",
                 self.rejects.len(),
                 self.out.trim_end_matches('/'),
                 utc_date(self.as_of)

@@ -75,6 +75,11 @@ static FINDINGS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("detail", DataType::Utf8, false),
         // A JSON object: the ids and values that prove the finding.
         Field::new("evidence", DataType::Utf8, false),
+        // Set when records that arrived after the finding's session had left the
+        // retention window show it no longer holds: the finding stays, as evidence of
+        // what was known and alerted, with when and why it was withdrawn. Null: open.
+        Field::new("resolved_time", timestamp_type(), true),
+        text("resolution"),
     ]))
 });
 

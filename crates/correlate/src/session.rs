@@ -36,16 +36,19 @@ pub struct Session {
 }
 
 /// The key a session (and the findings raised on it) is known by between runs: its
-/// session id; the StartSession eventID for failed sessions; `broker:<request_id>` for
-/// a broker record that carries no session id.
+/// session id; the StartSession eventID for failed sessions and starts without a session
+/// id; `broker:<request_id>` for a broker record that carries no session id, and for
+/// every denied or failed broker-only attempt (each its own row).
 pub fn session_key(
     session_id: Option<&str>,
     status: &str,
     cloudtrail_event_id: Option<&str>,
     broker_request_id: Option<&str>,
 ) -> String {
+    let attempt =
+        status == SessionStatus::Failed.as_str() || status == SessionStatus::Denied.as_str();
     match (session_id, cloudtrail_event_id, broker_request_id) {
-        (Some(id), _, _) if status != SessionStatus::Failed.as_str() => id.to_string(),
+        (Some(id), _, _) if !attempt => id.to_string(),
         (_, Some(event_id), _) => event_id.to_string(),
         (_, _, Some(request_id)) => format!("broker:{request_id}"),
         (Some(id), None, None) => id.to_string(),

@@ -14,17 +14,20 @@
 //! runs racing on one dataset (two Lambda invocations) one wins and the other starts
 //! over from the winner's state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 
 use serde::{Deserialize, Serialize};
+use sessiontrail_ingest::canonical_json::Canonical;
 use sessiontrail_ingest::time::EpochMillis;
-use sessiontrail_ingest::{BrokerRecord, SessionEvent};
+use sessiontrail_ingest::{BrokerRecord, SessionEvent, TokenLeak};
 
 use crate::storage::{Storage, StorageError};
 
 pub const STATE_FILE: &str = "state/state.jsonl.gz";
-const FORMAT_VERSION: u32 = 1;
+/// 2 added the cold index, `last_as_of` and the reject fingerprints; a state of format
+/// 1 is read as one with nothing cold.
+const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct State {
@@ -36,9 +39,36 @@ pub struct State {
     /// New findings not yet published to an event bus (each a finding's JSON), kept
     /// here so a publisher that dies is followed by one that sends them.
     pub outbox: Vec<serde_json::Value>,
-    /// Every finding already announced (counted in metrics, put in the outbox), with its
-    /// event time: a finding is new once, even if it goes away and comes back.
+    /// Every finding ever announced (counted in metrics, put in the outbox), with its
+    /// event time: a finding is new once, even if it goes away and comes back, however
+    /// much later. Never pruned.
     pub announced: BTreeMap<String, EpochMillis>,
+    /// The latest `as_of` a run was judged at: an earlier explicit `--as-of` is refused.
+    pub last_as_of: Option<EpochMillis>,
+    /// Session keys that left the retention window: where their records are archived
+    /// ([`crate::archive`]) and where their rows are. A run that meets one of their
+    /// records again brings the key back (rehydrates it) before correlating, so the
+    /// dataset stays the memory beyond retention.
+    pub cold: BTreeMap<String, Cold>,
+    /// `req:<SSM request id>` -> the cold key whose records carry that request id (a
+    /// StartSession's `requestID`, a broker record's `ssm_request_id`): how a broker
+    /// record without a session id finds its session after retention, and back.
+    pub aliases: BTreeMap<String, String>,
+    /// Fingerprints of every reject already recorded: a bad input read again later is
+    /// not recorded again.
+    pub rejected: BTreeSet<String>,
+    /// Tokens found outside broker records (lines without `v`, rejected records), while
+    /// recent: each raises `secret_in_broker_log`; the value itself is never stored.
+    pub leaks: Vec<TokenLeak>,
+}
+
+/// A session key out of the retention window.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cold {
+    /// The archive partition holding its records (`state/archive/dt=<archive_dt>.jsonl.gz`).
+    pub archive_dt: String,
+    /// Where its rows are.
+    pub written: Written,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +85,8 @@ enum Line {
     Manifest {
         format_version: u32,
         watermark: Option<EpochMillis>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_as_of: Option<EpochMillis>,
     },
     Event {
         event: SessionEvent,
@@ -67,12 +99,35 @@ enum Line {
         written: Written,
     },
     Outbox {
+        #[serde(serialize_with = "canonical")]
         finding: serde_json::Value,
     },
     Announced {
         finding_id: String,
         event_time: EpochMillis,
     },
+    Cold {
+        key: String,
+        cold: Cold,
+    },
+    Alias {
+        alias: String,
+        key: String,
+    },
+    Rejected {
+        fingerprint: String,
+    },
+    Leak {
+        leak: TokenLeak,
+    },
+}
+
+/// JSON values in the state are written with sorted keys whatever the build's features.
+fn canonical<S: serde::Serializer>(
+    value: &serde_json::Value,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&Canonical(value), serializer)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,14 +178,16 @@ impl State {
                 Line::Manifest {
                     format_version,
                     watermark,
+                    last_as_of,
                 } => {
-                    if format_version != FORMAT_VERSION {
+                    if !(1..=FORMAT_VERSION).contains(&format_version) {
                         return Err(corrupt(format!(
                             "state format {format_version} is not the {FORMAT_VERSION} this version reads"
                         )));
                     }
                     saw_manifest = true;
                     state.watermark = watermark;
+                    state.last_as_of = last_as_of;
                 }
                 Line::Event { event } => state.events.push(event),
                 Line::Record { record } => state.records.push(record),
@@ -144,6 +201,16 @@ impl State {
                 } => {
                     state.announced.insert(finding_id, event_time);
                 }
+                Line::Cold { key, cold } => {
+                    state.cold.insert(key, cold);
+                }
+                Line::Alias { alias, key } => {
+                    state.aliases.insert(alias, key);
+                }
+                Line::Rejected { fingerprint } => {
+                    state.rejected.insert(fingerprint);
+                }
+                Line::Leak { leak } => state.leaks.push(leak),
             }
         }
         if !saw_manifest {
@@ -180,6 +247,7 @@ impl State {
         write_line(&Line::Manifest {
             format_version: FORMAT_VERSION,
             watermark: self.watermark,
+            last_as_of: self.last_as_of,
         })
         .map_err(io)?;
         for event in &self.events {
@@ -213,6 +281,26 @@ impl State {
                 event_time: *event_time,
             })
             .map_err(io)?;
+        }
+        for (key, cold) in &self.cold {
+            write_line(&Line::Cold {
+                key: key.clone(),
+                cold: cold.clone(),
+            })?;
+        }
+        for (alias, key) in &self.aliases {
+            write_line(&Line::Alias {
+                alias: alias.clone(),
+                key: key.clone(),
+            })?;
+        }
+        for fingerprint in &self.rejected {
+            write_line(&Line::Rejected {
+                fingerprint: fingerprint.clone(),
+            })?;
+        }
+        for leak in &self.leaks {
+            write_line(&Line::Leak { leak: leak.clone() })?;
         }
         gz.finish()
     }

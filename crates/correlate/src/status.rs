@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
     /// StartSession with an errorCode: no session was started. Wins over every other status.
+    /// Also a broker record with outcome `error` that no CloudTrail StartSession matches
+    /// (keyed `broker:<request_id>`).
     Failed,
     /// Started by the broker and matched with its broker record.
     Attributed,
@@ -17,16 +19,20 @@ pub enum SessionStatus {
     Direct,
     /// The broker says it started a session CloudTrail never saw, older than grace.
     Orphan,
+    /// The broker refused the request (broker record outcome `denied`) and no CloudTrail
+    /// StartSession matches it: a session attempt that never reached SSM. Never flagged.
+    Denied,
 }
 
 impl SessionStatus {
-    pub const ALL: [SessionStatus; 6] = [
+    pub const ALL: [SessionStatus; 7] = [
         SessionStatus::Failed,
         SessionStatus::Attributed,
         SessionStatus::Unattributed,
         SessionStatus::Pending,
         SessionStatus::Direct,
         SessionStatus::Orphan,
+        SessionStatus::Denied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +43,7 @@ impl SessionStatus {
             SessionStatus::Pending => "pending",
             SessionStatus::Direct => "direct",
             SessionStatus::Orphan => "orphan",
+            SessionStatus::Denied => "denied",
         }
     }
 

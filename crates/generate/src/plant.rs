@@ -285,9 +285,9 @@ pub fn all(s: &mut Scenario<'_>) {
     let caller = plan.caller.identity.arn();
     s.lone_record(&record, &caller, Channels::JSONL);
     s.plant(
-        "broker refused the caller before calling SSM (record outcome denied): not a session",
+        "broker refused the caller before calling SSM (record outcome denied): a denied attempt, no session",
         &format!("broker:{}", record.request_id),
-        None,
+        Some((None, Status::Denied)),
         &[],
     );
 
@@ -543,9 +543,9 @@ pub fn all(s: &mut Scenario<'_>) {
     s.lone_record(&record, &caller, Channels::JSONL);
     let key = format!("broker:{}", record.request_id);
     s.plant(
-        "error broker record (no session_id) with a nested session_token",
+        "error broker record (no session_id) with a nested session_token: a failed attempt",
         &key,
-        None,
+        Some((None, Status::Failed)),
         &[(Rule::SecretInBrokerLog, &key)],
     );
 

@@ -80,7 +80,8 @@ fn session(
     }
     let roll = s.prng.below(1000);
     if roll < 15 {
-        // The broker refuses the caller before calling SSM: a record, no session.
+        // The broker refuses the caller before calling SSM: a record, no session; a
+        // row of status denied keyed by the record's request id.
         if let Some(mut record) = plan.record.take() {
             record.outcome = Outcome::Denied;
             record.session_id = None;
@@ -89,6 +90,11 @@ fn session(
             record.run_as = None;
             let caller = plan.caller.identity.arn();
             s.lone_record(&record, &caller, plan.channels);
+            s.truth.session(
+                &format!("broker:{}", record.request_id),
+                None,
+                Status::Denied,
+            );
         }
         return;
     }

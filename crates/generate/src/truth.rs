@@ -24,16 +24,19 @@ pub enum Status {
     Pending,
     Direct,
     Orphan,
+    /// A broker record of a refused request that no StartSession matches.
+    Denied,
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Failed,
         Status::Attributed,
         Status::Unattributed,
         Status::Pending,
         Status::Direct,
         Status::Orphan,
+        Status::Denied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl Status {
             Status::Pending => "pending",
             Status::Direct => "direct",
             Status::Orphan => "orphan",
+            Status::Denied => "denied",
         }
     }
 }

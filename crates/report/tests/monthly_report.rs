@@ -507,7 +507,7 @@ async fn daily_figures_cover_every_day_of_the_month() {
     assert_eq!(by_day.len(), 28);
     let zero = |day: &str| {
         json!({"day": day, "sessions": 0, "attributed": 0, "unattributed": 0, "orphan": 0,
-               "pending": 0, "direct": 0, "failed": 0})
+               "pending": 0, "direct": 0, "failed": 0, "denied": 0})
     };
     let mut expected: Vec<Value> = (1..=28).map(|d| zero(&format!("2026-02-{d:02}"))).collect();
     let mut set = |day: usize, pairs: &[(&str, i64)]| {

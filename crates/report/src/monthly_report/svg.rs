@@ -11,13 +11,14 @@ use super::figures::Figure;
 
 /// The statuses stacked in the daily chart, bottom to top, with their colours
 /// (Okabe-Ito, distinguishable with colour-blindness and in greyscale print).
-pub const STATUS_COLOURS: [(&str, &str); 6] = [
+pub const STATUS_COLOURS: [(&str, &str); 7] = [
     ("attributed", "#009E73"),
     ("unattributed", "#D55E00"),
     ("orphan", "#E69F00"),
     ("pending", "#56B4E9"),
     ("direct", "#CC79A7"),
     ("failed", "#999999"),
+    ("denied", "#0072B2"),
 ];
 
 /// The colour of each severity.
