@@ -105,9 +105,23 @@ fn session(
             "AccessDenied"
         };
         s.fail(&mut plan, code);
+        // A broker record without ssm_request_id cannot be matched to the failed
+        // StartSession: it is an attempt of its own (denied or failed).
+        let lone = plan
+            .record
+            .as_ref()
+            .filter(|r| r.ssm_request_id.is_none())
+            .map(|r| (format!("broker:{}", r.request_id), r.outcome));
         let committed = s.commit_broker(plan);
         s.truth
             .session(&committed.start_event_id, None, Status::Failed);
+        if let Some((key, outcome)) = lone {
+            let status = match outcome {
+                Outcome::Denied => Status::Denied,
+                _ => Status::Failed,
+            };
+            s.truth.session(&key, None, status);
+        }
         return;
     }
     let minutes = *s.prng.pick(&[3, 5, 8, 12, 20, 30, 45, 60, 90, 150]);

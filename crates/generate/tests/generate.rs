@@ -405,7 +405,35 @@ fn assert_truth_agrees(data: &Data) {
             .collect()
     };
 
+    // A broker record of no StartSession: neither its session id nor its
+    // ssm_request_id is that of a StartSession in the data.
+    let matches_no_start = |record: &Value| {
+        let by_id = record["session_id"]
+            .as_str()
+            .is_some_and(|id| by_session.contains_key(id));
+        let by_request = starts.iter().any(|s| {
+            record
+                .get("ssm_request_id")
+                .is_some_and(|r| *r == s["requestID"])
+        });
+        !by_id && !by_request
+    };
     for (key, (session_id, status)) in &sessions {
+        if let Some(request_id) = key.strip_prefix("broker:")
+            && matches!(status.as_str(), "failed" | "denied")
+        {
+            // A broker-only attempt: its record's outcome, and no StartSession.
+            let record = records[request_id];
+            let outcome = if status == "failed" {
+                "error"
+            } else {
+                "denied"
+            };
+            assert_eq!(record["outcome"], outcome, "{key}");
+            assert!(matches_no_start(record), "{key}");
+            assert!(session_id.is_null());
+            continue;
+        }
         match status.as_str() {
             "failed" => {
                 let start = events[key];
@@ -461,6 +489,23 @@ fn assert_truth_agrees(data: &Data) {
             assert!(
                 sessions.contains_key(id),
                 "broker session {id} missing from truth"
+            );
+        }
+    }
+    // Every denied or error record that matches no StartSession is an attempt of its own.
+    for record in records.values() {
+        let outcome = record["outcome"].as_str().unwrap();
+        if outcome != "started" && matches_no_start(record) {
+            let key = format!("broker:{}", record["request_id"].as_str().unwrap());
+            let want = if outcome == "error" {
+                "failed"
+            } else {
+                "denied"
+            };
+            assert_eq!(
+                sessions.get(&key).map(|(_, s)| s.as_str()),
+                Some(want),
+                "{outcome} record {key} missing from truth"
             );
         }
     }
@@ -546,9 +591,13 @@ fn assert_truth_agrees(data: &Data) {
         );
         assert!(event.get("errorCode").is_none());
     }
-    // Failed sessions never carry findings.
+    // Failed sessions carry no findings but a leaked token in their broker record.
     let failed = of_status("failed");
-    assert!(data.findings().iter().all(|(_, key)| !failed.contains(key)));
+    assert!(
+        data.findings()
+            .iter()
+            .all(|(rule, key)| !failed.contains(key) || rule == "secret_in_broker_log")
+    );
 }
 
 #[test]
