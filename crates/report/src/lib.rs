@@ -6,7 +6,8 @@
 //! column `dt`) in a DataFusion [`SessionContext`]; [`run_query`]
 //! runs one read-only SQL query over them; the named queries of the repository's
 //! `queries/` folder are embedded ([`named_query`], [`named_queries`], [`description`]);
-//! [`write_batches`] renders a result as a table, CSV or JSON lines.
+//! [`write_batches`] renders a result as a table, CSV or JSON lines (CSV with every
+//! text cell that would start a spreadsheet formula neutralised: [`neutralise_formula`]).
 //!
 //! Two products are built on the same tables:
 //!
@@ -64,6 +65,7 @@
 //! # }
 //! ```
 
+mod csv_writer;
 mod dataset;
 mod error;
 pub mod findings_export;
@@ -79,6 +81,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 pub use datafusion::prelude::SessionContext;
 
+pub use csv_writer::{FORMULA_TRIGGERS, neutralise_formula};
 pub use dataset::{PARTITION_COLUMN, TablePartitions, every_partition, open_dataset, tables};
 pub use error::ReportError;
 pub use findings_export::{FindingsFormat, export_findings};

@@ -3,6 +3,10 @@
 //! Whatever the format, timestamp columns print as RFC 3339 UTC instants
 //! (`2024-03-01T09:00:00Z`, `2024-03-01T14:15:30.250Z`: fractional seconds only when
 //! not zero) and nulls as empty cells (table, CSV) or `null` (JSON).
+//!
+//! CSV is written for spreadsheets too: a text cell that a spreadsheet would run as a
+//! formula (`=HYPERLINK(...)`, `+`, `-`, `@`...) is written `'`-prefixed and quoted
+//! ([`crate::neutralise_formula`]; the module `csv_writer` says which cells).
 
 use std::fmt;
 use std::io::Write;
@@ -13,11 +17,12 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::compute::{CastOptions, cast, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::json;
 use datafusion::arrow::util::display::FormatOptions;
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use datafusion::arrow::{csv, json};
 
 use crate::ReportError;
+use crate::csv_writer::{self, CsvError};
 
 /// The `chrono` format of timestamps once converted to UTC.
 const RFC3339_UTC: &str = "%Y-%m-%dT%H:%M:%S%.fZ";
@@ -27,7 +32,8 @@ const RFC3339_UTC: &str = "%Y-%m-%dT%H:%M:%S%.fZ";
 pub enum OutputFormat {
     /// An aligned text table for a terminal.
     Table,
-    /// CSV (RFC 4180) with a header row.
+    /// CSV (RFC 4180) with a header row; text cells that would start a spreadsheet
+    /// formula are `'`-prefixed and quoted ([`crate::neutralise_formula`]).
     Csv,
     /// JSON lines: one object per row, every column present (`null` when null).
     Json,
@@ -76,6 +82,18 @@ pub fn write_batches(
     out: &mut impl Write,
 ) -> Result<(), ReportError> {
     let render = |source: ArrowError| ReportError::Render { format, source };
+    // Which columns are text from the data, decided before timestamps become text.
+    let text_columns: Vec<bool> = batches
+        .first()
+        .map(|batch| {
+            batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|field| csv_writer::is_text(field.data_type()))
+                .collect()
+        })
+        .unwrap_or_default();
     let batches = batches
         .iter()
         .map(timestamps_as_rfc3339)
@@ -90,10 +108,10 @@ pub fn write_batches(
             writeln!(out, "{table}").map_err(|source| ReportError::Write { format, source })?;
         }
         OutputFormat::Csv => {
-            let mut writer = csv::WriterBuilder::new().with_header(true).build(&mut *out);
-            for batch in &batches {
-                writer.write(batch).map_err(render)?;
-            }
+            csv_writer::write_csv(&batches, &text_columns, &mut *out).map_err(|e| match e {
+                CsvError::Render(source) => render(source),
+                CsvError::Write(source) => ReportError::Write { format, source },
+            })?;
         }
         OutputFormat::Json => {
             let mut writer = json::WriterBuilder::new()

@@ -31,7 +31,8 @@ const FINDINGS_SQL: &str = "SELECT finding_id, rule, severity, session_id, event
 pub enum FindingsFormat {
     /// The findings table as is, one JSON object per line (times RFC 3339 UTC).
     Jsonl,
-    /// The findings table as is, CSV with a header row.
+    /// The findings table as is, CSV with a header row (text cells that would start a
+    /// spreadsheet formula `'`-prefixed and quoted: [`crate::neutralise_formula`]).
     Csv,
     /// One OCSF 1.1.0 Detection Finding (class 2004) per line.
     Ocsf,
@@ -82,7 +83,8 @@ impl FromStr for FindingsFormat {
 /// and returns how many findings were written.
 ///
 /// `jsonl` and `csv` are the findings table as `sessiontrail query --format json|csv`
-/// prints it (a CSV of no findings is its header alone). `ocsf` writes one event per
+/// prints it (a CSV of no findings is its header alone; its text cells go through
+/// [`crate::neutralise_formula`] like every CSV the crate writes). `ocsf` writes one event per
 /// line. `asff` writes one BatchImportFindings request body per line, each with at
 /// most [`ASFF_MAX_BATCH`] findings (no line when there are no findings); a finding
 /// without an account or region, or with an unknown severity, cannot be expressed in
