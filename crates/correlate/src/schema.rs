@@ -23,10 +23,12 @@ pub fn timestamp_type() -> DataType {
 static SESSIONS: LazyLock<SchemaRef> = LazyLock::new(|| {
     let text = |name: &str| Field::new(name, DataType::Utf8, true);
     Arc::new(Schema::new(vec![
-        // SSM SessionId; null only for `failed` sessions (keyed by cloudtrail_event_id)
-        // and for orphan broker records that carry only an ssm_request_id.
+        // SSM SessionId; null for `failed` StartSessions (keyed by cloudtrail_event_id),
+        // a StartSession whose responseElements was nulled (keyed the same way), orphan
+        // broker records that carry only an ssm_request_id and broker-only `denied` /
+        // `failed` attempts (keyed `broker:<request_id>`).
         text("session_id"),
-        // failed | attributed | unattributed | pending | direct | orphan
+        // failed | attributed | unattributed | pending | direct | orphan | denied
         Field::new("status", DataType::Utf8, false),
         // StartSession eventTime; the broker record's ts for orphans.
         Field::new("start_time", timestamp_type(), false),
