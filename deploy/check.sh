@@ -2,7 +2,11 @@
 # Lints the deployment template, from the repository root:
 #   1. cfn-lint (runs the SAM transform, then validates the CloudFormation it yields),
 #   2. checkov (every failing check is fixed or skipped with a reason in the resource's Metadata),
-#   3. the Glue tables' columns against the Parquet schema in crates/correlate/src/schema.rs.
+#   3. the Glue tables' columns against the Parquet schema in crates/correlate/src/schema.rs,
+#   4. the output bucket's and the findings bus's policies: who they deny, for a matrix of requests
+#      (deploy/policy_decisions.py; the policy language as documented, not AWS's evaluator),
+#   5. the parameters' AllowedPatterns against accepted and refused values (deploy/parameter_patterns.py:
+#      no IAM wildcard or policy variable can reach a policy through a parameter).
 # The tools live in their own virtualenvs under ~/.cache/sessiontrail/ so their pins (checkov pins
 # boto3 1.35, cfn-lint's aws-sam-translator pulls a newer boto3) never meet the CI's
 # (botocore==1.43.11, moto, jsonschema) in the user's site-packages. Exits non-zero on any failure.
@@ -94,6 +98,18 @@ for table, static_name in (("sessions", "SESSIONS"), ("findings", "FINDINGS")):
         print("table %s: %d columns match" % (table, len(glue)))
 sys.exit(1 if failed else 0)
 PY
+
+echo "== bucket and bus policy decisions (deploy/policy_decisions.py; every row: the same command without | tail)"
+# The summary line, and the rows that differ when there are any.
+if decisions="$("${CACHE}/venv-cfn-lint/bin/python" deploy/policy_decisions.py "${TEMPLATE}" 2>&1)"; then
+    echo "${decisions}" | tail -n 1
+else
+    echo "${decisions}" | grep -v '^ok ' || true
+    status=1
+fi
+
+echo "== parameter AllowedPatterns (deploy/parameter_patterns.py)"
+"${CACHE}/venv-cfn-lint/bin/python" deploy/parameter_patterns.py "${TEMPLATE}" || status=1
 
 if [ "${status}" -ne 0 ]; then
     echo "deploy/check.sh: FAILED" >&2
