@@ -2,7 +2,8 @@
 //! tables, each followed by its SQL. Charts are only in `report.html`.
 //!
 //! Every string from the dataset is escaped with [`markdown`], so raw HTML in the data
-//! shows as text.
+//! shows as text, and a URL, `www.` or e-mail address in the data shows as text but
+//! never as a GFM autolink.
 
 use std::fmt::Write;
 
