@@ -109,17 +109,6 @@ pub enum ReportError {
     #[error("unknown findings format `{0}`; expected one of: jsonl, csv, ocsf, asff")]
     UnknownFindingsFormat(String),
 
-    /// A finding lacks a field that the export format requires.
-    #[error("finding {finding_id} cannot be exported as {format}: {reason}")]
-    InvalidFinding {
-        /// The finding's id.
-        finding_id: String,
-        /// `ocsf` or `asff`.
-        format: &'static str,
-        /// What is missing or wrong.
-        reason: String,
-    },
-
     /// Writing the findings export failed (closed pipe, full disk...).
     #[error("cannot write the {format} findings export: {source}")]
     WriteFindings {

@@ -19,7 +19,8 @@
 //!   minimum attribution rate.
 //! - [`export_findings`] (module [`findings_export`]): the findings as JSON lines, CSV,
 //!   OCSF 1.1.0 Detection Findings, or ASFF BatchImportFindings batches
-//!   ([`FindingsFormat`]).
+//!   ([`FindingsFormat`]); [`export_findings_with_summary`] also says which findings
+//!   ASFF could not express ([`FindingsExport`]).
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -42,7 +43,9 @@
 //! ```no_run
 //! use std::path::Path;
 //!
-//! use sessiontrail_report::{FindingsFormat, ReportError, ReportSettings, Verdict, export_findings};
+//! use sessiontrail_report::{
+//!     FindingsFormat, ReportError, ReportSettings, Verdict, export_findings_with_summary,
+//! };
 //! use sessiontrail_report::write_monthly_report;
 //!
 //! # async fn example() -> Result<(), ReportError> {
@@ -58,9 +61,11 @@
 //! }
 //!
 //! // `sessiontrail findings --data out --format asff`
-//! let written = export_findings(Path::new("out"), FindingsFormat::Asff, &mut std::io::stdout())
-//!     .await?;
-//! eprintln!("{written} findings");
+//! let export =
+//!     export_findings_with_summary(Path::new("out"), FindingsFormat::Asff, &mut std::io::stdout())
+//!         .await?;
+//! // "211 findings as asff", or which findings ASFF could not express, and why.
+//! eprintln!("sessiontrail findings: {}", export.summary());
 //! # Ok(())
 //! # }
 //! ```
@@ -84,7 +89,9 @@ pub use datafusion::prelude::SessionContext;
 pub use csv_writer::{FORMULA_TRIGGERS, neutralise_formula};
 pub use dataset::{PARTITION_COLUMN, TablePartitions, every_partition, open_dataset, tables};
 pub use error::ReportError;
-pub use findings_export::{FindingsFormat, export_findings};
+pub use findings_export::{
+    FindingsExport, FindingsFormat, SkippedFinding, export_findings, export_findings_with_summary,
+};
 pub use monthly_report::{
     Month, MonthlyReport, ReportSettings, Summary, Verdict, compute_monthly_report,
     partitions_needed, report_queries, write_monthly_report,

@@ -12,7 +12,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 use sessiontrail_correlate::schema::findings_schema;
 use sessiontrail_report::findings_export::{ASFF_MAX_BATCH, finding_title};
-use sessiontrail_report::{FindingsFormat, ReportError, export_findings};
+use sessiontrail_report::{
+    FindingsFormat, ReportError, export_findings, export_findings_with_summary,
+};
 use tempfile::TempDir;
 
 const B: &str = "444455556666";
@@ -477,12 +479,180 @@ async fn asff_findings_have_the_required_fields_with_the_right_types() {
     );
 }
 
+/// Rows whose partition, account or region would be spliced into ARNs as they are, or
+/// that ASFF cannot express at all, between two good ones.
+fn hostile_asff_rows() -> Vec<Row> {
+    let mut rows = common::ordinary_findings(2);
+    let bad = |id: &str, change: &[(&'static str, Option<&str>)]| -> Row {
+        let mut row = common::ordinary_findings(1).remove(0);
+        row.retain(|(column, _)| *column != "finding_id");
+        row.push(("finding_id", id.to_string()));
+        for &(column, value) in change {
+            row.retain(|(c, _)| *c != column);
+            if let Some(value) = value {
+                row.push((column, value.to_string()));
+            }
+        }
+        row
+    };
+    rows.extend([
+        // No account anywhere: neither account_id nor an account in the principal ARN.
+        bad(
+            "x-no-account",
+            &[("account_id", None), ("principal_arn", None)],
+        ),
+        bad("x-short-account", &[("account_id", Some("12345"))]),
+        // An ARN smuggled in through the account.
+        bad(
+            "x-arn-account",
+            &[("account_id", Some("111122223333:role/evil"))],
+        ),
+        bad("x-no-region", &[("region", None)]),
+        bad(
+            "x-arn-region",
+            &[("region", Some("eu-west-1:999988887777"))],
+        ),
+        bad("x-upper-region", &[("region", Some("EU-WEST-1"))]),
+        // A terminal escape in the region: the summary must not print it raw.
+        bad("x-escape-region", &[("region", Some("\u{1b}[2J"))]),
+        bad(
+            "x-partition",
+            &[(
+                "principal_arn",
+                Some("arn:aws-evil:sts::111122223333:assumed-role/r/alice@example.com"),
+            )],
+        ),
+        bad("x-severity", &[("severity", Some("catastrophic"))]),
+    ]);
+    rows
+}
+
 #[tokio::test]
-async fn a_finding_asff_cannot_express_is_an_error_before_any_output() {
+async fn asff_skips_each_finding_it_cannot_express_and_says_which_and_why() {
     let data = tempfile::tempdir().unwrap();
-    let mut rows = common::ordinary_findings(3);
-    // No account anywhere: neither account_id nor an account in the principal ARN.
-    rows[2].retain(|(column, _)| !matches!(*column, "account_id" | "principal_arn"));
+    common::write_partitioned(
+        data.path(),
+        "findings",
+        &findings_schema(),
+        "event_time",
+        &hostile_asff_rows(),
+        50,
+    );
+    let mut out = Vec::new();
+    let asff = export_findings_with_summary(data.path(), FindingsFormat::Asff, &mut out)
+        .await
+        .unwrap();
+    assert_eq!(asff.findings, 11);
+    assert_eq!(asff.written, 2);
+    let skipped: Vec<(&str, String)> = asff
+        .skipped
+        .iter()
+        .map(|s| (s.finding_id.as_str(), s.reason.to_string()))
+        .collect();
+    // The rows all share one event time, so they come in finding_id order.
+    assert_eq!(
+        skipped,
+        [
+            (
+                "x-arn-account",
+                r#"account "111122223333:role/evil" is not 12 digits"#.into()
+            ),
+            (
+                "x-arn-region",
+                r#"region "eu-west-1:999988887777" is not an AWS region name"#.into()
+            ),
+            (
+                "x-escape-region",
+                r#"region "\u{1b}[2J" is not an AWS region name"#.into()
+            ),
+            (
+                "x-no-account",
+                "no account_id (AwsAccountId and ProductArn need one)".into()
+            ),
+            ("x-no-region", "no region (ProductArn needs one)".into()),
+            (
+                "x-partition",
+                "partition \"aws-evil\" is not one of aws, aws-cn, aws-us-gov, aws-iso, \
+                 aws-iso-b, aws-iso-e, aws-iso-f, aws-eusc"
+                    .into()
+            ),
+            ("x-severity", r#"unknown severity "catastrophic""#.into()),
+            (
+                "x-short-account",
+                r#"account "12345" is not 12 digits"#.into()
+            ),
+            (
+                "x-upper-region",
+                r#"region "EU-WEST-1" is not an AWS region name"#.into()
+            ),
+        ]
+    );
+    assert_eq!(
+        asff.summary(),
+        "2 of 11 findings as asff; 9 skipped, not expressible in ASFF: \
+         2 with an account that is not 12 digits (\"x-arn-account\": account \
+         \"111122223333:role/evil\" is not 12 digits; \"x-short-account\": account \"12345\" \
+         is not 12 digits), \
+         3 with a region that is not an AWS region name (\"x-arn-region\": region \
+         \"eu-west-1:999988887777\" is not an AWS region name; \"x-escape-region\": region \
+         \"\\u{1b}[2J\" is not an AWS region name; \"x-upper-region\": region \"EU-WEST-1\" is \
+         not an AWS region name), \
+         1 with no account (\"x-no-account\": no account_id (AwsAccountId and ProductArn \
+         need one)), \
+         1 with no region (\"x-no-region\": no region (ProductArn needs one)), \
+         1 with a partition that is not an AWS partition (\"x-partition\": partition \
+         \"aws-evil\" is not one of aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, aws-iso-e, \
+         aws-iso-f, aws-eusc), \
+         1 with an unknown severity (\"x-severity\": unknown severity \"catastrophic\")"
+    );
+    assert!(!asff.summary().contains('\u{1b}'), "no raw escape");
+    // The good findings are written, the bad ones nowhere.
+    let text = String::from_utf8(out).unwrap();
+    let findings: Vec<Value> = json_lines(&text)
+        .iter()
+        .flat_map(|batch| batch["Findings"].as_array().unwrap().clone())
+        .collect();
+    let ids: Vec<&str> = findings.iter().map(|f| f["Id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "sessiontrail/unattributed_session-0000000000000000",
+            "sessiontrail/document_mismatch-0000000000000001"
+        ]
+    );
+    for bad in ["evil", "999988887777", "12345", "EU-WEST-1", "catastrophic"] {
+        assert!(!text.contains(bad), "{bad} in the export");
+    }
+    // export_findings counts what it wrote.
+    let mut out = Vec::new();
+    assert_eq!(
+        export_findings(data.path(), FindingsFormat::Asff, &mut out)
+            .await
+            .unwrap(),
+        2
+    );
+    // OCSF splices nothing into ARNs: every finding is written.
+    let (count, _) = export(data.path(), FindingsFormat::Ocsf).await;
+    assert_eq!(count, 11);
+    let mut out = Vec::new();
+    let ocsf = export_findings_with_summary(data.path(), FindingsFormat::Ocsf, &mut out)
+        .await
+        .unwrap();
+    assert!(ocsf.skipped.is_empty());
+    assert_eq!(ocsf.summary(), "11 findings as ocsf");
+}
+
+#[tokio::test]
+async fn a_resolved_finding_is_resolved_in_ocsf_and_asff_and_stays_active() {
+    let data = tempfile::tempdir().unwrap();
+    let mut rows = common::ordinary_findings(2);
+    rows[1].extend([
+        ("resolved_time", "2026-03-01T12:00:00.500Z".to_string()),
+        (
+            "resolution",
+            "withdrawn by the run as of 2026-03-01T12:00:00.500Z".to_string(),
+        ),
+    ]);
     common::write_partitioned(
         data.path(),
         "findings",
@@ -491,19 +661,50 @@ async fn a_finding_asff_cannot_express_is_an_error_before_any_output() {
         &rows,
         50,
     );
-    let mut out = Vec::new();
-    let err = export_findings(data.path(), FindingsFormat::Asff, &mut out)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, ReportError::InvalidFinding { format: "asff", .. }),
-        "{err:?}"
+    let events = json_lines(&export(data.path(), FindingsFormat::Ocsf).await.1);
+    assert_eq!(events[0]["status_id"], 1);
+    assert_eq!(events[0]["status"], "New");
+    assert!(events[0].get("status_detail").is_none());
+    assert!(events[0]["finding_info"].get("modified_time").is_none());
+    assert_eq!(events[1]["status_id"], 4);
+    assert_eq!(events[1]["status"], "Resolved");
+    assert_eq!(
+        events[1]["status_detail"],
+        "withdrawn by the run as of 2026-03-01T12:00:00.500Z"
     );
-    assert!(err.to_string().contains("account"), "{err}");
-    assert!(out.is_empty(), "nothing written");
-    // OCSF does not need the account.
-    let (count, _) = export(data.path(), FindingsFormat::Ocsf).await;
-    assert_eq!(count, 3);
+    assert_eq!(
+        events[1]["finding_info"]["modified_time"],
+        millis("2026-03-01T12:00:00.500Z")
+    );
+    // Still a finding that was raised when it was: time and first_seen_time unchanged.
+    assert_eq!(events[1]["time"], millis("2026-02-01T00:01:00Z"));
+    assert_eq!(
+        events[1]["finding_info"]["first_seen_time"],
+        millis("2026-02-01T00:01:00Z")
+    );
+
+    let batches = json_lines(&export(data.path(), FindingsFormat::Asff).await.1);
+    let findings = batches[0]["Findings"].as_array().unwrap();
+    assert_eq!(findings[0]["Workflow"], json!({"Status": "NEW"}));
+    assert_eq!(findings[0]["RecordState"], "ACTIVE");
+    assert_eq!(findings[0]["UpdatedAt"], "2026-02-01T00:00:00Z");
+    assert!(
+        findings[0]["ProductFields"]
+            .get("sessiontrail/resolved_time")
+            .is_none()
+    );
+    assert_eq!(findings[1]["Workflow"], json!({"Status": "RESOLVED"}));
+    assert_eq!(findings[1]["RecordState"], "ACTIVE");
+    assert_eq!(findings[1]["CreatedAt"], "2026-02-01T00:01:00Z");
+    assert_eq!(findings[1]["UpdatedAt"], "2026-03-01T12:00:00.500Z");
+    assert_eq!(
+        findings[1]["ProductFields"]["sessiontrail/resolved_time"],
+        "2026-03-01T12:00:00.500Z"
+    );
+    assert_eq!(
+        findings[1]["ProductFields"]["sessiontrail/resolution"],
+        "withdrawn by the run as of 2026-03-01T12:00:00.500Z"
+    );
 }
 
 #[tokio::test]

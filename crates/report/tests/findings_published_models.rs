@@ -25,7 +25,7 @@ const GOV: &str =
 
 /// The edges, each rule once more: the payload, a managed node, no target, no session
 /// nor target, GovCloud, China, an ISO partition, an unknown rule, long texts, evidence
-/// that is not JSON.
+/// that is not JSON, a resolved finding.
 fn special() -> Vec<Row> {
     let base = |id: &str, minute: usize| -> Row {
         let (rule, severity) = RULES[minute % RULES.len()];
@@ -120,6 +120,21 @@ fn special() -> Vec<Row> {
             base("x-not-json-evidence", 10),
             &[("session_id", "s-text"), ("evidence", "not json")],
         ),
+        // Withdrawn by a later run: Resolved in OCSF, Workflow RESOLVED in ASFF.
+        with(
+            base("x-resolved", 11),
+            &[
+                ("session_id", "s-resolved"),
+                ("target", "i-0abc"),
+                ("resolved_time", "2026-03-01T12:00:00.500Z"),
+                (
+                    "resolution",
+                    "withdrawn by the run as of 2026-03-01T12:00:00.500Z: records that \
+                     arrived after the session had left the retention window show it no \
+                     longer holds",
+                ),
+            ],
+        ),
     ]
 }
 
@@ -139,7 +154,7 @@ fn fixture() -> TempDir {
     dir
 }
 
-const TOTAL: usize = 205 + 11;
+const TOTAL: usize = 205 + 12;
 
 async fn export(data: &Path, format: FindingsFormat) -> String {
     let mut out = Vec::new();
@@ -282,7 +297,7 @@ async fn the_asff_validator_rejects_what_the_model_forbids() {
             "$.Findings[5].Severity.Normalized: is a JSON string",
             "$.Findings[6].Resources[0].Partition: 'aws-iso' is not one of",
             "$.Findings[7].Types[0]: namespace 'Made Up'",
-            "line 3: $.Findings: 116 items, the maximum is 100",
+            "line 3: $.Findings: 117 items, the maximum is 100",
         ],
     );
 }

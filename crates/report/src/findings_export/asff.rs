@@ -5,12 +5,25 @@
 //! region (`arn:<partition>:securityhub:<region>:<account>:product/<account>/default`);
 //! BatchImportFindings then only accepts it from that account, so a multi-account
 //! dataset is imported per account.
+//!
+//! The partition, account and region come from the data and are spliced into ARNs, so
+//! each is checked first ([`Unexportable`]): the partition is one of [`PARTITIONS`],
+//! the account 12 digits, the region an AWS region name (lowercase words joined by
+//! `-`, ending in `-` and a number: `eu-west-1`, `us-gov-west-1`, `eusc-de-east-1`). A
+//! finding that fails is left out of the export, and the export says which and why.
+//!
+//! A finding withdrawn by a later run (`resolved_time` set) is exported with
+//! `Workflow.Status` `RESOLVED` (`NEW` otherwise), `UpdatedAt` its resolution time, and
+//! `RecordState` `ACTIVE` all the same: it stays as evidence. BatchImportFindings sets
+//! `Workflow` only when it creates a finding, so a finding imported while open keeps
+//! the workflow status Security Hub holds for it.
+
+use std::fmt;
 
 use serde_json::{Map, Value, json};
 
 use super::row::{FindingRow, TargetKind};
 use super::title::finding_title;
-use crate::ReportError;
 
 /// The ASFF schema version.
 pub const SCHEMA_VERSION: &str = "2018-10-08";
@@ -22,9 +35,102 @@ pub const MAX_DESCRIPTION: usize = 1024;
 pub const MAX_TITLE: usize = 256;
 /// A ProductFields value is at most 2048 characters.
 const MAX_PRODUCT_FIELD: usize = 2048;
+/// The AWS partitions: a finding's partition must be one of them to be spliced into
+/// its ARNs.
+pub const PARTITIONS: [&str; 8] = [
+    "aws",
+    "aws-cn",
+    "aws-us-gov",
+    "aws-iso",
+    "aws-iso-b",
+    "aws-iso-e",
+    "aws-iso-f",
+    "aws-eusc",
+];
 /// The values of `Resource.Partition` (enum `Partition` of the Security Hub API
 /// model); another partition (`aws-iso`, `aws-iso-b`...) leaves the optional member out.
-const PARTITIONS: [&str; 3] = ["aws", "aws-cn", "aws-us-gov"];
+const RESOURCE_PARTITIONS: [&str; 3] = ["aws", "aws-cn", "aws-us-gov"];
+
+/// Why a finding cannot be expressed in ASFF: what is missing or malformed. Values
+/// from the data are shown quoted and escaped (`{:?}`), so that none can write control
+/// characters to a terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unexportable {
+    /// Neither `account_id` nor the principal ARN names an account.
+    NoAccount,
+    /// The account is not 12 digits.
+    InvalidAccount(String),
+    /// No `region`.
+    NoRegion,
+    /// The region is not an AWS region name.
+    InvalidRegion(String),
+    /// The partition (from the principal ARN, else the region) is not an AWS
+    /// partition.
+    InvalidPartition(String),
+    /// A severity other than low, medium, high, critical.
+    UnknownSeverity(String),
+}
+
+impl Unexportable {
+    /// What kind of problem it is, without the value (to count findings by it).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Unexportable::NoAccount => "no account",
+            Unexportable::InvalidAccount(_) => "an account that is not 12 digits",
+            Unexportable::NoRegion => "no region",
+            Unexportable::InvalidRegion(_) => "a region that is not an AWS region name",
+            Unexportable::InvalidPartition(_) => "a partition that is not an AWS partition",
+            Unexportable::UnknownSeverity(_) => "an unknown severity",
+        }
+    }
+}
+
+impl fmt::Display for Unexportable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unexportable::NoAccount => {
+                f.write_str("no account_id (AwsAccountId and ProductArn need one)")
+            }
+            Unexportable::InvalidAccount(account) => {
+                write!(f, "account {account:?} is not 12 digits")
+            }
+            Unexportable::NoRegion => f.write_str("no region (ProductArn needs one)"),
+            Unexportable::InvalidRegion(region) => {
+                write!(f, "region {region:?} is not an AWS region name")
+            }
+            Unexportable::InvalidPartition(partition) => write!(
+                f,
+                "partition {partition:?} is not one of {}",
+                PARTITIONS.join(", ")
+            ),
+            Unexportable::UnknownSeverity(severity) => {
+                write!(f, "unknown severity {severity:?}")
+            }
+        }
+    }
+}
+
+/// Whether `account` is an AWS account id: 12 ASCII digits.
+pub fn is_account_id(account: &str) -> bool {
+    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `region` is an AWS region name: like `[a-z]{2}(-[a-z]+)+-\d`, the first
+/// word of 2 to 4 letters (`eusc-de-east-1`) and the number of 1 or 2 digits.
+pub fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let letters = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase());
+    match parts.as_slice() {
+        [first, words @ .., number] if !words.is_empty() => {
+            (2..=4).contains(&first.len())
+                && letters(first)
+                && words.iter().all(|word| letters(word))
+                && (1..=2).contains(&number.len())
+                && number.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
 
 /// The `Severity.Label` of a sessiontrail severity.
 pub fn severity_label(severity: &str) -> Option<&'static str> {
@@ -52,25 +158,28 @@ pub fn types(rule: &str) -> Vec<&'static str> {
     }
 }
 
-/// The ASFF finding of one row.
-pub fn finding(row: &FindingRow) -> Result<Value, ReportError> {
-    let invalid = |reason: &str| ReportError::InvalidFinding {
-        finding_id: row.finding_id.clone(),
-        format: "asff",
-        reason: reason.to_string(),
-    };
-    let account = row
-        .account()
-        .ok_or_else(|| invalid("no account_id (AwsAccountId and ProductArn need one)"))?;
+/// The ASFF finding of one row, or why the row cannot be one.
+pub fn finding(row: &FindingRow) -> Result<Value, Unexportable> {
+    let account = row.account().ok_or(Unexportable::NoAccount)?;
+    if !is_account_id(account) {
+        return Err(Unexportable::InvalidAccount(account.to_string()));
+    }
     let region = row
         .region
         .as_deref()
         .filter(|region| !region.trim().is_empty())
-        .ok_or_else(|| invalid("no region (ProductArn needs one)"))?;
-    let label = severity_label(&row.severity)
-        .ok_or_else(|| invalid(&format!("unknown severity `{}`", row.severity)))?;
+        .ok_or(Unexportable::NoRegion)?;
+    if !is_region(region) {
+        return Err(Unexportable::InvalidRegion(region.to_string()));
+    }
     let partition = row.partition();
+    if !PARTITIONS.contains(&partition) {
+        return Err(Unexportable::InvalidPartition(partition.to_string()));
+    }
+    let label = severity_label(&row.severity)
+        .ok_or_else(|| Unexportable::UnknownSeverity(row.severity.clone()))?;
     let time = row.event_time_rfc3339();
+    let resolved_time = row.resolved_time_rfc3339();
     let mut fields = Map::new();
     let mut field = |key: &str, value: Option<&str>| {
         if let Some(value) =
@@ -85,6 +194,9 @@ pub fn finding(row: &FindingRow) -> Result<Value, ReportError> {
     field("principal_arn", row.principal_arn.as_deref());
     field("permission_set", row.permission_set.as_deref());
     field("evidence", Some(&row.evidence));
+    field("resolved_time", resolved_time.as_deref());
+    field("resolution", row.resolution.as_deref());
+    let workflow = if row.is_resolved() { "RESOLVED" } else { "NEW" };
     Ok(json!({
         "SchemaVersion": SCHEMA_VERSION,
         "Id": format!("sessiontrail/{}", row.finding_id),
@@ -97,13 +209,14 @@ pub fn finding(row: &FindingRow) -> Result<Value, ReportError> {
         "AwsAccountId": account,
         "Types": types(&row.rule),
         "CreatedAt": time,
-        "UpdatedAt": time,
+        "UpdatedAt": resolved_time.as_deref().unwrap_or(&time),
         "FirstObservedAt": time,
         "Severity": {"Label": label, "Original": row.severity},
         "Title": truncate(&finding_title(&row.rule), MAX_TITLE),
         "Description": truncate(&description(row), MAX_DESCRIPTION),
         "Resources": [resource(row, partition, region, account)],
         "ProductFields": Value::Object(fields),
+        "Workflow": {"Status": workflow},
         "RecordState": "ACTIVE",
     }))
 }
@@ -164,7 +277,7 @@ fn resource(row: &FindingRow, partition: &str, region: &str, account: &str) -> V
         },
     };
     let mut resource = json!({"Type": kind, "Id": id, "Region": region});
-    if PARTITIONS.contains(&partition) {
+    if RESOURCE_PARTITIONS.contains(&partition) {
         resource["Partition"] = json!(partition);
     }
     resource
@@ -183,6 +296,66 @@ fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_ids_are_12_digits() {
+        assert!(is_account_id("111122223333"));
+        for bad in [
+            "11112222333",
+            "1111222233334",
+            "11112222333x",
+            "",
+            "１１１１２２２２３３３３",
+        ] {
+            assert!(!is_account_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn region_names_are_lowercase_words_and_a_number() {
+        for good in [
+            "us-east-1",
+            "eu-west-1",
+            "ap-southeast-7",
+            "cn-northwest-1",
+            "us-gov-west-1",
+            "us-iso-east-1",
+            "us-isob-east-1",
+            "eu-isoe-west-1",
+            "us-isof-south-1",
+            "eusc-de-east-1",
+            "xx-future-12",
+        ] {
+            assert!(is_region(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            "us-east",
+            "east-1",
+            "us-1",
+            "US-EAST-1",
+            "us-east-1:111122223333",
+            "us-east-1/x",
+            "us east-1",
+            "us--east-1",
+            "us-east-123",
+            "u-east-1",
+            "usabc-east-1",
+            "us-east-1 ",
+            "us-east-\u{0661}",
+        ] {
+            assert!(!is_region(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reasons_quote_data_values_with_their_control_characters_escaped() {
+        let reason = Unexportable::InvalidRegion("\u{1b}[31mred".into()).to_string();
+        assert_eq!(
+            reason,
+            r#"region "\u{1b}[31mred" is not an AWS region name"#
+        );
+    }
 
     #[test]
     fn truncates_by_characters() {

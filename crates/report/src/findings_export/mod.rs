@@ -12,7 +12,10 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::str::FromStr;
 
-pub use asff::{MAX_BATCH as ASFF_MAX_BATCH, SCHEMA_VERSION as ASFF_SCHEMA_VERSION};
+pub use asff::{
+    MAX_BATCH as ASFF_MAX_BATCH, PARTITIONS as AWS_PARTITIONS,
+    SCHEMA_VERSION as ASFF_SCHEMA_VERSION, Unexportable, is_account_id, is_region,
+};
 pub use ocsf::OCSF_VERSION;
 pub use row::{FindingRow, TargetKind};
 pub use title::finding_title;
@@ -79,24 +82,118 @@ impl FromStr for FindingsFormat {
     }
 }
 
+/// What [`export_findings_with_summary`] did: how many findings the dataset holds, how
+/// many were written, and each one left out and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingsExport {
+    /// The format written.
+    pub format: FindingsFormat,
+    /// The findings of the dataset.
+    pub findings: usize,
+    /// The findings written (`findings` less `skipped`).
+    pub written: usize,
+    /// The findings the format cannot express, in the order of the export (only ASFF
+    /// leaves any out).
+    pub skipped: Vec<SkippedFinding>,
+}
+
+/// A finding left out of an export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedFinding {
+    /// Its `finding_id`.
+    pub finding_id: String,
+    /// Why.
+    pub reason: Unexportable,
+}
+
+/// How many finding ids [`FindingsExport::summary`] names for each reason.
+const NAMED_PER_REASON: usize = 3;
+
+impl FindingsExport {
+    /// One line for a human (the CLI's stderr): `211 findings as asff`, or with
+    /// findings left out `209 of 211 findings as asff; 2 skipped, not expressible in
+    /// ASFF: 1 with an account that is not 12 digits ("x-bad-account": account "12" is
+    /// not 12 digits), 1 with no region ("x-no-region")`. Each reason names at most
+    /// three findings (then `and N more`); ids and values are quoted and escaped.
+    pub fn summary(&self) -> String {
+        if self.skipped.is_empty() {
+            return format!("{} findings as {}", self.written, self.format);
+        }
+        let mut kinds: Vec<(&'static str, Vec<&SkippedFinding>)> = Vec::new();
+        for skipped in &self.skipped {
+            let kind = skipped.reason.kind();
+            match kinds.iter_mut().find(|(known, _)| *known == kind) {
+                Some((_, list)) => list.push(skipped),
+                None => kinds.push((kind, vec![skipped])),
+            }
+        }
+        let reasons: Vec<String> = kinds
+            .iter()
+            .map(|(kind, list)| {
+                let mut named: Vec<String> = list
+                    .iter()
+                    .take(NAMED_PER_REASON)
+                    .map(|skipped| format!("{:?}: {}", skipped.finding_id, skipped.reason))
+                    .collect();
+                if list.len() > NAMED_PER_REASON {
+                    named.push(format!("and {} more", list.len() - NAMED_PER_REASON));
+                }
+                format!("{} with {kind} ({})", list.len(), named.join("; "))
+            })
+            .collect();
+        format!(
+            "{} of {} findings as {}; {} skipped, not expressible in {}: {}",
+            self.written,
+            self.findings,
+            self.format,
+            self.skipped.len(),
+            self.format.name().to_uppercase(),
+            reasons.join(", ")
+        )
+    }
+}
+
+impl fmt::Display for FindingsExport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary())
+    }
+}
+
 /// Writes every finding of the dataset in `data` to `out` as `format`, oldest first,
-/// and returns how many findings were written.
-///
-/// `jsonl` and `csv` are the findings table as `sessiontrail query --format json|csv`
-/// prints it (a CSV of no findings is its header alone; its text cells go through
-/// [`crate::neutralise_formula`] like every CSV the crate writes). `ocsf` writes one event per
-/// line. `asff` writes one BatchImportFindings request body per line, each with at
-/// most [`ASFF_MAX_BATCH`] findings (no line when there are no findings); a finding
-/// without an account or region, or with an unknown severity, cannot be expressed in
-/// ASFF and is an error ([`ReportError::InvalidFinding`]) before anything is written.
+/// and returns how many findings were written ([`export_findings_with_summary`] also
+/// says which were left out and why).
 pub async fn export_findings(
     data: &Path,
     format: FindingsFormat,
     out: &mut impl Write,
 ) -> Result<usize, ReportError> {
+    Ok(export_findings_with_summary(data, format, out)
+        .await?
+        .written)
+}
+
+/// Writes every finding of the dataset in `data` to `out` as `format`, oldest first,
+/// and says how many were written and which were left out ([`FindingsExport`]; its
+/// [`FindingsExport::summary`] is the line for a human).
+///
+/// `jsonl` and `csv` are the findings table as `sessiontrail query --format json|csv`
+/// prints it (a CSV of no findings is its header alone; its text cells go through
+/// [`crate::neutralise_formula`] like every CSV the crate writes). `ocsf` writes one
+/// event per line. `asff` writes one BatchImportFindings request body per line, each
+/// with at most [`ASFF_MAX_BATCH`] findings (no line when there are no findings); a
+/// finding that ASFF cannot express ([`Unexportable`]: no account or region, an
+/// account that is not 12 digits, a region or partition that is not AWS's, an unknown
+/// severity) is left out and listed in [`FindingsExport::skipped`], and the others are
+/// written.
+pub async fn export_findings_with_summary(
+    data: &Path,
+    format: FindingsFormat,
+    out: &mut impl Write,
+) -> Result<FindingsExport, ReportError> {
     let ctx = open_dataset(data).await?;
     let batches = query(&ctx, FINDINGS_SQL).await?;
-    let count = batches.iter().map(|batch| batch.num_rows()).sum();
+    let findings = batches.iter().map(|batch| batch.num_rows()).sum();
+    let mut skipped = Vec::new();
     let write_failed = |source| ReportError::WriteFindings {
         format: format.name(),
         source,
@@ -111,7 +208,7 @@ pub async fn export_findings(
             })?;
             let lines = match format {
                 FindingsFormat::Ocsf => rows.iter().map(ocsf::event).collect(),
-                _ => asff_batches(&rows)?,
+                _ => asff_batches(&rows, &mut skipped),
             };
             let mut writer = BufWriter::new(&mut *out);
             for line in lines {
@@ -123,17 +220,29 @@ pub async fn export_findings(
             writer.flush().map_err(write_failed)?;
         }
     }
-    Ok(count)
+    Ok(FindingsExport {
+        format,
+        findings,
+        written: findings - skipped.len(),
+        skipped,
+    })
 }
 
-/// The ASFF findings of `rows` in request bodies of at most [`ASFF_MAX_BATCH`].
-fn asff_batches(rows: &[FindingRow]) -> Result<Vec<serde_json::Value>, ReportError> {
-    let findings = rows
-        .iter()
-        .map(asff::finding)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(findings
+/// The ASFF findings of `rows` in request bodies of at most [`ASFF_MAX_BATCH`]; the rows
+/// ASFF cannot express are left out and added to `skipped`.
+fn asff_batches(rows: &[FindingRow], skipped: &mut Vec<SkippedFinding>) -> Vec<serde_json::Value> {
+    let mut findings = Vec::with_capacity(rows.len());
+    for row in rows {
+        match asff::finding(row) {
+            Ok(finding) => findings.push(finding),
+            Err(reason) => skipped.push(SkippedFinding {
+                finding_id: row.finding_id.clone(),
+                reason,
+            }),
+        }
+    }
+    findings
         .chunks(ASFF_MAX_BATCH)
         .map(|chunk| serde_json::json!({ "Findings": chunk }))
-        .collect())
+        .collect()
 }

@@ -1,5 +1,9 @@
 //! OCSF 1.1.0 Detection Finding (class 2004, category 2 Findings), one event per
 //! finding, under the `cloud` profile (aws-formats.md section 9).
+//!
+//! An open finding has `status_id` 1 `New`; one withdrawn by a later run
+//! (`resolved_time` set, kept as evidence) has `status_id` 4 `Resolved`, the
+//! resolution's text in `status_detail` and its time in `finding_info.modified_time`.
 
 use serde_json::{Map, Value, json};
 
@@ -29,8 +33,19 @@ pub fn severity(severity: &str) -> (u32, &'static str) {
     }
 }
 
+/// The OCSF `status_id` and `status` of a finding: 4 `Resolved` when it was withdrawn
+/// (`resolved_time` set), else 1 `New`.
+pub fn status(row: &FindingRow) -> (u32, &'static str) {
+    if row.is_resolved() {
+        (4, "Resolved")
+    } else {
+        (1, "New")
+    }
+}
+
 /// The OCSF event of one finding.
 pub fn event(row: &FindingRow) -> Value {
+    let (status_id, status_name) = status(row);
     let (severity_id, severity_name) = severity(&row.severity);
     let title = finding_title(&row.rule);
     let mut cloud = Map::new();
@@ -56,8 +71,8 @@ pub fn event(row: &FindingRow) -> Value {
         "time": row.event_time,
         "severity_id": severity_id,
         "severity": severity_name,
-        "status_id": 1,
-        "status": "New",
+        "status_id": status_id,
+        "status": status_name,
         "message": row.detail,
         "metadata": {
             "version": OCSF_VERSION,
@@ -82,6 +97,12 @@ pub fn event(row: &FindingRow) -> Value {
     });
     if let Some(resource) = resource(row) {
         event["resources"] = json!([resource]);
+    }
+    if let Some(resolved_time) = row.resolved_time {
+        event["finding_info"]["modified_time"] = json!(resolved_time);
+        if let Some(resolution) = row.resolution.as_deref() {
+            event["status_detail"] = json!(resolution);
+        }
     }
     event
 }

@@ -32,6 +32,11 @@ pub struct FindingRow {
     pub detail: String,
     /// A JSON object (as text): the ids and values that prove the finding.
     pub evidence: String,
+    /// When the finding was withdrawn (epoch milliseconds, UTC): a later run learnt
+    /// that it no longer holds, and kept it as evidence. None: the finding is open.
+    pub resolved_time: Option<i64>,
+    /// Why it was withdrawn, for a human (set with `resolved_time`).
+    pub resolution: Option<String>,
 }
 
 /// The rows of `batches`, which hold the columns of the findings schema (by name; other
@@ -59,22 +64,35 @@ pub fn rows_of(batches: &[RecordBatch]) -> Result<Vec<FindingRow>, ArrowError> {
                 })
                 .collect()
         };
-        let times = {
-            let column = batch.column_by_name("event_time").ok_or_else(|| {
-                ArrowError::SchemaError("the findings table has no column event_time".into())
-            })?;
+        let millis = |name: &str| -> Result<Option<Vec<Option<i64>>>, ArrowError> {
+            let Some(column) = batch.column_by_name(name) else {
+                return Ok(None);
+            };
             let utc = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
             let column = cast(column, &utc)?;
             let column = column.as_primitive::<TimestampMillisecondType>();
-            (0..column.len())
-                .map(|i| {
-                    (!column.is_null(i))
-                        .then(|| column.value(i))
-                        .ok_or_else(|| {
-                            ArrowError::InvalidArgumentError("findings.event_time is null".into())
-                        })
+            Ok(Some(
+                (0..column.len())
+                    .map(|i| (!column.is_null(i)).then(|| column.value(i)))
+                    .collect(),
+            ))
+        };
+        let times = millis("event_time")?
+            .ok_or_else(|| {
+                ArrowError::SchemaError("the findings table has no column event_time".into())
+            })?
+            .into_iter()
+            .map(|time| {
+                time.ok_or_else(|| {
+                    ArrowError::InvalidArgumentError("findings.event_time is null".into())
                 })
-                .collect::<Result<Vec<_>, _>>()?
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Columns added with resolutions: a result without them reads as all open.
+        let resolved_time = millis("resolved_time")?;
+        let resolution = match batch.column_by_name("resolution") {
+            Some(_) => Some(text("resolution")?),
+            None => None,
         };
         let finding_id = required("finding_id")?;
         let rule = required("rule")?;
@@ -101,6 +119,8 @@ pub fn rows_of(batches: &[RecordBatch]) -> Result<Vec<FindingRow>, ArrowError> {
                 permission_set: permission_set[i].clone(),
                 detail: detail[i].clone(),
                 evidence: evidence[i].clone(),
+                resolved_time: resolved_time.as_ref().and_then(|times| times[i]),
+                resolution: resolution.as_ref().and_then(|texts| texts[i].clone()),
             });
         }
     }
@@ -111,9 +131,17 @@ impl FindingRow {
     /// `event_time` as RFC 3339 UTC (`2026-02-01T09:00:00Z`, `.250Z` when the
     /// milliseconds are not zero).
     pub fn event_time_rfc3339(&self) -> String {
-        chrono::DateTime::from_timestamp_millis(self.event_time)
-            .map(|time| time.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string())
-            .unwrap_or_default()
+        rfc3339(self.event_time)
+    }
+
+    /// `resolved_time` as RFC 3339 UTC, when the finding is resolved.
+    pub fn resolved_time_rfc3339(&self) -> Option<String> {
+        self.resolved_time.map(rfc3339)
+    }
+
+    /// Whether a later run withdrew the finding (`resolved_time` is set).
+    pub fn is_resolved(&self) -> bool {
+        self.resolved_time.is_some()
     }
 
     /// `evidence` parsed; a value that is not JSON is kept as a string.
@@ -179,6 +207,13 @@ pub enum TargetKind {
     Other,
     /// No target.
     None,
+}
+
+/// Epoch milliseconds as RFC 3339 UTC (`.250Z` only when the milliseconds are not zero).
+fn rfc3339(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map(|time| time.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string())
+        .unwrap_or_default()
 }
 
 fn is_id(text: &str, prefix: &str) -> bool {
