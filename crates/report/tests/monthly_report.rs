@@ -353,6 +353,41 @@ fn findings() -> Vec<Row> {
             BOB,
             "Broker record req-x holds a token",
         ),
+        // Withdrawn by a later run (kept as evidence): counted by no figure, listed in
+        // the month of its resolution. fr1 was raised in November 2025, resolved in
+        // February; fr2 raised in February, resolved in March.
+        with(
+            &finding(
+                "fr1",
+                "unattributed_session",
+                "critical",
+                Some("n1"),
+                "2025-11-20T08:00:00Z",
+                Some("i-0ccc"),
+                BROKER,
+                "No broker record for n1",
+            ),
+            &[
+                ("resolved_time", "2026-02-15T06:00:00Z"),
+                ("resolution", RESOLUTION),
+            ],
+        ),
+        with(
+            &finding(
+                "fr2",
+                "unattributed_session",
+                "critical",
+                Some("f9"),
+                "2026-02-20T08:00:00Z",
+                Some("i-0ccc"),
+                BROKER,
+                "No broker record for f9",
+            ),
+            &[
+                ("resolved_time", "2026-03-02T06:00:00.250Z"),
+                ("resolution", RESOLUTION),
+            ],
+        ),
         finding(
             "fm1",
             "clock_skew",
@@ -365,6 +400,10 @@ fn findings() -> Vec<Row> {
         ),
     ]
 }
+
+/// Why fr1 and fr2 were withdrawn.
+const RESOLUTION: &str = "withdrawn: the broker record arrived after the session had left \
+    the retention window";
 
 /// A temporary data folder holding the fixed dataset.
 fn fixture() -> TempDir {
@@ -618,6 +657,65 @@ async fn critical_and_high_findings_are_listed_in_full() {
     assert_eq!(listed[2]["event_time"], "2026-02-03T09:00:00.500Z");
     assert_eq!(listed[3]["evidence"], PAYLOAD_EVIDENCE);
     assert_eq!(listed[4]["session_id"], Value::Null);
+}
+
+#[tokio::test]
+async fn findings_resolved_in_the_month_are_listed_and_counted_nowhere_else() {
+    let written = february(None);
+    let json = written.json();
+    // fr1, raised in November and resolved in February, is February's; fr2, raised in
+    // February and resolved in March, is not (and no February figure counts it: the
+    // summary's 7 findings and 1 critical are ff1..ff6, the payload and ff2).
+    assert_eq!(
+        rows(&json, "resolved_findings"),
+        [json!({
+            "resolved_time": "2026-02-15T06:00:00Z", "severity": "critical",
+            "rule": "unattributed_session", "event_time": "2025-11-20T08:00:00Z",
+            "finding_id": "fr1", "session_id": "n1", "account_id": A, "target": "i-0ccc",
+            "principal_arn": BROKER, "resolution": RESOLUTION,
+        })]
+    );
+    assert_eq!(json["summary"]["critical_findings"], 1);
+    let by_rule = rows(&json, "findings_by_rule");
+    let unattributed = by_rule
+        .iter()
+        .find(|row| row["rule"] == "unattributed_session")
+        .unwrap();
+    assert_eq!(unattributed["findings"], 1, "ff2 only");
+    assert_eq!(
+        json["figures"]["resolved_findings"]["title"],
+        "Findings resolved in the month"
+    );
+    // Shown in the HTML and the Markdown, under Findings.
+    let html = written.read(HTML_FILE);
+    let findings_section = &html[html.find("<section id=\"findings\">").unwrap()..];
+    let findings_section = &findings_section[..findings_section.find("</section>").unwrap()];
+    assert!(findings_section.contains("id=\"figure-resolved_findings\""));
+    assert!(findings_section.contains("withdrawn: the broker record arrived"));
+    let md = written.read(MARKDOWN_FILE);
+    let at = md.find("### Findings resolved in the month").unwrap();
+    assert!(at > md.find("## Findings").unwrap() && at < md.find("## Who and where").unwrap());
+    assert!(md[at..].contains("| 2026-02-15T06:00:00Z | critical | unattributed\\_session |"));
+
+    // March lists fr2, whose event lies in February: a finding of any month can be
+    // resolved in this one.
+    let data = fixture();
+    let march = compute_monthly_report(data.path(), "2026-03".parse().unwrap(), &settings(None))
+        .await
+        .unwrap();
+    let resolved = march.figure("resolved_findings").unwrap();
+    assert_eq!(resolved.rows.len(), 1);
+    assert_eq!(resolved.text(0, "finding_id"), Some("fr2"));
+    assert_eq!(
+        resolved.text(0, "resolved_time"),
+        Some("2026-03-02T06:00:00.250Z")
+    );
+    assert_eq!(resolved.text(0, "event_time"), Some("2026-02-20T08:00:00Z"));
+    // January: none.
+    let january = compute_monthly_report(data.path(), "2026-01".parse().unwrap(), &settings(None))
+        .await
+        .unwrap();
+    assert!(january.figure("resolved_findings").unwrap().rows.is_empty());
 }
 
 #[tokio::test]
@@ -1138,17 +1236,29 @@ async fn a_month_that_is_not_yyyy_mm_is_a_clear_error() {
 #[tokio::test]
 async fn only_the_partitions_of_the_two_months_are_read() {
     let data = fixture();
-    // An unreadable file in a month the report does not cover: the bound month is
-    // pushed down to the listing as a `dt` filter, so the file is never opened.
-    for table in ["sessions", "findings"] {
-        let folder = data.path().join(table).join("dt=2025-06-15");
+    // An unreadable sessions file in a month the report does not cover: the bound
+    // month is pushed down to the listing as a `dt` filter, so the file is never opened.
+    let broken = |folder: &str| {
+        let folder = data.path().join(folder);
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(folder.join("broken.parquet"), b"not parquet at all").unwrap();
-    }
+    };
+    broken("sessions/dt=2025-06-15");
     let report = compute_monthly_report(data.path(), "2026-02".parse().unwrap(), &settings(None))
         .await
         .unwrap();
     assert_eq!(report.summary.sessions, 11);
+    // Findings of every month are read (resolved_findings: one raised in any month can
+    // be resolved in this one), so an unreadable findings file anywhere is an error.
+    broken("findings/dt=2025-06-15");
+    let err = compute_monthly_report(data.path(), "2026-02".parse().unwrap(), &settings(None))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("report query `resolved_findings`"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(data.path().join("findings/dt=2025-06-15")).unwrap();
     // The same file inside the month is an error naming the query.
     let folder = data.path().join("sessions/dt=2026-02-14");
     std::fs::create_dir_all(&folder).unwrap();

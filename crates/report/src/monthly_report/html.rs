@@ -219,6 +219,7 @@ pub fn render(report: &MonthlyReport) -> String {
         .map(|f| svg::findings_by_rule_chart(f, &month));
     figure(&mut out, report, "findings_by_rule", chart);
     figure(&mut out, report, "critical_high_findings", None);
+    figure(&mut out, report, "resolved_findings", None);
     out.push_str("</section>\n");
 
     section(&mut out, "access", "Who and where");
@@ -570,7 +571,11 @@ fn definitions(out: &mut String) {
          <dt>failed</dt><dd>A StartSession call that returned an error: no session ran.</dd>\
          <dt>Attribution rate</dt><dd>attributed ÷ (attributed + unattributed + orphan), \
          over the sessions via the broker that are neither failed nor pending.</dd>\
-         <dt>Open finding</dt><dd>The dataset keeps no closed state for findings: every \
-         finding of the month is listed as open.</dd></dl>\n</section>\n",
+         <dt>Open finding</dt><dd>A finding no later run has withdrawn. Every finding figure \
+         counts open findings only.</dd>\
+         <dt>Resolved finding</dt><dd>A finding a later run withdrew (its resolved time and \
+         resolution say when and why): records that arrived after its session had left the \
+         retention window show it no longer holds. It is kept as evidence, and listed in \
+         the month it was resolved.</dd></dl>\n</section>\n",
     );
 }

@@ -98,6 +98,7 @@ pub fn render(report: &MonthlyReport) -> String {
                 "findings_by_severity",
                 "findings_by_rule",
                 "critical_high_findings",
+                "resolved_findings",
             ][..],
         ),
         (
@@ -122,8 +123,9 @@ pub fn render(report: &MonthlyReport) -> String {
     out.push_str(
         "---\n\nEvery figure is the result of the SQL shown under it, run with DataFusion over \
          the attributed dataset (files in queries/report/). The charts are in report.html; \
-         report.json holds every figure for machines. Findings have no closed state in the \
-         dataset: every finding of the month is listed as open.\n",
+         report.json holds every figure for machines. The finding figures count open \
+         findings; a finding a later run withdrew (resolved) is kept as evidence and listed \
+         under \"Findings resolved in the month\" in the month it was resolved.\n",
     );
     out
 }

@@ -70,6 +70,7 @@ static REPORT_QUERIES: &[ReportQuery] = embed_report_queries![
     ("findings_by_severity", "Findings by severity"),
     ("findings_by_rule", "Findings by rule and severity"),
     ("critical_high_findings", "Open critical and high findings"),
+    ("resolved_findings", "Findings resolved in the month"),
     ("sessions_by_permission_set", "Sessions per permission set"),
     ("sessions_by_user", "Sessions per user"),
     ("sessions_by_target", "Sessions per target"),
@@ -106,7 +107,9 @@ pub fn parameters(month: Month) -> Vec<(&'static str, String)> {
 /// The partitions of each table the report of `month` reads: every table a report
 /// query names after `FROM` or `JOIN`, from the earliest to the latest date the
 /// queries are given (`$previous_first_day` .. `$last_day`: the month and the whole
-/// previous month, for `month_over_month`).
+/// previous month, for `month_over_month`); and every partition of a table that a
+/// query reads without naming the partition column `dt` (`resolved_findings` lists the
+/// findings resolved in the month, raised in any month before: all of `findings`).
 ///
 /// The one answer to "what must a copy of the dataset hold for this report": the CLI's
 /// `report --data s3://...` and the Lambda's monthly report copy exactly these.
@@ -114,6 +117,7 @@ pub fn partitions_needed(month: Month) -> Vec<TablePartitions> {
     let values = parameters(month);
     let mut days: Option<(NaiveDate, NaiveDate)> = None;
     let mut read = Vec::new();
+    let mut read_whole = Vec::new();
     for query in report_queries() {
         for name in placeholders(query.sql) {
             let date = values
@@ -127,22 +131,41 @@ pub fn partitions_needed(month: Month) -> Vec<TablePartitions> {
                 });
             }
         }
+        let whole = !code_words(query.sql).contains(&crate::PARTITION_COLUMN);
         for table in table_references(query.sql) {
-            if !read.contains(&table) {
-                read.push(table);
+            let list = if whole { &mut read_whole } else { &mut read };
+            if !list.contains(&table) {
+                list.push(table);
             }
         }
     }
     crate::tables()
         .into_iter()
-        .filter(|(table, _)| read.contains(table))
-        .map(|(table, _)| TablePartitions { table, days })
+        .filter(|(table, _)| read.contains(table) || read_whole.contains(table))
+        .map(|(table, _)| TablePartitions {
+            table,
+            days: if read_whole.contains(&table) {
+                None
+            } else {
+                days
+            },
+        })
         .collect()
 }
 
 /// The words that follow `FROM` or `JOIN` in `sql`, outside comments and string
 /// literals (tables and common table expressions alike), in order.
 pub fn table_references(sql: &str) -> Vec<&str> {
+    code_words(sql)
+        .windows(2)
+        .filter(|pair| pair[0].eq_ignore_ascii_case("from") || pair[0].eq_ignore_ascii_case("join"))
+        .map(|pair| pair[1])
+        .collect()
+}
+
+/// The words (letters, digits, `_`) of `sql` outside comments and string literals, in
+/// order.
+fn code_words(sql: &str) -> Vec<&str> {
     let mut words = Vec::new();
     for line in sql.lines() {
         let code = line.split("--").next().unwrap_or("");
@@ -167,10 +190,6 @@ pub fn table_references(sql: &str) -> Vec<&str> {
         }
     }
     words
-        .windows(2)
-        .filter(|pair| pair[0].eq_ignore_ascii_case("from") || pair[0].eq_ignore_ascii_case("join"))
-        .map(|pair| pair[1])
-        .collect()
 }
 
 /// The names of the `$name` placeholders in `sql`, outside comments and string
@@ -280,7 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn the_report_needs_its_month_and_the_whole_previous_month() {
+    fn the_report_needs_its_month_the_whole_previous_month_and_every_finding() {
         let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
         let needed = partitions_needed("2026-03".parse().unwrap());
         let expected = Some((day("2026-02-01"), day("2026-03-31")));
@@ -291,9 +310,10 @@ mod tests {
                     table: "sessions",
                     days: expected
                 },
+                // resolved_findings: a finding of any month can be resolved in this one.
                 TablePartitions {
                     table: "findings",
-                    days: expected
+                    days: None
                 },
             ]
         );
@@ -302,6 +322,25 @@ mod tests {
             january[0].days,
             Some((day("2025-12-01"), day("2026-01-31")))
         );
+    }
+
+    #[test]
+    fn a_query_that_names_no_dt_reads_every_partition_of_its_tables() {
+        assert!(code_words("SELECT dt FROM t").contains(&"dt"));
+        for sql in [
+            "-- dt\nSELECT 1 FROM t",
+            "SELECT 'dt' FROM t",
+            "SELECT dtx FROM t",
+        ] {
+            assert!(!code_words(sql).contains(&"dt"), "{sql}");
+        }
+        let resolved = report_query("resolved_findings").unwrap();
+        assert!(!code_words(resolved.sql).contains(&"dt"));
+        for query in report_queries() {
+            if query.name != "resolved_findings" {
+                assert!(code_words(query.sql).contains(&"dt"), "{}", query.name);
+            }
+        }
     }
 
     #[test]
