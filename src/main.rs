@@ -6,18 +6,20 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use sessiontrail_aws::backfill::{RequestPacer, lookup_session_events};
 use sessiontrail_aws::mirror::mirror_dataset;
 use sessiontrail_aws::s3_inputs::{CloudTrailScope, read_s3_inputs};
 use sessiontrail_aws::{Location, S3, S3Storage, load_aws_config, s3_client, split_locations};
 use sessiontrail_correlate::storage::LocalStorage;
 use sessiontrail_correlate::{
-    Inputs, Policy, RunOptions, RunSettings, Severity, read_local_inputs,
+    Inputs, Policy, RunOptions, RunSettings, Severity, read_local_inputs_reporting,
 };
-use sessiontrail_report::{OutputFormat, ReportSettings, TablePartitions};
+use sessiontrail_report::monthly_report::Month;
+use sessiontrail_report::{FindingsFormat, OutputFormat, ReportSettings, TablePartitions};
 
-/// Exit codes (DESIGN.md "CLI").
+/// Exit codes (docs/contracts.md "Exit codes").
 const EXIT_ERROR: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_FAIL_ON: u8 = 3;
@@ -33,9 +35,10 @@ const EXIT_FAIL_ON: u8 = 3;
         writes one attributed row per session as Hive-partitioned Parquet, flags sessions \
         no human can be tied to (and documents that don't match the permission set), and \
         answers questions about them in SQL.\n\n\
-        Start with:\n  \
+        Start with (the shipped fixtures, judged at the instant their truth.json is for):\n  \
         sessiontrail correlate --policy fixtures/generated/sessiontrail.toml \\\n      \
-        --cloudtrail fixtures/generated/cloudtrail --broker-log fixtures/generated/broker --out out\n  \
+        --cloudtrail fixtures/generated/cloudtrail --broker-log fixtures/generated/broker \\\n      \
+        --out out --as-of 2026-02-03T01:00:00Z\n  \
         sessiontrail query --data out --name unattributed",
     after_help = "Exit codes: 0 done (findings and rejects may exist), 1 error (or a reject under --strict), \
         2 usage (or --as-of earlier than the dataset's last run), 3 a finding at or above --fail-on \
@@ -53,8 +56,11 @@ enum Command {
         sessiontrail correlate --policy sessiontrail.toml --cloudtrail trail-bucket-copy/AWSLogs \\\n      \
         --broker-log broker-logs/ --out dataset/\n  \
         # each day, over that day's files; state in dataset/state carries what is pending:\n  \
-        sessiontrail correlate --policy sessiontrail.toml --cloudtrail AWSLogs/111122223333/CloudTrail/eu-west-1/2026/02/02 \\\n      \
-        --broker-log broker/2026/02/02 --out dataset/ --fail-on critical")]
+        sessiontrail correlate --policy sessiontrail.toml \\\n      \
+        --cloudtrail AWSLogs/111122223333/CloudTrail/eu-west-1/2026/02/02 \\\n      \
+        --broker-log broker/2026/02/02 --out dataset/ --fail-on critical\n  \
+        # a sweep with no new data: decides what became older than grace\n  \
+        sessiontrail correlate --policy sessiontrail.toml --broker-log broker/2026/02/03 --out dataset/")]
     Correlate(CorrelateArgs),
     /// Run a named query or any SQL over the dataset (tables `sessions`, `findings`, `rejects`).
     #[command(after_help = "Examples:\n  \
@@ -64,29 +70,48 @@ enum Command {
         \"SELECT original_user, count(*) AS sessions FROM sessions WHERE dt >= '2026-02-01' GROUP BY 1 ORDER BY 2 DESC\"")]
     Query(QueryArgs),
     /// Write the monthly compliance report (report.html, report.md, report.json).
+    #[command(after_help = "Examples:\n  \
+        sessiontrail report --data dataset/ --month 2026-02 --out report/ --policy sessiontrail.toml\n  \
+        # judged at a fixed instant (a report before grace has passed says PROVISIONAL):\n  \
+        sessiontrail report --data s3://audit-out/sessiontrail --month 2026-02 --out report/ \\\n      \
+        --as-of 2026-03-01T01:00:00Z")]
     Report(ReportArgs),
     /// Export findings for Security Hub (asff), Security Lake (ocsf) or any SIEM (jsonl, csv).
+    #[command(after_help = "Examples:\n  \
+        sessiontrail findings --data dataset/ --format ocsf > findings.ocsf.jsonl\n  \
+        # Security Hub: one BatchImportFindings request per line\n  \
+        sessiontrail findings --data dataset/ --format asff | while read -r batch; do \\\n      \
+        aws securityhub batch-import-findings --cli-input-json \"$batch\"; done")]
     Findings(FindingsArgs),
     /// Write realistic CloudTrail, broker log, policy and ground truth for trying things out.
     Generate(GenerateArgs),
     /// Correlate ssm session events pulled through CloudTrail LookupEvents (accounts
     /// without a trail bucket; the last 90 days), with the broker log.
     #[command(after_help = "Example:\n  \
-        AWS_PROFILE=audit sessiontrail backfill --policy sessiontrail.toml --since 2026-11-01T00:00:00Z \\\n      \
-        --region eu-west-1 us-east-1 --broker-log s3://broker-logs/broker --out s3://audit-out/sessiontrail\n\n\
+        AWS_PROFILE=audit sessiontrail backfill --policy sessiontrail.toml --since 2026-11-01 \\\n      \
+        --lookup-region eu-west-1 us-east-1 --broker-log s3://broker-logs/broker \\\n      \
+        --out s3://audit-out/sessiontrail\n\n\
         LookupEvents allows 2 requests per second per account and region; a month of a busy region\n\
         takes minutes. Credentials and region come from the usual AWS configuration (SSO profiles too).")]
     Backfill(BackfillArgs),
 }
 
+/// The dataset a reading command reads.
 #[derive(Args)]
-struct ReportArgs {
-    /// Dataset written by `correlate`: a folder or s3://bucket/prefix.
+struct DataArg {
+    /// Dataset written by `correlate`: a folder or s3://bucket/prefix (an s3:// dataset's
+    /// Parquet is copied to a temporary folder first; Athena reads it in place).
     #[arg(long, value_name = "DIR")]
     data: String,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    data: DataArg,
     /// The month to report on (UTC).
-    #[arg(long, value_name = "YYYY-MM")]
-    month: String,
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+    month: Month,
     /// Folder for report.html, report.md and report.json (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -100,56 +125,66 @@ struct ReportArgs {
     /// and whether it is final. A report is final once the policy's grace (--policy;
     /// 30m without one) has passed since the month's end and no session of the month
     /// is pending; before that its three files say it is provisional and why.
-    #[arg(long, value_name = "RFC3339")]
-    as_of: Option<String>,
+    #[arg(long, value_name = "RFC3339", value_parser = parse_instant_arg)]
+    as_of: Option<i64>,
 }
 
 #[derive(Args)]
 struct FindingsArgs {
-    /// Dataset written by `correlate`: a folder or s3://bucket/prefix.
-    #[arg(long, value_name = "DIR")]
-    data: String,
-    /// jsonl, csv, ocsf (OCSF 1.1.0 Detection Finding, JSON lines) or asff (one
-    /// BatchImportFindings batch of at most 100 findings per line).
-    #[arg(long, value_name = "FORMAT")]
-    format: String,
+    #[command(flatten)]
+    data: DataArg,
+    /// jsonl (the findings table, one JSON object per line), csv, ocsf (OCSF 1.1.0
+    /// Detection Finding, JSON lines) or asff (one BatchImportFindings batch of at most
+    /// 100 findings per line).
+    #[arg(long, value_name = "FORMAT", value_parser = findings_format_parser())]
+    format: FindingsFormat,
 }
 
 #[derive(Args)]
+#[command(group(ArgGroup::new("inputs").required(true).multiple(true).args(["cloudtrail", "broker_log"])))]
 struct CorrelateArgs {
-    /// Policy file: broker identity, permission set -> document and run_as, [direct] allowances.
-    #[arg(long, value_name = "FILE")]
-    policy: PathBuf,
     /// CloudTrail input: files or folders (walked for .json, .jsonl, .log, .gz) or
     /// s3://bucket/prefix locations, in any form: S3 log files, EventBridge events,
-    /// lookup-events output, JSON lines.
-    #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
+    /// lookup-events output, JSON lines. Give this, --broker-log or both.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
     cloudtrail: Vec<String>,
-    /// Broker log input (files, folders or s3:// locations): JSON lines, CloudWatch Logs
-    /// exports or subscription payloads.
-    #[arg(long = "broker-log", value_name = "PATH", num_args = 1.., required = true)]
-    broker_log: Vec<String>,
-    /// Dataset: a folder or s3://bucket/prefix; sessions/, findings/, rejects/, state/
-    /// (created if missing).
-    #[arg(long, value_name = "DIR")]
-    out: String,
+    #[command(flatten)]
+    dataset: DatasetArgs,
     #[command(flatten)]
     scope: ScopeArgs,
     #[command(flatten)]
     run: RunArgs,
 }
 
+/// The policy, broker log and dataset of a command that correlates.
+#[derive(Args)]
+struct DatasetArgs {
+    /// Policy file: broker identity, permission set -> document and run_as, [direct]
+    /// allowances.
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// Broker log input (files, folders or s3:// locations): JSON lines (also Lambda's
+    /// JSON log format), CloudWatch Logs exports or subscription payloads.
+    #[arg(long = "broker-log", value_name = "PATH", num_args = 1..)]
+    broker_log: Vec<String>,
+    /// Dataset: a folder or s3://bucket/prefix; sessions/, findings/, rejects/, state/
+    /// (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: String,
+}
+
 /// Narrowing an s3:// CloudTrail location to part of the trail, listed without listing
 /// the whole bucket.
 #[derive(Args)]
 struct ScopeArgs {
-    /// s3:// CloudTrail: first delivery date to read (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    since: Option<String>,
-    /// s3:// CloudTrail: last delivery date to read (YYYY-MM-DD; the next day's folder
-    /// is read too, for late deliveries).
-    #[arg(long, value_name = "DATE")]
-    until: Option<String>,
+    /// s3:// CloudTrail: start of the window, a date (YYYY-MM-DD, the whole day) or an
+    /// RFC 3339 instant; read from its delivery-date folder on.
+    #[arg(long, value_name = "WHEN", value_parser = parse_window_start)]
+    since: Option<i64>,
+    /// s3:// CloudTrail: end of the window, a date (the whole day) or an RFC 3339
+    /// instant; the next day's folder is read too, for late deliveries.
+    #[arg(long, value_name = "WHEN", value_parser = parse_window_end)]
+    until: Option<i64>,
     /// s3:// CloudTrail: only these accounts.
     #[arg(long, value_name = "ID", num_args = 1..)]
     account: Vec<String>,
@@ -162,14 +197,15 @@ struct ScopeArgs {
 #[derive(Args)]
 struct RunArgs {
     /// The instant grace is measured at (RFC 3339); default now. Items younger than
-    /// the policy's grace stay `pending` and are decided by a later run.
-    #[arg(long, value_name = "RFC3339")]
-    as_of: Option<String>,
-    /// Exit 3 when a finding of this severity or worse (low, medium, high, critical)
-    /// is in --fail-on-scope: by default a finding this run raised that no earlier run
-    /// over the dataset had, so rerunning over the same inputs exits 0.
-    #[arg(long, value_name = "SEVERITY")]
-    fail_on: Option<String>,
+    /// the policy's grace stay `pending` and are decided by a later run. Never earlier
+    /// than the dataset's last run (exit 2).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_instant_arg)]
+    as_of: Option<i64>,
+    /// Exit 3 when a finding of this severity or worse is in --fail-on-scope: by
+    /// default a finding this run raised that no earlier run over the dataset had, so
+    /// rerunning over the same inputs exits 0.
+    #[arg(long, value_name = "SEVERITY", value_parser = severity_parser())]
+    fail_on: Option<Severity>,
     /// Which findings --fail-on looks at: `new` (raised by this run, not by an earlier
     /// run over the dataset) or `all` (every finding of the run's window: the sessions
     /// still in the state and the new inputs, whether or not an earlier run raised them).
@@ -194,29 +230,26 @@ struct RunArgs {
 
 #[derive(Args)]
 struct BackfillArgs {
-    /// Policy file (as for correlate).
-    #[arg(long, value_name = "FILE")]
-    policy: PathBuf,
-    /// Start of the window (RFC 3339; LookupEvents keeps 90 days).
-    #[arg(long, value_name = "RFC3339")]
-    since: String,
-    /// End of the window (RFC 3339; default now).
-    #[arg(long, value_name = "RFC3339")]
-    until: Option<String>,
-    /// Regions to look up (LookupEvents is per region); default the profile's region.
-    #[arg(long, value_name = "REGION", num_args = 1..)]
-    region: Vec<String>,
-    /// Broker log input (files, folders or s3:// locations).
-    #[arg(long = "broker-log", value_name = "PATH", num_args = 1.., required = true)]
-    broker_log: Vec<String>,
-    /// Dataset: a folder or s3://bucket/prefix.
-    #[arg(long, value_name = "DIR")]
-    out: String,
+    /// Start of the window: a date (YYYY-MM-DD, from its first instant) or an RFC 3339
+    /// instant (LookupEvents keeps 90 days).
+    #[arg(long, value_name = "WHEN", value_parser = parse_window_start)]
+    since: i64,
+    /// End of the window: a date (to its last instant) or an RFC 3339 instant; default
+    /// now.
+    #[arg(long, value_name = "WHEN", value_parser = parse_window_end)]
+    until: Option<i64>,
+    /// Regions whose LookupEvents to call (the API is per region); default the
+    /// profile's region. (`--region` is the old spelling.)
+    #[arg(long = "lookup-region", alias = "region", value_name = "REGION", num_args = 1..)]
+    lookup_region: Vec<String>,
+    #[command(flatten)]
+    dataset: DatasetArgs,
     #[command(flatten)]
     run: RunArgs,
 }
 
 #[derive(Args)]
+#[command(group(ArgGroup::new("what").required(true).args(["sql", "name", "list"])))]
 struct QueryArgs {
     /// Dataset written by `correlate`: a folder or s3://bucket/prefix (copied to a
     /// temporary folder first; Athena queries it in place, see deploy/).
@@ -231,9 +264,9 @@ struct QueryArgs {
     /// List the named queries and the question each answers.
     #[arg(long)]
     list: bool,
-    /// Output format: table, csv or json (JSON lines).
-    #[arg(long, default_value = "table", value_name = "FORMAT")]
-    format: String,
+    /// Output format: table, csv, or jsonl (JSON lines; `json` is the old spelling).
+    #[arg(long, default_value = "table", value_name = "FORMAT", value_parser = output_format_parser())]
+    format: OutputFormat,
 }
 
 #[derive(Args)]
@@ -245,17 +278,17 @@ struct GenerateArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// First day of activity (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    start_date: Option<String>,
+    #[arg(long, value_name = "DATE", default_value_t = GENERATE_DEFAULTS.start_date)]
+    start_date: chrono::NaiveDate,
     /// Days of activity.
-    #[arg(long)]
-    days: Option<u32>,
+    #[arg(long, default_value_t = GENERATE_DEFAULTS.days)]
+    days: u32,
     /// Broker sessions per day.
-    #[arg(long)]
-    sessions_per_day: Option<u32>,
+    #[arg(long, default_value_t = GENERATE_DEFAULTS.sessions_per_day)]
+    sessions_per_day: u32,
     /// Non-ssm CloudTrail records per ssm session event.
-    #[arg(long)]
-    noise_per_session: Option<u32>,
+    #[arg(long, default_value_t = GENERATE_DEFAULTS.noise_per_session)]
+    noise_per_session: u32,
     /// Write about this much uncompressed CloudTrail (e.g. 250MB, 1GB, 4GB), for benchmarks.
     #[arg(long, value_name = "SIZE")]
     target_size: Option<String>,
@@ -263,6 +296,10 @@ struct GenerateArgs {
     #[arg(long)]
     no_planted_cases: bool,
 }
+
+/// `sessiontrail generate`'s defaults, shown in its help.
+static GENERATE_DEFAULTS: std::sync::LazyLock<sessiontrail_generate::GenerateOptions> =
+    std::sync::LazyLock::new(Default::default);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -279,9 +316,109 @@ fn main() -> ExitCode {
         // A closed pipe (`| head`) is the reader's choice, not an error.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_text(&err));
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+/// The error and its causes, each said once: a cause whose text the message already
+/// holds (DataFusion repeats its source in its own message) is not repeated.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+fn severity_parser() -> impl TypedValueParser<Value = Severity> {
+    let names = Severity::ALL
+        .iter()
+        .rev()
+        .map(|s| PossibleValue::new(s.as_str()));
+    PossibleValuesParser::new(names).map(|s| Severity::parse(&s).expect("a listed severity"))
+}
+
+/// JSON lines are `jsonl` in every command; `json` stays as the old spelling.
+fn output_format_parser() -> impl TypedValueParser<Value = OutputFormat> {
+    let names = OutputFormat::ALL.iter().map(|f| match f {
+        OutputFormat::Json => PossibleValue::new("jsonl").alias("json"),
+        other => PossibleValue::new(other.name()),
+    });
+    PossibleValuesParser::new(names).map(|s| match s.as_str() {
+        "jsonl" | "json" => OutputFormat::Json,
+        other => other.parse().expect("a listed format"),
+    })
+}
+
+fn findings_format_parser() -> impl TypedValueParser<Value = FindingsFormat> {
+    let names = FindingsFormat::ALL.iter().map(|f| match f.name() {
+        "jsonl" => PossibleValue::new("jsonl").alias("json"),
+        name => PossibleValue::new(name),
+    });
+    PossibleValuesParser::new(names).map(|s| {
+        let name = if s == "json" { "jsonl" } else { s.as_str() };
+        name.parse().expect("a listed format")
+    })
+}
+
+fn parse_instant_arg(text: &str) -> Result<i64, String> {
+    sessiontrail_ingest::time::parse_rfc3339_millis(text)
+        .ok_or_else(|| "expected an RFC 3339 timestamp such as 2026-02-03T01:00:00Z".to_string())
+}
+
+fn parse_month(text: &str) -> Result<Month, String> {
+    text.parse::<Month>().map_err(|e| e.to_string())
+}
+
+/// A window's start: a date is its first instant.
+fn parse_window_start(text: &str) -> Result<i64, String> {
+    parse_window(text, 0)
+}
+
+/// A window's end: a date is its last instant.
+fn parse_window_end(text: &str) -> Result<i64, String> {
+    parse_window(text, 86_400_000 - 1)
+}
+
+fn parse_window(text: &str, into_day: i64) -> Result<i64, String> {
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let start = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+        return Ok(start.and_utc().timestamp_millis() + into_day);
+    }
+    sessiontrail_ingest::time::parse_rfc3339_millis(text).ok_or_else(|| {
+        "expected a date (YYYY-MM-DD) or an RFC 3339 timestamp such as 2026-02-03T01:00:00Z"
+            .to_string()
+    })
+}
+
+/// A progress bar on stderr when it is a terminal and the command is not quiet.
+fn progress_bar(enabled: bool, label: &'static str) -> indicatif::ProgressBar {
+    if !enabled || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} files, {elapsed} (eta {eta})",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(label);
+    bar
+}
+
+/// A `(done, total)` callback that moves `bar`.
+fn advance(bar: &indicatif::ProgressBar) -> impl Fn(usize, usize) + Sync + '_ {
+    move |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
     }
 }
 
@@ -294,10 +431,10 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 fn correlate(args: CorrelateArgs) -> Result<u8> {
-    let policy = Policy::load(&args.policy)?;
+    let policy = Policy::load(&args.dataset.policy)?;
     let cloudtrail = locations(&args.cloudtrail)?;
-    let broker_logs = locations(&args.broker_log)?;
-    let out = Location::parse(&args.out)?;
+    let broker_logs = locations(&args.dataset.broker_log)?;
+    let out = Location::parse(&args.dataset.out)?;
     let scope = args.scope.scope()?;
     if !scope.is_everything() && !cloudtrail.iter().any(Location::is_s3) {
         bail!(
@@ -307,21 +444,23 @@ fn correlate(args: CorrelateArgs) -> Result<u8> {
     let (local_cloudtrail, s3_cloudtrail) = split_locations(&cloudtrail);
     let (local_broker, s3_broker) = split_locations(&broker_logs);
     let mut options = RunOptions::new(local_cloudtrail, local_broker, PathBuf::new());
-    options.progress = !args.run.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     if let Some(threads) = args.run.threads {
         options.threads = threads.max(1);
     }
-    let mut inputs = read_local_inputs(&options)?;
+    let bar = progress_bar(!args.run.quiet, "reading CloudTrail");
+    let mut inputs = read_local_inputs_reporting(&options, &advance(&bar))?;
+    bar.finish_and_clear();
     let aws = Aws::new_if(s3_cloudtrail.len() + s3_broker.len() > 0 || out.is_s3())?;
     if let Some(aws) = &aws {
-        let progress = progress_printer(options.progress, "reading CloudTrail from S3");
+        let bar = progress_bar(!args.run.quiet, "reading CloudTrail from S3");
         let from_s3 = aws.runtime.block_on(read_s3_inputs(
             &aws.s3,
             &s3_cloudtrail,
             &s3_broker,
             &scope,
-            &progress,
+            &advance(&bar),
         ))?;
+        bar.finish_and_clear();
         inputs.cloudtrail.merge(from_s3.cloudtrail);
         inputs.broker.merge(from_s3.broker);
     }
@@ -336,21 +475,9 @@ fn run_and_report(
     inputs: Inputs,
     args: &RunArgs,
 ) -> Result<u8> {
-    let fail_on = args
-        .fail_on
-        .as_deref()
-        .map(|s| {
-            Severity::parse(s).with_context(|| {
-                format!("--fail-on {s:?}: expected one of low, medium, high, critical")
-            })
-        })
-        .transpose()?;
+    let fail_on = args.fail_on;
     let settings = RunSettings {
-        as_of: args
-            .as_of
-            .as_deref()
-            .map(parse_instant("--as-of"))
-            .transpose()?,
+        as_of: args.as_of,
         outbox: false,
     };
     let result = match (out, aws) {
@@ -412,31 +539,13 @@ fn locations(texts: &[String]) -> Result<Vec<Location>> {
         .collect()
 }
 
-fn parse_instant(flag: &'static str) -> impl Fn(&str) -> Result<i64> {
-    move |text| {
-        sessiontrail_ingest::time::parse_rfc3339_millis(text)
-            .with_context(|| format!("{flag} {text:?} is not an RFC 3339 timestamp"))
-    }
-}
-
-fn parse_date(flag: &str, text: &str) -> Result<chrono::NaiveDate> {
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .with_context(|| format!("{flag} {text:?} is not a date (YYYY-MM-DD)"))
-}
-
 impl ScopeArgs {
     fn scope(&self) -> Result<CloudTrailScope> {
+        let date =
+            |millis: i64| chrono::DateTime::from_timestamp_millis(millis).map(|t| t.date_naive());
         let scope = CloudTrailScope {
-            since: self
-                .since
-                .as_deref()
-                .map(|t| parse_date("--since", t))
-                .transpose()?,
-            until: self
-                .until
-                .as_deref()
-                .map(|t| parse_date("--until", t))
-                .transpose()?,
+            since: self.since.and_then(date),
+            until: self.until.and_then(date),
             accounts: self.account.clone(),
             regions: self.region.clone(),
         };
@@ -446,24 +555,6 @@ impl ScopeArgs {
             bail!("--since {since} is after --until {until}");
         }
         Ok(scope)
-    }
-}
-
-/// Prints "label: done/total objects" on a terminal, at most twice a second.
-fn progress_printer(enabled: bool, label: &'static str) -> impl Fn(usize, usize) + Sync {
-    let last = std::sync::Mutex::new(std::time::Instant::now());
-    move |done, total| {
-        if !enabled {
-            return;
-        }
-        let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
-        if done == total || last.elapsed() >= std::time::Duration::from_millis(500) {
-            *last = std::time::Instant::now();
-            eprint!("\r{label}: {done}/{total} objects");
-            if done == total {
-                eprintln!();
-            }
-        }
     }
 }
 
@@ -507,34 +598,37 @@ fn local_dataset(
 }
 
 fn backfill(args: BackfillArgs) -> Result<u8> {
-    let policy = Policy::load(&args.policy)?;
-    let since = parse_instant("--since")(&args.since)?;
-    let until = match &args.until {
-        Some(text) => parse_instant("--until")(text)?,
-        None => chrono::Utc::now().timestamp_millis(),
-    };
+    let policy = Policy::load(&args.dataset.policy)?;
+    let since = args.since;
+    let until = args
+        .until
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
     if since >= until {
-        bail!("--since {} is not before --until", args.since);
+        bail!(
+            "--since {} is not before --until {}",
+            sessiontrail_ingest::time::format_rfc3339_millis(since),
+            sessiontrail_ingest::time::format_rfc3339_millis(until)
+        );
     }
-    let out = Location::parse(&args.out)?;
-    let broker_logs = locations(&args.broker_log)?;
+    let out = Location::parse(&args.dataset.out)?;
+    let broker_logs = locations(&args.dataset.broker_log)?;
     let (local_broker, s3_broker) = split_locations(&broker_logs);
     let aws = Aws::new_if(true)?.expect("asked for");
-    let regions = if args.region.is_empty() {
+    let regions = if args.lookup_region.is_empty() {
         vec![
             aws.sdk
                 .region()
                 .map(|r| r.to_string())
-                .context("no region: give --region or set one in the AWS profile")?,
+                .context("no region: give --lookup-region or set one in the AWS profile")?,
         ]
     } else {
-        args.region.clone()
+        args.lookup_region.clone()
     };
     let mut options = RunOptions::new(Vec::new(), local_broker, PathBuf::new());
     if let Some(threads) = args.run.threads {
         options.threads = threads.max(1);
     }
-    let mut inputs = read_local_inputs(&options)?;
+    let mut inputs = read_local_inputs_reporting(&options, &|_, _| {})?;
     let quiet = args.run.quiet;
     for region in &regions {
         let client = sessiontrail_aws::backfill::cloudtrail_client(&aws.sdk, region);
@@ -571,7 +665,7 @@ fn backfill(args: BackfillArgs) -> Result<u8> {
 }
 
 fn query(args: QueryArgs) -> Result<u8> {
-    let format: OutputFormat = args.format.parse()?;
+    let format = args.format;
     if args.list {
         let mut out = std::io::stdout().lock();
         for (name, _) in sessiontrail_report::named_queries() {
@@ -586,7 +680,7 @@ fn query(args: QueryArgs) -> Result<u8> {
     let sql = match (&args.sql, &args.name) {
         (Some(sql), None) => sql.clone(),
         (None, Some(name)) => sessiontrail_report::named_query(name)?.to_string(),
-        _ => bail!("give SQL or --name NAME (see sessiontrail query --list)"),
+        _ => unreachable!("clap requires exactly one of SQL, --name and --list"),
     };
     let data = args.data.context("--data DIR is required")?;
     let (data, _copy) = local_dataset(&data, &sessiontrail_report::every_partition())?;
@@ -613,18 +707,20 @@ fn report(args: ReportArgs) -> Result<u8> {
     if let Some(policy) = &policy {
         settings.grace = policy.grace;
     }
-    if let Some(text) = &args.as_of {
-        let millis = parse_instant("--as-of")(text)?;
+    if let Some(millis) = args.as_of {
         settings.as_of = Some(
-            chrono::DateTime::from_timestamp_millis(millis)
-                .with_context(|| format!("--as-of {text:?} is out of range"))?,
+            chrono::DateTime::from_timestamp_millis(millis).context("--as-of is out of range")?,
         );
     }
-    let month: sessiontrail_report::monthly_report::Month = args.month.parse()?;
-    let (data, _copy) = local_dataset(&args.data, &sessiontrail_report::partitions_needed(month))?;
+    let month = args.month;
+    let (data, _copy) = local_dataset(
+        &args.data.data,
+        &sessiontrail_report::partitions_needed(month),
+    )?;
+    let month_text = month.to_string();
     let report = runtime()?.block_on(sessiontrail_report::write_monthly_report(
         &data,
-        &args.month,
+        &month_text,
         &args.out,
         &settings,
     ))?;
@@ -636,7 +732,7 @@ fn report(args: ReportArgs) -> Result<u8> {
         });
     println!(
         "sessiontrail report {}: {} sessions, {} via the broker, attribution rate {rate}, verdict {}",
-        args.month, summary.sessions, summary.broker_sessions, summary.verdict
+        month_text, summary.sessions, summary.broker_sessions, summary.verdict
     );
     println!(
         "  unattributed {}, orphan {}, pending {}, direct {}, failed {}; findings {} ({} critical, {} high)",
@@ -663,17 +759,14 @@ fn report(args: ReportArgs) -> Result<u8> {
 }
 
 fn findings(args: FindingsArgs) -> Result<u8> {
-    let format: sessiontrail_report::FindingsFormat = args.format.parse()?;
+    let format = args.format;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let (data, _copy) = local_dataset(&args.data, &sessiontrail_report::every_partition())?;
-    let written = runtime()?.block_on(sessiontrail_report::export_findings(
+    let (data, _copy) = local_dataset(&args.data.data, &sessiontrail_report::every_partition())?;
+    let export = runtime()?.block_on(sessiontrail_report::export_findings_with_summary(
         &data, format, &mut out,
     ))?;
     out.flush()?;
-    eprintln!(
-        "sessiontrail findings: {written} findings as {}",
-        args.format
-    );
+    eprintln!("sessiontrail findings: {}", export.summary());
     Ok(0)
 }
 
@@ -681,21 +774,12 @@ fn generate(args: GenerateArgs) -> Result<u8> {
     let mut options = sessiontrail_generate::GenerateOptions {
         seed: args.seed,
         plant_cases: !args.no_planted_cases,
+        start_date: args.start_date,
+        days: args.days,
+        sessions_per_day: args.sessions_per_day,
+        noise_per_session: args.noise_per_session,
         ..Default::default()
     };
-    if let Some(date) = &args.start_date {
-        options.start_date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
-            .with_context(|| format!("--start-date {date:?} is not YYYY-MM-DD"))?;
-    }
-    if let Some(days) = args.days {
-        options.days = days;
-    }
-    if let Some(n) = args.sessions_per_day {
-        options.sessions_per_day = n;
-    }
-    if let Some(n) = args.noise_per_session {
-        options.noise_per_session = n;
-    }
     if let Some(size) = &args.target_size {
         options.target_bytes = Some(parse_size(size)?);
     }

@@ -130,9 +130,14 @@ fn strict_turns_a_reject_into_exit_1_and_fail_on_gives_exit_3() {
         Some(0),
         "still pending within grace: nothing critical yet, only the high secret finding"
     );
+    // A value outside the closed set is a usage error from clap, listing the values.
     let output = case.correlate(&["--fail-on", "severe"]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("--fail-on"), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("--fail-on") && err.contains("low, medium, high, critical"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -304,7 +309,7 @@ fn report_and_findings_exports_over_a_correlated_dataset() {
     let output = run(&[
         "report", "--data", &data, "--month", "February", "--out", &report,
     ]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("YYYY-MM"), "{}", stderr(&output));
 
     let output = run(&["findings", "--data", &data, "--format", "asff"]);
@@ -343,7 +348,7 @@ fn report_and_findings_exports_over_a_correlated_dataset() {
         run(&["findings", "--data", &data, "--format", "xml"])
             .status
             .code(),
-        Some(1)
+        Some(2)
     );
 }
 
@@ -558,4 +563,143 @@ fn a_report_with_pending_sessions_is_provisional_however_late() {
     );
     let (json, _, _) = report_as_of(&case, "2026-02", "2026-06-01T00:00:00Z");
     assert_eq!(json["final"], true, "{}", json["provisional_reason"]);
+}
+
+#[test]
+fn closed_sets_and_malformed_values_are_usage_errors_from_clap() {
+    let case = Case::new();
+    let data = case.path("out");
+    let cases: [(&[&str], &str); 5] = [
+        (&["--as-of", "yesterday"], "--as-of"),
+        (&["--fail-on", "severe"], "--fail-on"),
+        (&["--since", "last week"], "--since"),
+        (&["--threads", "many"], "--threads"),
+        (&["--fail-on-scope", "all"], "--fail-on"),
+    ];
+    for (extra, flag) in cases {
+        let (code, err) = code_and_stderr(&case.correlate(extra));
+        assert_eq!(code, Some(2), "{extra:?}: {err}");
+        assert!(err.contains(flag), "{extra:?}: {err}");
+    }
+    for args in [
+        vec![
+            "query",
+            "--data",
+            data.as_str(),
+            "--format",
+            "xml",
+            "SELECT 1",
+        ],
+        vec!["query", "--data", data.as_str()],
+        vec!["findings", "--data", data.as_str(), "--format", "sarif"],
+        vec![
+            "report",
+            "--data",
+            data.as_str(),
+            "--month",
+            "2026-13",
+            "--out",
+            data.as_str(),
+        ],
+    ] {
+        let (code, err) = code_and_stderr(&run(&args));
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn one_name_per_meaning_with_the_old_spellings_kept() {
+    let case = Case::new();
+    let out = case.path("out");
+    // correlate over the fixtures first, so queries have something to read
+    assert_eq!(case.correlate(&[]).status.code(), Some(0));
+    let jsonl = run(&[
+        "query",
+        "--data",
+        &out,
+        "--format",
+        "jsonl",
+        "SELECT 1 AS one",
+    ]);
+    let json = run(&[
+        "query",
+        "--data",
+        &out,
+        "--format",
+        "json",
+        "SELECT 1 AS one",
+    ]);
+    assert_eq!(jsonl.status.code(), Some(0), "{}", stderr(&jsonl));
+    assert_eq!(
+        String::from_utf8_lossy(&jsonl.stdout).trim(),
+        r#"{"one":1}"#
+    );
+    assert_eq!(jsonl.stdout, json.stdout);
+    let jsonl = run(&["findings", "--data", &out, "--format", "jsonl"]);
+    let json = run(&["findings", "--data", &out, "--format", "json"]);
+    assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
+    assert_eq!(jsonl.stdout, json.stdout);
+    let help = String::from_utf8_lossy(&run(&["backfill", "--help"]).stdout).to_string();
+    assert!(
+        help.contains("--lookup-region") && help.contains("--since <WHEN>"),
+        "{help}"
+    );
+}
+
+#[test]
+fn correlate_runs_with_only_a_broker_log_and_needs_one_input() {
+    let case = Case::new();
+    assert_eq!(case.correlate(&[]).status.code(), Some(0));
+    let policy = case.path("policy.toml");
+    let out = case.path("out");
+    let broker = case.path("broker");
+    let sweep = run(&[
+        "correlate",
+        "--policy",
+        &policy,
+        "--broker-log",
+        &broker,
+        "--out",
+        &out,
+        "--as-of",
+        "2026-03-01T00:00:00Z",
+        "--quiet",
+    ]);
+    assert_eq!(sweep.status.code(), Some(0), "{}", stderr(&sweep));
+    let neither = run(&["correlate", "--policy", &policy, "--out", &out]);
+    assert_eq!(neither.status.code(), Some(2), "{}", stderr(&neither));
+}
+
+#[test]
+fn a_datafusion_error_is_printed_once() {
+    let case = Case::new();
+    assert_eq!(case.correlate(&[]).status.code(), Some(0));
+    let out = case.path("out");
+    let (code, err) = code_and_stderr(&run(&[
+        "query",
+        "--data",
+        &out,
+        "SELECT nope FROM sessions",
+    ]));
+    assert_eq!(code, Some(1));
+    assert_eq!(err.matches("No field named nope").count(), 1, "{err}");
+}
+
+#[test]
+fn the_start_with_example_gives_the_readme_counts() {
+    let help = String::from_utf8_lossy(&run(&["--help"]).stdout).to_string();
+    assert!(help.contains("--as-of 2026-02-03T01:00:00Z"), "{help}");
+    // Every wrapped example line ends with a continuation or is a whole command.
+    for text in [
+        help,
+        String::from_utf8_lossy(&run(&["correlate", "--help"]).stdout).to_string(),
+    ] {
+        let lines: Vec<&str> = text.lines().collect();
+        for pair in lines.windows(2) {
+            if pair[1].starts_with("      --") && pair[0].trim_start().starts_with("sessiontrail ")
+            {
+                assert!(pair[0].ends_with('\\'), "not copy-pasteable: {pair:?}");
+            }
+        }
+    }
 }

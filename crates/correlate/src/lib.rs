@@ -34,7 +34,8 @@ pub use finding::Finding;
 pub use policy::Policy;
 pub use rule::{Rule, Severity};
 pub use run::{
-    Inputs, RunError, RunOptions, RunSettings, RunSummary, read_local_inputs, run, run_on,
+    Inputs, RunError, RunOptions, RunSettings, RunSummary, read_local_inputs,
+    read_local_inputs_reporting, run, run_on,
 };
 pub use session::Session;
 pub use status::SessionStatus;

@@ -41,8 +41,6 @@ pub struct RunOptions {
     pub as_of: Option<EpochMillis>,
     /// Threads reading input files.
     pub threads: usize,
-    /// Print progress while reading CloudTrail to stderr (for terminals).
-    pub progress: bool,
 }
 
 impl RunOptions {
@@ -53,7 +51,6 @@ impl RunOptions {
             out,
             as_of: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            progress: false,
         }
     }
 }
@@ -194,26 +191,18 @@ pub fn run(policy: &Policy, options: &RunOptions) -> Result<RunSummary, RunError
 
 /// Reads the CloudTrail and broker log files under the paths of `options`.
 pub fn read_local_inputs(options: &RunOptions) -> Result<Inputs, RunError> {
-    let started = Instant::now();
+    read_local_inputs_reporting(options, &|_, _| {})
+}
+
+/// [`read_local_inputs`], calling `progress(files done, files in all)` as CloudTrail
+/// files are read (the caller decides how to show it: the CLI draws a progress bar on
+/// terminals).
+pub fn read_local_inputs_reporting(
+    options: &RunOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Inputs, RunError> {
     let threads = options.threads.max(1);
-    let last_report = std::sync::Mutex::new(Instant::now());
-    let report = |done: usize, total: usize| {
-        if !options.progress {
-            return;
-        }
-        let mut last = last_report.lock().unwrap_or_else(|p| p.into_inner());
-        if done == total || last.elapsed() >= Duration::from_millis(500) {
-            *last = Instant::now();
-            eprint!(
-                "\rreading CloudTrail: {done}/{total} files, {:.0} s",
-                started.elapsed().as_secs_f64()
-            );
-            if done == total {
-                eprintln!();
-            }
-        }
-    };
-    let cloudtrail = read_cloudtrail_paths_with_progress(&options.cloudtrail, threads, &report)?;
+    let cloudtrail = read_cloudtrail_paths_with_progress(&options.cloudtrail, threads, progress)?;
     let broker = read_broker_log_paths(&options.broker_logs, threads)?;
     Ok(Inputs { cloudtrail, broker })
 }
