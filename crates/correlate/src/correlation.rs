@@ -262,6 +262,70 @@ struct Builder<'a> {
     out: &'a mut Correlation,
 }
 
+/// A rule about one session: raises its findings on the subject (none, one, or one per
+/// control call).
+type SessionRule = fn(&mut Builder<'_>, &Subject<'_>);
+
+/// The rules about one session, each a function of its own, in the order their
+/// findings are raised. Every rule is here but secret_in_broker_log, which is about
+/// records (a test checks this list against [`Rule::ALL`]).
+const SESSION_RULES: [(Rule, SessionRule); 10] = [
+    (Rule::UnattributedSession, |b, s| b.unattributed_session(s)),
+    (Rule::OrphanBrokerRecord, |b, s| b.orphan_broker_record(s)),
+    (Rule::DirectSession, |b, s| b.direct_session(s)),
+    (Rule::UnknownPermissionSet, |b, s| {
+        b.unknown_permission_set(s)
+    }),
+    (Rule::DocumentMismatch, |b, s| b.document_mismatch(s)),
+    (Rule::RunAsMismatch, |b, s| b.run_as_mismatch(s)),
+    (Rule::FieldMismatch, |b, s| b.field_mismatch(s)),
+    (Rule::ClockSkew, |b, s| b.clock_skew(s)),
+    (Rule::DuplicateBrokerClaim, |b, s| {
+        b.duplicate_broker_claim(s)
+    }),
+    (Rule::ForeignSessionControl, |b, s| {
+        b.foreign_session_control(s)
+    }),
+];
+
+/// The session a [`SessionRule`] judges, with the records it was built from.
+struct Subject<'a> {
+    session: &'a Session,
+    /// `session.key()`.
+    key: String,
+    /// Its StartSession (none for a broker-only session).
+    start: Option<&'a SessionEvent>,
+    /// The broker records that claim it, earliest first.
+    claim: &'a [&'a BrokerRecord],
+    /// Its successful Resume/TerminateSession calls.
+    controls: &'a [&'a SessionEvent],
+}
+
+impl<'a> Subject<'a> {
+    /// The broker record the session is attributed by: the earliest claim.
+    fn primary(&self) -> Option<&'a BrokerRecord> {
+        self.claim.first().copied()
+    }
+
+    /// A broker session matched with its broker record.
+    fn matched(&self) -> bool {
+        self.session.status == SessionStatus::Attributed
+    }
+
+    /// The StartSession and broker record of a matched session.
+    fn matched_pair(&self) -> Option<(&'a SessionEvent, &'a BrokerRecord)> {
+        self.start.zip(self.primary()).filter(|_| self.matched())
+    }
+
+    /// The policy's entry for the session's permission set, when it has one.
+    fn expected<'p>(&self, policy: &'p Policy) -> Option<&'p crate::policy::PermissionSetPolicy> {
+        self.session
+            .permission_set
+            .as_deref()
+            .and_then(|p| policy.permission_set(p))
+    }
+}
+
 impl Builder<'_> {
     fn cloudtrail_session(
         &mut self,
@@ -395,7 +459,8 @@ impl Builder<'_> {
         self.out.sessions.push(session);
     }
 
-    /// Every rule that is about one session (all but secret_in_broker_log).
+    /// Every rule that is about one session (all but secret_in_broker_log, which
+    /// [`Builder::secrets`] raises over all records): [`SESSION_RULES`] in turn.
     fn session_findings(
         &mut self,
         session: &Session,
@@ -403,194 +468,185 @@ impl Builder<'_> {
         claim: &[&BrokerRecord],
         session_controls: &[&SessionEvent],
     ) {
-        let policy = self.policy;
-        let key = session.key();
-        let status = session.status;
-        let primary = claim.first().copied();
-
-        match status {
-            SessionStatus::Unattributed => self.push(
-                Rule::UnattributedSession,
-                &key,
-                session,
-                format!(
-                    "StartSession by the broker has no broker record after {}: no human is known for this session",
-                    humanize(policy.grace)
-                ),
-                json!({"event_id": session.cloudtrail_event_id, "principal_arn": session.cloudtrail_principal_arn}),
-            ),
-            SessionStatus::Orphan => self.push(
-                Rule::OrphanBrokerRecord,
-                &key,
-                session,
-                format!(
-                    "the broker logged a started session that CloudTrail has not recorded after {}",
-                    humanize(policy.grace)
-                ),
-                json!({"request_id": session.broker_request_id, "caller_arn": session.original_principal_arn}),
-            ),
-            SessionStatus::Direct => {
-                let allowed = session
-                    .permission_set
-                    .as_deref()
-                    .is_some_and(|p| policy.direct_allowed_permission_sets.contains(p))
-                    || start.is_some_and(|s| {
-                        [s.issuer_arn.as_deref(), s.principal_arn.as_deref()]
-                            .into_iter()
-                            .flatten()
-                            .any(|arn| policy.direct_allowed_principals.contains(arn))
-                    });
-                if !allowed {
-                    self.push(
-                        Rule::DirectSession,
-                        &key,
-                        session,
-                        "session started without the broker by a principal not allowed under [direct]".to_string(),
-                        json!({
-                            "event_id": session.cloudtrail_event_id,
-                            "principal_arn": session.cloudtrail_principal_arn,
-                            "issuer_arn": start.and_then(|s| s.issuer_arn.clone()),
-                            "permission_set": session.permission_set,
-                        }),
-                    );
-                }
-            }
-            _ => {}
-        }
-
-        let matched = status == SessionStatus::Attributed;
-        if matched
-            && policy
-                .permission_set(session.permission_set.as_deref().unwrap_or(""))
-                .is_none()
-        {
-            let what = match &session.permission_set {
-                Some(name) => format!("permission set {name:?} is not in the policy"),
-                None => "the caller is not an IAM Identity Center role".to_string(),
-            };
-            self.push(
-                Rule::UnknownPermissionSet,
-                &key,
-                session,
-                format!("broker session by {}: {what}", session.original_principal_arn.as_deref().unwrap_or("?")),
-                json!({"caller_arn": session.original_principal_arn, "permission_set": session.permission_set,
-                       "request_id": session.broker_request_id}),
+        let subject = Subject {
+            key: session.key(),
+            session,
+            start,
+            claim,
+            controls: session_controls,
+        };
+        for (rule, check) in SESSION_RULES {
+            let before = self.out.findings.len();
+            check(self, &subject);
+            debug_assert!(
+                self.out.findings[before..].iter().all(|f| f.rule == rule),
+                "the check of {rule} raised another rule"
             );
-        } else if matches!(
-            status,
-            SessionStatus::Attributed | SessionStatus::Direct | SessionStatus::Orphan
-        ) && let Some(expected) = session
-            .permission_set
-            .as_deref()
-            .and_then(|p| policy.permission_set(p))
-        {
-            let used = session
-                .document_name
-                .as_deref()
-                .unwrap_or(&policy.default_document);
-            if used != expected.document {
-                self.push(
-                    Rule::DocumentMismatch,
-                    &key,
-                    session,
-                    format!(
-                        "permission set {} must use document {} but the session used {}",
-                        session.permission_set.as_deref().unwrap_or(""),
-                        expected.document,
-                        used
-                    ),
-                    json!({"expected_document": expected.document, "document_name": used,
-                           "event_id": session.cloudtrail_event_id, "request_id": session.broker_request_id}),
-                );
-            }
-            if matched
-                && let (Some(record), Some(expected_user)) = (primary, expected.run_as.as_deref())
-                && let Some(run_as) = record.run_as.as_deref()
-                && run_as != expected_user
-            {
-                self.push(
-                    Rule::RunAsMismatch,
-                    &key,
-                    session,
-                    format!(
-                        "the broker ran the session as {run_as} but permission set {} maps to {expected_user}",
-                        session.permission_set.as_deref().unwrap_or("")
-                    ),
-                    json!({"run_as": run_as, "expected_run_as": expected_user, "request_id": record.request_id}),
-                );
-            }
-        }
-
-        if matched && let (Some(start), Some(record)) = (start, primary) {
-            self.field_mismatch(session, start, record);
-            let skew = (record.ts - start.event_time).abs();
-            if skew > policy.max_clock_skew.as_millis() as i64 {
-                self.push(
-                    Rule::ClockSkew,
-                    &key,
-                    session,
-                    format!(
-                        "broker ts and CloudTrail eventTime are {} apart (allowed: {})",
-                        humanize(std::time::Duration::from_millis(skew as u64)),
-                        humanize(policy.max_clock_skew)
-                    ),
-                    json!({"ts": format_rfc3339_millis(record.ts), "event_time": format_rfc3339_millis(start.event_time),
-                           "skew_ms": skew, "request_id": record.request_id, "event_id": start.event_id}),
-                );
-            }
-        }
-
-        let mut claimants: Vec<&BrokerRecord> = claim.to_vec();
-        claimants.dedup_by(|a, b| a.request_id == b.request_id);
-        if claimants.len() > 1 {
-            let callers: BTreeSet<&str> = claimants.iter().map(|r| r.caller_arn.as_str()).collect();
-            self.push(
-                Rule::DuplicateBrokerClaim,
-                &key,
-                session,
-                format!(
-                    "{} broker records claim this session ({} distinct callers); the earliest is used",
-                    claimants.len(),
-                    callers.len()
-                ),
-                json!({"request_ids": claimants.iter().map(|r| &r.request_id).collect::<Vec<_>>(),
-                       "caller_arns": claimants.iter().map(|r| &r.caller_arn).collect::<Vec<_>>()}),
-            );
-        }
-
-        for control in session_controls {
-            let by_broker = self.policy.is_broker(
-                control.issuer_arn.as_deref(),
-                control.issuer_name.as_deref(),
-            );
-            let by_owner = session.original_principal_arn.is_some()
-                && control.principal_arn == session.original_principal_arn;
-            if by_broker || by_owner {
-                continue;
-            }
-            let mut finding = self.finding(
-                Rule::ForeignSessionControl,
-                &control.event_id,
-                session,
-                format!(
-                    "{} by {}, who is neither the broker nor the session's original principal",
-                    control.event_name.as_str(),
-                    control
-                        .principal_arn
-                        .as_deref()
-                        .unwrap_or("an unknown principal")
-                ),
-                json!({"event_id": control.event_id, "event_name": control.event_name.as_str(),
-                       "principal_arn": control.principal_arn,
-                       "original_principal_arn": session.original_principal_arn}),
-            );
-            finding.event_time = control.event_time;
-            finding.principal_arn = control.principal_arn.clone();
-            self.out.findings.push(finding);
         }
     }
 
-    fn field_mismatch(&mut self, session: &Session, start: &SessionEvent, record: &BrokerRecord) {
+    /// unattributed_session: the status says it.
+    fn unattributed_session(&mut self, s: &Subject) {
+        if s.session.status != SessionStatus::Unattributed {
+            return;
+        }
+        self.push(
+            Rule::UnattributedSession,
+            &s.key,
+            s.session,
+            format!(
+                "StartSession by the broker has no broker record after {}: no human is known for this session",
+                humanize(self.policy.grace)
+            ),
+            json!({"event_id": s.session.cloudtrail_event_id, "principal_arn": s.session.cloudtrail_principal_arn}),
+        );
+    }
+
+    /// orphan_broker_record: the status says it.
+    fn orphan_broker_record(&mut self, s: &Subject) {
+        if s.session.status != SessionStatus::Orphan {
+            return;
+        }
+        self.push(
+            Rule::OrphanBrokerRecord,
+            &s.key,
+            s.session,
+            format!(
+                "the broker logged a started session that CloudTrail has not recorded after {}",
+                humanize(self.policy.grace)
+            ),
+            json!({"request_id": s.session.broker_request_id, "caller_arn": s.session.original_principal_arn}),
+        );
+    }
+
+    /// direct_session: a direct session that `[direct]` does not allow.
+    fn direct_session(&mut self, s: &Subject) {
+        let (policy, session) = (self.policy, s.session);
+        if session.status != SessionStatus::Direct {
+            return;
+        }
+        let allowed = session
+            .permission_set
+            .as_deref()
+            .is_some_and(|p| policy.direct_allowed_permission_sets.contains(p))
+            || s.start.is_some_and(|start| {
+                [start.issuer_arn.as_deref(), start.principal_arn.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .any(|arn| policy.direct_allowed_principals.contains(arn))
+            });
+        if allowed {
+            return;
+        }
+        self.push(
+            Rule::DirectSession,
+            &s.key,
+            session,
+            "session started without the broker by a principal not allowed under [direct]"
+                .to_string(),
+            json!({
+                "event_id": session.cloudtrail_event_id,
+                "principal_arn": session.cloudtrail_principal_arn,
+                "issuer_arn": s.start.and_then(|start| start.issuer_arn.clone()),
+                "permission_set": session.permission_set,
+            }),
+        );
+    }
+
+    /// unknown_permission_set: a matched session whose permission set the policy does
+    /// not know. Then [`Subject::expected`] is none, so document_mismatch and
+    /// run_as_mismatch do not fire.
+    fn unknown_permission_set(&mut self, s: &Subject) {
+        let session = s.session;
+        if !s.matched()
+            || self
+                .policy
+                .permission_set(session.permission_set.as_deref().unwrap_or(""))
+                .is_some()
+        {
+            return;
+        }
+        let what = match &session.permission_set {
+            Some(name) => format!("permission set {name:?} is not in the policy"),
+            None => "the caller is not an IAM Identity Center role".to_string(),
+        };
+        self.push(
+            Rule::UnknownPermissionSet,
+            &s.key,
+            session,
+            format!(
+                "broker session by {}: {what}",
+                session.original_principal_arn.as_deref().unwrap_or("?")
+            ),
+            json!({"caller_arn": session.original_principal_arn, "permission_set": session.permission_set,
+                   "request_id": session.broker_request_id}),
+        );
+    }
+
+    /// document_mismatch: an attributed, direct or orphan session of a permission set
+    /// in the policy used another document than that permission set's.
+    fn document_mismatch(&mut self, s: &Subject) {
+        let session = s.session;
+        if !matches!(
+            session.status,
+            SessionStatus::Attributed | SessionStatus::Direct | SessionStatus::Orphan
+        ) {
+            return;
+        }
+        let Some(expected) = s.expected(self.policy) else {
+            return;
+        };
+        let used = session
+            .document_name
+            .as_deref()
+            .unwrap_or(&self.policy.default_document);
+        if used == expected.document {
+            return;
+        }
+        self.push(
+            Rule::DocumentMismatch,
+            &s.key,
+            session,
+            format!(
+                "permission set {} must use document {} but the session used {}",
+                session.permission_set.as_deref().unwrap_or(""),
+                expected.document,
+                used
+            ),
+            json!({"expected_document": expected.document, "document_name": used,
+                   "event_id": session.cloudtrail_event_id, "request_id": session.broker_request_id}),
+        );
+    }
+
+    /// run_as_mismatch: the matched broker record's run_as is not the policy's.
+    fn run_as_mismatch(&mut self, s: &Subject) {
+        if !s.matched() {
+            return;
+        }
+        if let Some(expected) = s.expected(self.policy)
+            && let (Some(record), Some(expected_user)) = (s.primary(), expected.run_as.as_deref())
+            && let Some(run_as) = record.run_as.as_deref()
+            && run_as != expected_user
+        {
+            self.push(
+                Rule::RunAsMismatch,
+                &s.key,
+                s.session,
+                format!(
+                    "the broker ran the session as {run_as} but permission set {} maps to {expected_user}",
+                    s.session.permission_set.as_deref().unwrap_or("")
+                ),
+                json!({"run_as": run_as, "expected_run_as": expected_user, "request_id": record.request_id}),
+            );
+        }
+    }
+
+    /// field_mismatch: the matched StartSession and broker record disagree; one finding
+    /// naming every field that differs.
+    fn field_mismatch(&mut self, s: &Subject) {
+        let Some((start, record)) = s.matched_pair() else {
+            return;
+        };
         let policy = self.policy;
         let document = start
             .document_name
@@ -649,14 +705,96 @@ impl Builder<'_> {
             "CloudTrail and the broker record disagree on {}",
             names.join(", ")
         );
-        let key = session.key();
         self.push(
             Rule::FieldMismatch,
-            &key,
-            session,
+            &s.key,
+            s.session,
             detail,
             json!({"fields": differing, "event_id": start.event_id, "request_id": record.request_id}),
         );
+    }
+
+    /// clock_skew: the matched pair's times are further apart than max_clock_skew.
+    fn clock_skew(&mut self, s: &Subject) {
+        let Some((start, record)) = s.matched_pair() else {
+            return;
+        };
+        let policy = self.policy;
+        let skew = (record.ts - start.event_time).abs();
+        if skew <= policy.max_clock_skew.as_millis() as i64 {
+            return;
+        }
+        self.push(
+            Rule::ClockSkew,
+            &s.key,
+            s.session,
+            format!(
+                "broker ts and CloudTrail eventTime are {} apart (allowed: {})",
+                humanize(std::time::Duration::from_millis(skew as u64)),
+                humanize(policy.max_clock_skew)
+            ),
+            json!({"ts": format_rfc3339_millis(record.ts), "event_time": format_rfc3339_millis(start.event_time),
+                   "skew_ms": skew, "request_id": record.request_id, "event_id": start.event_id}),
+        );
+    }
+
+    /// duplicate_broker_claim: broker records with different request ids claim the
+    /// session.
+    fn duplicate_broker_claim(&mut self, s: &Subject) {
+        let mut claimants: Vec<&BrokerRecord> = s.claim.to_vec();
+        claimants.dedup_by(|a, b| a.request_id == b.request_id);
+        if claimants.len() <= 1 {
+            return;
+        }
+        let callers: BTreeSet<&str> = claimants.iter().map(|r| r.caller_arn.as_str()).collect();
+        self.push(
+            Rule::DuplicateBrokerClaim,
+            &s.key,
+            s.session,
+            format!(
+                "{} broker records claim this session ({} distinct callers); the earliest is used",
+                claimants.len(),
+                callers.len()
+            ),
+            json!({"request_ids": claimants.iter().map(|r| &r.request_id).collect::<Vec<_>>(),
+                   "caller_arns": claimants.iter().map(|r| &r.caller_arn).collect::<Vec<_>>()}),
+        );
+    }
+
+    /// foreign_session_control: one finding per Resume/TerminateSession by neither a
+    /// broker principal nor the session's original principal.
+    fn foreign_session_control(&mut self, s: &Subject) {
+        let session = s.session;
+        for control in s.controls {
+            let by_broker = self.policy.is_broker(
+                control.issuer_arn.as_deref(),
+                control.issuer_name.as_deref(),
+            );
+            let by_owner = session.original_principal_arn.is_some()
+                && control.principal_arn == session.original_principal_arn;
+            if by_broker || by_owner {
+                continue;
+            }
+            let mut finding = self.finding(
+                Rule::ForeignSessionControl,
+                &control.event_id,
+                session,
+                format!(
+                    "{} by {}, who is neither the broker nor the session's original principal",
+                    control.event_name.as_str(),
+                    control
+                        .principal_arn
+                        .as_deref()
+                        .unwrap_or("an unknown principal")
+                ),
+                json!({"event_id": control.event_id, "event_name": control.event_name.as_str(),
+                       "principal_arn": control.principal_arn,
+                       "original_principal_arn": session.original_principal_arn}),
+            );
+            finding.event_time = control.event_time;
+            finding.principal_arn = control.principal_arn.clone();
+            self.out.findings.push(finding);
+        }
     }
 
     /// secret_in_broker_log: once per session (or per record without a session id).
@@ -877,4 +1015,26 @@ pub fn leak_findings(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rules about records rather than one session: raised by `Builder::secrets`
+    /// and `leak_findings`.
+    const RECORD_RULES: [Rule; 1] = [Rule::SecretInBrokerLog];
+
+    #[test]
+    fn every_rule_is_checked_once_by_a_session_or_a_record_rule() {
+        let mut checked: Vec<Rule> = SESSION_RULES.iter().map(|(rule, _)| *rule).collect();
+        checked.extend(RECORD_RULES);
+        checked.sort();
+        let mut all = Rule::ALL.to_vec();
+        all.sort();
+        assert_eq!(
+            checked, all,
+            "each rule of Rule::ALL needs its check in SESSION_RULES (or RECORD_RULES), once"
+        );
+    }
 }

@@ -1,5 +1,11 @@
-//! The rules and their severities (DESIGN.md "Rules"): the eleven rule ids are a
-//! contract, defined here once.
+//! The rules (docs/contracts.md "Rules"): each rule's id, severity, title, description
+//! and export mappings are defined here once, in the one list below, and every consumer
+//! derives from [`Rule::info`] or is checked against [`Rule::ALL`] by a test.
+//!
+//! Adding a rule: one entry in the list, its logic in `crate::correlation` (one
+//! function), and whatever the consistency tests then name as missing
+//! (`tests/rules_defined_once.rs` at the workspace root,
+//! `crates/report/tests/rules_defined_once.rs`).
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +19,7 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Most severe first.
     pub const ALL: [Severity; 4] = [
         Severity::Critical,
         Severity::High,
@@ -29,10 +36,16 @@ impl Severity {
         }
     }
 
+    /// A severity named in any case (`High`): for flags and other text a human typed.
     pub fn parse(text: &str) -> Option<Self> {
         Severity::ALL
             .into_iter()
             .find(|s| s.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// The severity whose id is exactly `text` (`high`), as the dataset holds it.
+    pub fn from_id(text: &str) -> Option<Self> {
+        Severity::ALL.into_iter().find(|s| s.as_str() == text)
     }
 }
 
@@ -42,68 +55,208 @@ impl std::fmt::Display for Severity {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rule {
-    UnattributedSession,
-    DocumentMismatch,
-    UnknownPermissionSet,
-    RunAsMismatch,
-    FieldMismatch,
-    DuplicateBrokerClaim,
-    OrphanBrokerRecord,
-    SecretInBrokerLog,
-    DirectSession,
-    ForeignSessionControl,
-    ClockSkew,
+/// The OCSF class a rule's findings are exported as (OCSF 1.1.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OcsfMapping {
+    /// `class_uid`.
+    pub class_uid: u32,
+    /// `class_name`, also the start of `type_name` (`Detection Finding: Create`).
+    pub class_name: &'static str,
+    /// `category_uid`.
+    pub category_uid: u32,
+    /// `category_name`.
+    pub category_name: &'static str,
+}
+
+impl OcsfMapping {
+    /// Detection Finding (class 2004) in the Findings category (2).
+    pub const DETECTION_FINDING: OcsfMapping = OcsfMapping {
+        class_uid: 2004,
+        class_name: "Detection Finding",
+        category_uid: 2,
+        category_name: "Findings",
+    };
+}
+
+/// ASFF `Types` (`namespace/category[/classifier]`) the rules use: behaviour of a
+/// principal is "Unusual Behaviors/User"; a broken or bypassed control is a
+/// "Software and Configuration Checks" finding.
+pub mod asff_types {
+    pub const UNUSUAL_USER: &str = "Unusual Behaviors/User";
+    pub const BEST_PRACTICES: &str =
+        "Software and Configuration Checks/AWS Security Best Practices";
+    pub const SENSITIVE_DATA: &str = "Sensitive Data Identifications/Security";
+}
+
+use asff_types::{BEST_PRACTICES, SENSITIVE_DATA, UNUSUAL_USER};
+
+/// Everything about a rule but its logic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// The rule id: the `rule` column, the start of each finding id, the EMF metric.
+    pub id: &'static str,
+    pub severity: Severity,
+    /// A short title for a human: OCSF `finding_info.title`, ASFF `Title`.
+    pub title: &'static str,
+    /// When the rule fires: docs/contracts.md's "fires when", word for word (a test
+    /// compares them).
+    pub description: &'static str,
+    /// ASFF `Types`.
+    pub asff_types: &'static [&'static str],
+    /// The OCSF class of its findings.
+    pub ocsf: OcsfMapping,
+    /// Whether deploy/template.yaml has a CloudWatch alarm on the rule's EMF metric (a
+    /// test checks the template both ways).
+    pub alarmed: bool,
+}
+
+/// Defines [`Rule`], [`Rule::ALL`] (in the order given) and [`Rule::info`] from one
+/// list of `Variant => RuleInfo`.
+macro_rules! rules {
+    ($($variant:ident => $info:expr,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Rule {
+            $($variant,)*
+        }
+
+        impl Rule {
+            /// Every rule, in the order of docs/contracts.md.
+            pub const ALL: [Rule; [$(Rule::$variant),*].len()] = [$(Rule::$variant),*];
+
+            /// The rule's id, severity, title, description and export mappings.
+            pub const fn info(self) -> &'static RuleInfo {
+                match self {
+                    $(Rule::$variant => &$info,)*
+                }
+            }
+        }
+    };
+}
+
+rules! {
+    UnattributedSession => RuleInfo {
+        id: "unattributed_session",
+        severity: Severity::Critical,
+        title: "SSM session started by the broker is not attributed to a human",
+        description: "status unattributed",
+        asff_types: &[UNUSUAL_USER],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: true,
+    },
+    DocumentMismatch => RuleInfo {
+        id: "document_mismatch",
+        severity: Severity::High,
+        title: "SSM session used a session document other than its permission set's",
+        description: "a session whose permission set is in the policy used a document \
+            (absent: `default_document`) other than that permission set's",
+        asff_types: &[BEST_PRACTICES],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+    },
+    UnknownPermissionSet => RuleInfo {
+        id: "unknown_permission_set",
+        severity: Severity::High,
+        title: "SSM session by a permission set that is not in the policy",
+        description: "a matched broker session whose permission set is not in the policy \
+            (no document/run_as finding then)",
+        asff_types: &[BEST_PRACTICES],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+    },
+    RunAsMismatch => RuleInfo {
+        id: "run_as_mismatch",
+        severity: Severity::High,
+        title: "Broker ran an SSM session as a Linux user other than the policy's",
+        description: "a matched broker record's `run_as` (when present) differs from the \
+            policy's for its permission set",
+        asff_types: &[BEST_PRACTICES],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+    },
+    FieldMismatch => RuleInfo {
+        id: "field_mismatch",
+        severity: Severity::High,
+        title: "CloudTrail and the broker log disagree about an SSM session",
+        description: "a matched pair disagrees on target, account (`recipientAccountId`), \
+            region, document (absent: `default_document`), or the record's `permission_set` \
+            vs its `caller_arn`; one finding per session, the fields in its evidence",
+        asff_types: &[BEST_PRACTICES],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+    },
+    DuplicateBrokerClaim => RuleInfo {
+        id: "duplicate_broker_claim",
+        severity: Severity::High,
+        title: "Several broker records claim the same SSM session",
+        description: "broker records with different `request_id` claim the same session",
+        asff_types: &[UNUSUAL_USER],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+    },
+    OrphanBrokerRecord => RuleInfo {
+        id: "orphan_broker_record",
+        severity: Severity::High,
+        title: "Broker started an SSM session that CloudTrail never recorded",
+        description: "status orphan",
+        asff_types: &[BEST_PRACTICES],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: true,
+    },
+    SecretInBrokerLog => RuleInfo {
+        id: "secret_in_broker_log",
+        severity: Severity::High,
+        title: "Session token written to the broker log",
+        description: "a broker record holds a token (keyed by its session, else \
+            `broker:<request_id>`), or a token outside any broker record (keyed \
+            `leak:broker:<request_id>`, else `leak:<file>:<line>`)",
+        asff_types: &[BEST_PRACTICES, SENSITIVE_DATA],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+    },
+    DirectSession => RuleInfo {
+        id: "direct_session",
+        severity: Severity::Medium,
+        title: "SSM session started without the broker",
+        description: "status direct, and neither the permission set nor the sessionIssuer \
+            ARN is allowed under `[direct]`",
+        asff_types: &[UNUSUAL_USER],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+    },
+    ForeignSessionControl => RuleInfo {
+        id: "foreign_session_control",
+        severity: Severity::Medium,
+        title: "SSM session resumed or terminated by a principal other than its owner",
+        description: "Resume/TerminateSession of a known session by a principal that is \
+            neither a broker principal nor the session's original principal (any non-broker \
+            principal when that is unknown)",
+        asff_types: &[UNUSUAL_USER],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+    },
+    ClockSkew => RuleInfo {
+        id: "clock_skew",
+        severity: Severity::Low,
+        title: "Broker and CloudTrail clocks disagree about an SSM session",
+        description: "a matched pair's broker `ts` and `eventTime` differ by more than \
+            `max_clock_skew`",
+        asff_types: &[BEST_PRACTICES],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+    },
 }
 
 impl Rule {
-    pub const ALL: [Rule; 11] = [
-        Rule::UnattributedSession,
-        Rule::DocumentMismatch,
-        Rule::UnknownPermissionSet,
-        Rule::RunAsMismatch,
-        Rule::FieldMismatch,
-        Rule::DuplicateBrokerClaim,
-        Rule::OrphanBrokerRecord,
-        Rule::SecretInBrokerLog,
-        Rule::DirectSession,
-        Rule::ForeignSessionControl,
-        Rule::ClockSkew,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::UnattributedSession => "unattributed_session",
-            Rule::DocumentMismatch => "document_mismatch",
-            Rule::UnknownPermissionSet => "unknown_permission_set",
-            Rule::RunAsMismatch => "run_as_mismatch",
-            Rule::FieldMismatch => "field_mismatch",
-            Rule::DuplicateBrokerClaim => "duplicate_broker_claim",
-            Rule::OrphanBrokerRecord => "orphan_broker_record",
-            Rule::SecretInBrokerLog => "secret_in_broker_log",
-            Rule::DirectSession => "direct_session",
-            Rule::ForeignSessionControl => "foreign_session_control",
-            Rule::ClockSkew => "clock_skew",
-        }
+        self.info().id
     }
 
     pub fn severity(self) -> Severity {
-        match self {
-            Rule::UnattributedSession => Severity::Critical,
-            Rule::DocumentMismatch
-            | Rule::UnknownPermissionSet
-            | Rule::RunAsMismatch
-            | Rule::FieldMismatch
-            | Rule::DuplicateBrokerClaim
-            | Rule::OrphanBrokerRecord
-            | Rule::SecretInBrokerLog => Severity::High,
-            Rule::DirectSession | Rule::ForeignSessionControl => Severity::Medium,
-            Rule::ClockSkew => Severity::Low,
-        }
+        self.info().severity
     }
 
+    /// The rule whose id is exactly `text`.
     pub fn parse(text: &str) -> Option<Self> {
         Rule::ALL.into_iter().find(|r| r.as_str() == text)
     }
@@ -112,5 +265,47 @@ impl Rule {
 impl std::fmt::Display for Rule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_the_serde_names_and_distinct() {
+        let mut seen = std::collections::BTreeSet::new();
+        for rule in Rule::ALL {
+            let serialized = serde_json::to_value(rule).unwrap();
+            assert_eq!(serialized, serde_json::json!(rule.as_str()));
+            assert_eq!(serde_json::from_value::<Rule>(serialized).unwrap(), rule);
+            assert_eq!(Rule::parse(rule.as_str()), Some(rule));
+            assert!(seen.insert(rule.as_str()), "{rule} twice");
+            let info = rule.info();
+            assert!(
+                !info.title.is_empty() && !info.description.is_empty(),
+                "{rule}"
+            );
+            assert!(!info.asff_types.is_empty(), "{rule}");
+            assert!(
+                !info.description.contains("  "),
+                "{rule}: a line join left a gap"
+            );
+        }
+    }
+
+    #[test]
+    fn severities_parse_exactly_or_in_any_case() {
+        for severity in Severity::ALL {
+            assert_eq!(
+                serde_json::to_value(severity).unwrap(),
+                serde_json::json!(severity.as_str())
+            );
+            assert_eq!(Severity::from_id(severity.as_str()), Some(severity));
+            let upper = severity.as_str().to_uppercase();
+            assert_eq!(Severity::from_id(&upper), None);
+            assert_eq!(Severity::parse(&upper), Some(severity));
+        }
+        assert!(Severity::ALL.windows(2).all(|w| w[0] > w[1]));
     }
 }

@@ -22,8 +22,11 @@ use std::fmt;
 
 use serde_json::{Map, Value, json};
 
-use super::row::{FindingRow, TargetKind};
-use super::title::finding_title;
+use sessiontrail_correlate::rule::asff_types::BEST_PRACTICES;
+use sessiontrail_correlate::{Rule, Severity};
+
+use super::row::{FindingRow, Named, TargetKind};
+use super::title::title_of;
 
 /// The ASFF schema version.
 pub const SCHEMA_VERSION: &str = "2018-10-08";
@@ -133,29 +136,25 @@ pub fn is_region(region: &str) -> bool {
 }
 
 /// The `Severity.Label` of a sessiontrail severity.
-pub fn severity_label(severity: &str) -> Option<&'static str> {
+pub fn severity_label(severity: Severity) -> &'static str {
     match severity {
-        "low" => Some("LOW"),
-        "medium" => Some("MEDIUM"),
-        "high" => Some("HIGH"),
-        "critical" => Some("CRITICAL"),
-        _ => None,
+        Severity::Low => "LOW",
+        Severity::Medium => "MEDIUM",
+        Severity::High => "HIGH",
+        Severity::Critical => "CRITICAL",
     }
 }
 
-/// The ASFF `Types` of a rule (`namespace/category[/classifier]`): behaviour of a
-/// principal is "Unusual Behaviors/User"; a broken or bypassed control is a
-/// "Software and Configuration Checks" finding.
-pub fn types(rule: &str) -> Vec<&'static str> {
-    const BEST_PRACTICES: &str = "Software and Configuration Checks/AWS Security Best Practices";
-    match rule {
-        "unattributed_session"
-        | "direct_session"
-        | "foreign_session_control"
-        | "duplicate_broker_claim" => vec!["Unusual Behaviors/User"],
-        "secret_in_broker_log" => vec![BEST_PRACTICES, "Sensitive Data Identifications/Security"],
-        _ => vec![BEST_PRACTICES],
-    }
+/// The ASFF `Types` of a finding of an unknown rule.
+const UNKNOWN_RULE_TYPES: &[&str] = &[BEST_PRACTICES];
+
+/// The ASFF `Types` of a rule ([`RuleInfo::asff_types`]; an unknown rule's are
+/// [`UNKNOWN_RULE_TYPES`]).
+///
+/// [`RuleInfo::asff_types`]: sessiontrail_correlate::rule::RuleInfo::asff_types
+pub fn types(rule: &Named<Rule>) -> &'static [&'static str] {
+    rule.known()
+        .map_or(UNKNOWN_RULE_TYPES, |rule| rule.info().asff_types)
 }
 
 /// The ASFF finding of one row, or why the row cannot be one.
@@ -176,8 +175,10 @@ pub fn finding(row: &FindingRow) -> Result<Value, Unexportable> {
     if !PARTITIONS.contains(&partition) {
         return Err(Unexportable::InvalidPartition(partition.to_string()));
     }
-    let label = severity_label(&row.severity)
-        .ok_or_else(|| Unexportable::UnknownSeverity(row.severity.clone()))?;
+    let label = match &row.severity {
+        Named::Known(severity) => severity_label(*severity),
+        Named::Other(severity) => return Err(Unexportable::UnknownSeverity(severity.clone())),
+    };
     let time = row.event_time_rfc3339();
     let resolved_time = row.resolved_time_rfc3339();
     let mut fields = Map::new();
@@ -189,7 +190,7 @@ pub fn finding(row: &FindingRow) -> Result<Value, Unexportable> {
         }
     };
     field("finding_id", Some(&row.finding_id));
-    field("rule", Some(&row.rule));
+    field("rule", Some(row.rule.as_str()));
     field("session_id", row.session_id.as_deref());
     field("principal_arn", row.principal_arn.as_deref());
     field("permission_set", row.permission_set.as_deref());
@@ -205,14 +206,14 @@ pub fn finding(row: &FindingRow) -> Result<Value, Unexportable> {
         ),
         "ProductName": "sessiontrail",
         "CompanyName": "sessiontrail",
-        "GeneratorId": format!("sessiontrail/{}", row.rule),
+        "GeneratorId": format!("sessiontrail/{}", row.rule.as_str()),
         "AwsAccountId": account,
         "Types": types(&row.rule),
         "CreatedAt": time,
         "UpdatedAt": resolved_time.as_deref().unwrap_or(&time),
         "FirstObservedAt": time,
-        "Severity": {"Label": label, "Original": row.severity},
-        "Title": truncate(&finding_title(&row.rule), MAX_TITLE),
+        "Severity": {"Label": label, "Original": row.severity.as_str()},
+        "Title": truncate(&title_of(&row.rule), MAX_TITLE),
         "Description": truncate(&description(row), MAX_DESCRIPTION),
         "Resources": [resource(row, partition, region, account)],
         "ProductFields": Value::Object(fields),
@@ -246,7 +247,7 @@ fn description(row: &FindingRow) -> String {
     add("Principal", row.principal_arn.as_deref());
     add("Permission set", row.permission_set.as_deref());
     if text.is_empty() {
-        text = finding_title(&row.rule);
+        text = title_of(&row.rule);
     }
     text
 }

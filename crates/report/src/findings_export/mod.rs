@@ -17,7 +17,7 @@ pub use asff::{
     SCHEMA_VERSION as ASFF_SCHEMA_VERSION, Unexportable, is_account_id, is_region,
 };
 pub use ocsf::OCSF_VERSION;
-pub use row::{FindingRow, TargetKind};
+pub use row::{FindingRow, Identified, Named, TargetKind};
 pub use title::finding_title;
 
 use crate::{OutputFormat, ReportError, open_dataset, query, write_batches};

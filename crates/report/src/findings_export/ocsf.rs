@@ -1,5 +1,8 @@
-//! OCSF 1.1.0 Detection Finding (class 2004, category 2 Findings), one event per
-//! finding, under the `cloud` profile (aws-formats.md section 9).
+//! OCSF 1.1.0 events, one per finding, under the `cloud` profile (aws-formats.md
+//! section 9), of the class of the finding's rule ([`RuleInfo::ocsf`]: every rule's is
+//! Detection Finding, class 2004 in category 2 Findings, as is an unknown rule's).
+//!
+//! [`RuleInfo::ocsf`]: sessiontrail_correlate::rule::RuleInfo::ocsf
 //!
 //! An open finding has `status_id` 1 `New`; one withdrawn by a later run
 //! (`resolved_time` set, kept as evidence) has `status_id` 4 `Resolved`, the
@@ -7,29 +10,28 @@
 
 use serde_json::{Map, Value, json};
 
-use super::row::{FindingRow, TargetKind};
-use super::title::finding_title;
+use sessiontrail_correlate::Severity;
+use sessiontrail_correlate::rule::OcsfMapping;
+
+use super::row::{FindingRow, Named, TargetKind};
+use super::title::title_of;
 
 /// The OCSF schema version written in `metadata.version`.
 pub const OCSF_VERSION: &str = "1.1.0";
-/// Detection Finding.
-pub const CLASS_UID: u32 = 2004;
-/// Findings.
-pub const CATEGORY_UID: u32 = 2;
 /// Create: every exported finding is reported as created.
 pub const ACTIVITY_ID: u32 = 1;
-/// `class_uid * 100 + activity_id`.
-pub const TYPE_UID: u32 = CLASS_UID * 100 + ACTIVITY_ID;
+/// The class of a finding of an unknown rule.
+const UNKNOWN_RULE_CLASS: OcsfMapping = OcsfMapping::DETECTION_FINDING;
 
 /// The OCSF `severity_id` and `severity` caption of a sessiontrail severity: low 2,
 /// medium 3, high 4, critical 5; anything else 99 Other.
-pub fn severity(severity: &str) -> (u32, &'static str) {
+pub fn severity(severity: &Named<Severity>) -> (u32, &'static str) {
     match severity {
-        "low" => (2, "Low"),
-        "medium" => (3, "Medium"),
-        "high" => (4, "High"),
-        "critical" => (5, "Critical"),
-        _ => (99, "Other"),
+        Named::Known(Severity::Low) => (2, "Low"),
+        Named::Known(Severity::Medium) => (3, "Medium"),
+        Named::Known(Severity::High) => (4, "High"),
+        Named::Known(Severity::Critical) => (5, "Critical"),
+        Named::Other(_) => (99, "Other"),
     }
 }
 
@@ -47,7 +49,12 @@ pub fn status(row: &FindingRow) -> (u32, &'static str) {
 pub fn event(row: &FindingRow) -> Value {
     let (status_id, status_name) = status(row);
     let (severity_id, severity_name) = severity(&row.severity);
-    let title = finding_title(&row.rule);
+    let title = title_of(&row.rule);
+    let class = row
+        .rule
+        .known()
+        .map_or(UNKNOWN_RULE_CLASS, |rule| rule.info().ocsf);
+    let rule = row.rule.as_str();
     let mut cloud = Map::new();
     cloud.insert("provider".into(), json!("AWS"));
     if let Some(account) = row.account_id.as_deref() {
@@ -62,12 +69,13 @@ pub fn event(row: &FindingRow) -> Value {
     let mut event = json!({
         "activity_id": ACTIVITY_ID,
         "activity_name": "Create",
-        "category_uid": CATEGORY_UID,
-        "category_name": "Findings",
-        "class_uid": CLASS_UID,
-        "class_name": "Detection Finding",
-        "type_uid": TYPE_UID,
-        "type_name": "Detection Finding: Create",
+        "category_uid": class.category_uid,
+        "category_name": class.category_name,
+        "class_uid": class.class_uid,
+        "class_name": class.class_name,
+        // `class_uid * 100 + activity_id`.
+        "type_uid": class.class_uid * 100 + ACTIVITY_ID,
+        "type_name": format!("{}: Create", class.class_name),
         "time": row.event_time,
         "severity_id": severity_id,
         "severity": severity_name,
@@ -87,9 +95,9 @@ pub fn event(row: &FindingRow) -> Value {
             "uid": row.finding_id,
             "title": title,
             "desc": row.detail,
-            "types": [row.rule],
+            "types": [rule],
             "first_seen_time": row.event_time,
-            "analytic": {"uid": row.rule, "name": row.rule, "type_id": 1, "type": "Rule"},
+            "analytic": {"uid": rule, "name": rule, "type_id": 1, "type": "Rule"},
         },
         "cloud": Value::Object(cloud),
         "evidences": [evidence(row)],
@@ -138,8 +146,8 @@ fn evidence(row: &FindingRow) -> Value {
 /// The dataset fields OCSF has no place for.
 fn unmapped(row: &FindingRow) -> Value {
     json!({
-        "rule": row.rule,
-        "severity": row.severity,
+        "rule": row.rule.as_str(),
+        "severity": row.severity.as_str(),
         "session_id": row.session_id,
         "principal_arn": row.principal_arn,
         "permission_set": row.permission_set,

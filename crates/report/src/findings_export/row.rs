@@ -4,16 +4,17 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
 use datafusion::arrow::error::ArrowError;
+use sessiontrail_correlate::{Rule, Severity};
 
 /// One row of `findings/` (DESIGN.md "Output dataset").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindingRow {
     /// Stable id: the same rule on the same key has the same id in every run.
     pub finding_id: String,
-    /// The rule id (`unattributed_session`).
-    pub rule: String,
+    /// The rule (`unattributed_session`).
+    pub rule: Named<Rule>,
     /// `critical`, `high`, `medium` or `low`.
-    pub severity: String,
+    pub severity: Named<Severity>,
     /// The SSM session, when the finding is about one.
     pub session_id: Option<String>,
     /// When it happened: epoch milliseconds, UTC.
@@ -37,6 +38,68 @@ pub struct FindingRow {
     pub resolved_time: Option<i64>,
     /// Why it was withdrawn, for a human (set with `resolved_time`).
     pub resolution: Option<String>,
+}
+
+/// A value of a closed set ([`Rule`], [`Severity`]) as a findings row holds it: one of
+/// the set, or other text (a dataset written by hand or by another version) kept as
+/// it is, which each export handles in its own way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Named<T> {
+    /// The text is the id of one of the set.
+    Known(T),
+    /// Any other text.
+    Other(String),
+}
+
+/// A closed set whose members have a text id ([`Named`]).
+pub trait Identified: Copy + Sized {
+    /// The member's id.
+    fn id(self) -> &'static str;
+    /// The member whose id is exactly `text`.
+    fn from_id(text: &str) -> Option<Self>;
+}
+
+impl Identified for Rule {
+    fn id(self) -> &'static str {
+        self.as_str()
+    }
+
+    fn from_id(text: &str) -> Option<Self> {
+        Rule::parse(text)
+    }
+}
+
+impl Identified for Severity {
+    fn id(self) -> &'static str {
+        self.as_str()
+    }
+
+    fn from_id(text: &str) -> Option<Self> {
+        Severity::from_id(text)
+    }
+}
+
+impl<T: Identified> Named<T> {
+    /// `text` as a member of the set (exactly its id), else as other text.
+    pub fn of_id(text: &str) -> Self {
+        T::from_id(text).map_or_else(|| Named::Other(text.to_string()), Named::Known)
+    }
+
+    /// The text as the dataset holds it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Named::Known(member) => member.id(),
+            Named::Other(text) => text,
+        }
+    }
+
+    /// The member, when the text is one's id.
+    pub fn known(&self) -> Option<T> {
+        match self {
+            Named::Known(member) => Some(*member),
+            Named::Other(_) => None,
+        }
+    }
 }
 
 /// The rows of `batches`, which hold the columns of the findings schema (by name; other
@@ -108,8 +171,8 @@ pub fn rows_of(batches: &[RecordBatch]) -> Result<Vec<FindingRow>, ArrowError> {
         for i in 0..batch.num_rows() {
             rows.push(FindingRow {
                 finding_id: finding_id[i].clone(),
-                rule: rule[i].clone(),
-                severity: severity[i].clone(),
+                rule: Named::of_id(&rule[i]),
+                severity: Named::of_id(&severity[i]),
                 session_id: session_id[i].clone(),
                 event_time: times[i],
                 account_id: account_id[i].clone(),

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use sessiontrail_correlate::Severity;
+
 use super::display::percent;
 use super::figures::Figure;
 
@@ -108,10 +110,10 @@ impl Summary {
                 .unwrap_or(0)
         };
         let severity = figure("findings_by_severity");
-        let of_severity = |name: &str| {
+        let of_severity = |name: Severity| {
             severity
                 .and_then(|f| {
-                    f.row_where("severity", name)
+                    f.row_where("severity", name.as_str())
                         .and_then(|row| f.int(row, "findings"))
                 })
                 .unwrap_or(0)
@@ -127,8 +129,8 @@ impl Summary {
             failed: of_status("failed"),
             attribution_rate,
             findings: severity.map_or(0, |f| f.sum("findings")),
-            critical_findings: of_severity("critical"),
-            high_findings: of_severity("high"),
+            critical_findings: of_severity(Severity::Critical),
+            high_findings: of_severity(Severity::High),
             verdict: Verdict::of(attribution_rate, minimum),
         }
     }

@@ -5,6 +5,8 @@
 
 use std::fmt::Write;
 
+use sessiontrail_correlate::Severity;
+
 use super::display::percent;
 use super::escape::html;
 use super::figures::Figure;
@@ -21,28 +23,27 @@ pub const STATUS_COLOURS: [(&str, &str); 7] = [
     ("denied", "#0072B2"),
 ];
 
-/// The colour of each severity.
-pub const SEVERITY_COLOURS: [(&str, &str); 4] = [
-    ("critical", "#8E0E1F"),
-    ("high", "#D55E00"),
-    ("medium", "#E6B400"),
-    ("low", "#56B4E9"),
+/// The colour of each severity, most severe first (the order of [`Severity::ALL`]).
+pub const SEVERITY_COLOURS: [(Severity, &str); 4] = [
+    (Severity::Critical, "#8E0E1F"),
+    (Severity::High, "#D55E00"),
+    (Severity::Medium, "#E6B400"),
+    (Severity::Low, "#56B4E9"),
 ];
 
 const OTHER_COLOUR: &str = "#777777";
 const WIDTH: f64 = 960.0;
 const FONT: &str = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif";
 
-fn colour_of(table: &[(&'static str, &'static str)], key: &str) -> &'static str {
-    table
-        .iter()
-        .find(|(name, _)| *name == key)
-        .map_or(OTHER_COLOUR, |(_, colour)| colour)
-}
-
-/// The colour of a severity (grey for an unknown one).
+/// The colour of a severity named by its id (grey for an unknown one).
 pub fn severity_colour(severity: &str) -> &'static str {
-    colour_of(&SEVERITY_COLOURS, severity)
+    Severity::from_id(severity)
+        .and_then(|severity| {
+            SEVERITY_COLOURS
+                .iter()
+                .find(|(known, _)| *known == severity)
+        })
+        .map_or(OTHER_COLOUR, |(_, colour)| colour)
 }
 
 /// A round upper bound for an axis and its tick step: 1, 2 or 5 times a power of ten,
@@ -381,7 +382,12 @@ pub fn findings_by_rule_chart(figure: &Figure, month_label: &str) -> String {
         height,
         &format!("Findings by rule and severity in {month_label}"),
     );
-    legend(&mut out, left, 6.0, &SEVERITY_COLOURS);
+    legend(
+        &mut out,
+        left,
+        6.0,
+        &SEVERITY_COLOURS.map(|(severity, colour)| (severity.as_str(), colour)),
+    );
     out.push_str("<g class=\"marks\">");
     for row in 0..rows {
         let rule = figure.text(row, "rule").unwrap_or("—");
@@ -438,6 +444,14 @@ pub fn findings_by_rule_chart(figure: &Figure, month_label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_severity_has_its_colour_in_order() {
+        let order: Vec<Severity> = SEVERITY_COLOURS.iter().map(|(s, _)| *s).collect();
+        assert_eq!(order, Severity::ALL);
+        assert_eq!(severity_colour("critical"), "#8E0E1F");
+        assert_eq!(severity_colour("Critical"), OTHER_COLOUR);
+    }
 
     #[test]
     fn axes_are_round() {
