@@ -15,21 +15,35 @@
 //! keeps the paths that held one in [`BrokerRecord::token_paths`] and its kept values
 //! have them redacted; a token in any other line (ignored or rejected) becomes a
 //! [`TokenLeak`]. No token value is kept anywhere.
+//!
+//! Memory ([`crate::limits`]): content up to [`WHOLE_CONTENT_LIMIT`] (64 MiB) is read
+//! whole; larger content (a large file, a gzip stream that inflates past it, a gzip
+//! bomb) is read line by line, a line longer than [`MAX_RECORD_BYTES`] being a reject
+//! skipped without being held, until the inflation limit ends it. `awslogs.data` is
+//! decoded within [`MAX_SUBSCRIPTION_PAYLOAD_BYTES`], and no JSON text is parsed whose
+//! values could take more than [`MAX_PARSED_JSON_BYTES`].
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::input_files::{InputContent, ReadBuffers, SkippedFile, content_from_bytes, open_input};
+use crate::cloudtrail::CountingReader;
+use crate::input_files::{
+    InputContent, ReadBuffers, SkippedFile, content_from_bytes, content_stream, open_input,
+};
+use crate::limits::{
+    InputLimits, MAX_LEAK_PATHS, MAX_LEAKS_PER_FILE, MAX_PARSED_JSON_BYTES, MAX_RECORD_BYTES,
+    MAX_REJECTS_PER_FILE, MAX_SUBSCRIPTION_PAYLOAD_BYTES, human_bytes, json_too_costly,
+};
 use crate::reject::{InputKind, Location, Reject};
 use crate::session_event::type_name;
-use crate::text_encoding::{TextEncoding, decode_text};
+use crate::text_encoding::{TextEncoding, TextReader, decode_text};
 use crate::time::{EpochMillis, parse_rfc3339_millis};
+use crate::token_leak::{LineSecrets, text_token_names, token_paths_except, token_paths_redacted};
 pub use crate::token_leak::{TokenLeak, token_paths};
-use crate::token_leak::{redact_tokens, text_token_names, token_paths_except};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -84,6 +98,26 @@ pub struct BrokerRead {
     pub leaks: Vec<TokenLeak>,
     /// Files in the walked folders that were not read, with why.
     pub skipped_files: Vec<SkippedFile>,
+    /// The caps on what one file keeps, for the file being read.
+    file: FileBudget,
+}
+
+/// What the file being read has kept, against [`MAX_REJECTS_PER_FILE`] and
+/// [`MAX_LEAKS_PER_FILE`], and what stands for the rest.
+#[derive(Debug, Default, Clone)]
+struct FileBudget {
+    rejects_at_start: usize,
+    leaks_at_start: usize,
+    /// Where the first reject not kept was, and how many were not kept.
+    more_rejects: Option<(Location, u64)>,
+    /// The leak standing for the leaks not kept.
+    more_leaks: Option<TokenLeak>,
+    /// What the file's `awslogs.data` payloads may inflate to together (as much as the
+    /// file itself may: [`InputLimits::inflated_limit`] of its stored size), and what
+    /// they have, so payloads that compress twice (a gzipped file of repeated
+    /// payloads) cost no more than one gzip bomb.
+    nested_limit: u64,
+    nested_inflated: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +152,42 @@ impl BrokerRead {
         self.skipped_files.extend(other.skipped_files);
     }
 
+    /// Starts the per-file caps, for a file of `stored` bytes as stored.
+    fn begin_file(&mut self, stored: Option<u64>) {
+        self.file = FileBudget {
+            rejects_at_start: self.rejects.len(),
+            leaks_at_start: self.leaks.len(),
+            nested_limit: InputLimits::default().inflated_limit(stored),
+            ..FileBudget::default()
+        };
+    }
+
+    /// Ends the per-file caps: one reject (one leak) for what was not kept.
+    fn end_file(&mut self) {
+        let budget = std::mem::take(&mut self.file);
+        if let Some((location, count)) = budget.more_rejects {
+            self.rejects.push(Reject::new(
+                InputKind::BrokerLog,
+                location,
+                format!(
+                    "{count} more lines of this file from here on were rejected (only the first {MAX_REJECTS_PER_FILE} rejects of a file are listed)"
+                ),
+            ));
+        }
+        self.leaks.extend(budget.more_leaks);
+    }
+
     fn reject(&mut self, at: &Context, reason: impl Into<String>) {
+        if self.rejects.len() - self.file.rejects_at_start.min(self.rejects.len())
+            >= MAX_REJECTS_PER_FILE
+        {
+            self.stats.rejected += 1;
+            self.file
+                .more_rejects
+                .get_or_insert_with(|| (at.location.clone(), 0))
+                .1 += 1;
+            return;
+        }
         let mut reason = reason.into();
         if let Some(note) = at.encoding.offset_note() {
             reason.push_str(note);
@@ -137,18 +206,25 @@ impl BrokerRead {
         if token_paths.is_empty() {
             return;
         }
+        let secrets = LineSecrets::of_objects(fields);
         let text = |key: &str| {
             fields
                 .iter()
                 .find_map(|f| f.get(key).and_then(Value::as_str))
                 .filter(|s| !s.trim().is_empty())
-                .map(|s| redact_tokens(s).into_owned())
+                .map(|s| secrets.redact(s).into_owned())
         };
+        let mut token_paths: Vec<String> = token_paths
+            .into_iter()
+            .map(|p| secrets.redact(&p).into_owned())
+            .collect();
+        token_paths.sort();
+        token_paths.dedup();
         let ts = fields
             .iter()
             .find_map(|f| f.get("ts").and_then(Value::as_str))
             .and_then(parse_rfc3339_millis);
-        self.leaks.push(TokenLeak {
+        let leak = TokenLeak {
             source_file: at.location.file.clone(),
             line: at.location.line.unwrap_or(0),
             byte_offset: at.location.byte_offset.unwrap_or(0),
@@ -160,7 +236,25 @@ impl BrokerRead {
             region: text("region"),
             target: text("target"),
             token_paths,
-        });
+        };
+        if self.leaks.len() - self.file.leaks_at_start.min(self.leaks.len()) < MAX_LEAKS_PER_FILE {
+            self.leaks.push(leak);
+            return;
+        }
+        // Past the cap one leak, at the first line not kept, stands for the rest.
+        match &mut self.file.more_leaks {
+            None => self.file.more_leaks = Some(leak),
+            Some(standing) => {
+                for path in leak.token_paths {
+                    if standing.token_paths.len() >= MAX_LEAK_PATHS {
+                        break;
+                    }
+                    if let Err(at) = standing.token_paths.binary_search(&path) {
+                        standing.token_paths.insert(at, path);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -175,26 +269,156 @@ struct Context {
     request_id: Option<String>,
 }
 
+/// Broker log content up to this size is read whole (a pretty-printed subscription
+/// payload spanning lines is recognised then); larger content is read line by line.
+pub const WHOLE_CONTENT_LIMIT: u64 = 16 << 20;
+
 /// Reads one broker log file in any wrapper.
 pub fn read_broker_log_file(path: &Path, out: &mut BrokerRead) {
     let name = path.display().to_string();
     out.stats.files += 1;
-    let mut content = Vec::new();
-    let read = open_input(path).and_then(|mut reader| reader.read_to_end(&mut content));
-    read_broker_log_read(content, read.map(drop), &name, out);
+    out.begin_file(std::fs::metadata(path).ok().map(|m| m.len()));
+    match open_input(path) {
+        Ok(reader) => read_stream(reader, &name, out),
+        Err(err) => read_broker_log_read(Vec::new(), Err(err), &name, out),
+    }
+    out.end_file();
 }
 
 /// Reads one broker log object already in memory (an S3 object, gzipped or not);
 /// `name` (its URL) labels rejects.
 pub fn read_broker_log_object(name: &str, bytes: Vec<u8>, out: &mut BrokerRead) {
     out.stats.files += 1;
+    out.begin_file(Some(bytes.len() as u64));
     let mut buffers = ReadBuffers::default();
     match content_from_bytes(bytes, &mut buffers) {
-        InputContent::Whole(whole) => read_broker_log(whole, name, out),
-        InputContent::Stream(mut stream) => {
-            let mut content = Vec::new();
-            let read = stream.read_to_end(&mut content).map(drop);
-            read_broker_log_read(content, read, name, out);
+        InputContent::Whole(whole) => read_content(whole, name, out),
+        InputContent::Stream(stream) => read_stream(stream, name, out),
+    }
+    out.end_file();
+}
+
+/// Reads one broker log object as it downloads (an S3 object too large to hold whole):
+/// `compressed` is its size as stored, when known, for the inflation limit.
+pub fn read_broker_log_object_stream(
+    name: &str,
+    reader: impl Read + Send + 'static,
+    compressed: Option<u64>,
+    limits: &InputLimits,
+    out: &mut BrokerRead,
+) {
+    out.stats.files += 1;
+    out.begin_file(compressed);
+    match content_stream(reader, compressed, limits) {
+        Ok(stream) => read_stream(stream, name, out),
+        Err(err) => read_broker_log_read(Vec::new(), Err(err), name, out),
+    }
+    out.end_file();
+}
+
+/// Reads content of any size: whole when it is at most [`WHOLE_CONTENT_LIMIT`], else
+/// line by line.
+fn read_stream(mut reader: impl Read, name: &str, out: &mut BrokerRead) {
+    let mut head = Vec::new();
+    let read = (&mut reader)
+        .take(WHOLE_CONTENT_LIMIT + 1)
+        .read_to_end(&mut head);
+    if read.is_err() || head.len() as u64 <= WHOLE_CONTENT_LIMIT {
+        read_broker_log_read(head, read.map(drop), name, out);
+        return;
+    }
+    read_lines(std::io::Cursor::new(head).chain(reader), name, out);
+}
+
+/// Reads content line by line, holding one line (at most [`MAX_RECORD_BYTES`]) at a
+/// time; a read error (a truncated stream, the inflation limit) ends it with a reject
+/// at the start of the line it cut.
+fn read_lines(reader: impl Read, name: &str, out: &mut BrokerRead) {
+    let mut counting = CountingReader {
+        inner: reader,
+        bytes: 0,
+    };
+    {
+        let text = TextReader::new(&mut counting);
+        let encoding = text.encoding();
+        let bias = encoding.offset_bias();
+        let mut text = std::io::BufReader::with_capacity(1 << 20, text);
+        let mut line = Vec::new();
+        let (mut number, mut offset) = (0u64, 0u64);
+        loop {
+            let at = Context {
+                location: Location::at(name, number + 1, offset + bias),
+                encoding,
+                ts: None,
+                request_id: None,
+            };
+            match read_line_within(&mut text, &mut line, MAX_RECORD_BYTES) {
+                Err(err) => {
+                    out.reject(
+                        &at,
+                        format!("file could not be read past this point: {err}"),
+                    );
+                    break;
+                }
+                Ok((0, _, _)) => break,
+                Ok((consumed, oversized, ends_line)) => {
+                    number += 1;
+                    offset += consumed;
+                    if oversized {
+                        out.stats.messages += 1;
+                        out.reject(
+                            &at,
+                            format!(
+                                "line of {} bytes is larger than the {} limit",
+                                consumed - u64::from(ends_line),
+                                human_bytes(MAX_RECORD_BYTES as u64)
+                            ),
+                        );
+                        continue;
+                    }
+                    let raw = line.strip_suffix(b"\n").unwrap_or(&line);
+                    read_line(raw, at, out);
+                }
+            }
+        }
+    }
+    out.stats.bytes += counting.bytes;
+}
+
+/// Reads one line (up to and including `\n`, or to the end) into `line`, keeping at
+/// most `limit` bytes of it: (bytes consumed, whether the line was longer than `limit`
+/// and so not kept, whether it ended with `\n`). (0, false, false) at the end.
+fn read_line_within(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<(u64, bool, bool)> {
+    line.clear();
+    let (mut consumed, mut oversized) = (0u64, false);
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        if available.is_empty() {
+            return Ok((consumed, oversized, false));
+        }
+        let (take, done) = match memchr::memchr(b'\n', available) {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if !oversized && line.len() + take > limit + usize::from(done) {
+            oversized = true;
+            line.clear();
+        }
+        if !oversized {
+            line.extend_from_slice(&available[..take]);
+        }
+        reader.consume(take);
+        consumed += take as u64;
+        if done {
+            return Ok((consumed, oversized, true));
         }
     }
 }
@@ -208,7 +432,7 @@ fn read_broker_log_read(
     out: &mut BrokerRead,
 ) {
     let Err(err) = read else {
-        read_broker_log(&content, name, out);
+        read_content(&content, name, out);
         return;
     };
     out.stats.bytes += content.len() as u64;
@@ -234,6 +458,12 @@ fn read_broker_log_read(
 /// Reads broker log content (decompressed, in any [`TextEncoding`]); `name` labels
 /// rejects.
 pub fn read_broker_log(content: &[u8], name: &str, out: &mut BrokerRead) {
+    out.begin_file(Some(content.len() as u64));
+    read_content(content, name, out);
+    out.end_file();
+}
+
+fn read_content(content: &[u8], name: &str, out: &mut BrokerRead) {
     out.stats.bytes += content.len() as u64;
     let decoded = decode_text(content);
     let text = decoded.text.as_ref();
@@ -270,6 +500,7 @@ fn read_broker_text(text: &[u8], encoding: TextEncoding, name: &str, out: &mut B
     let trimmed = text.trim_ascii();
     if trimmed.starts_with(b"{")
         && memchr::memchr(b'\n', trimmed).is_some()
+        && json_too_costly(trimmed, MAX_PARSED_JSON_BYTES).is_none()
         && let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(trimmed)
         && is_subscription(&object)
     {
@@ -278,24 +509,29 @@ fn read_broker_text(text: &[u8], encoding: TextEncoding, name: &str, out: &mut B
     }
     let mut offset = 0usize;
     for (index, raw_line) in text.split(|&b| b == b'\n').enumerate() {
-        let mut at = context(index as u64 + 1, offset as u64);
+        let at = context(index as u64 + 1, offset as u64);
         offset += raw_line.len() + 1;
-        let line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
-        if line.trim_ascii().is_empty() {
-            continue;
+        read_line(raw_line, at, out);
+    }
+}
+
+/// One line (without its `\n`): an export line's timestamp, then its message.
+fn read_line(raw_line: &[u8], mut at: Context, out: &mut BrokerRead) {
+    let line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
+    if line.trim_ascii().is_empty() {
+        return;
+    }
+    match std::str::from_utf8(line) {
+        Ok(text) => {
+            let (stamp, message) = split_export_timestamp(text);
+            at.ts = stamp;
+            read_message(message, &at, out);
         }
-        match std::str::from_utf8(line) {
-            Ok(text) => {
-                let (stamp, message) = split_export_timestamp(text);
-                at.ts = stamp;
-                read_message(message, &at, out);
-            }
-            Err(_) => {
-                out.stats.messages += 1;
-                out.reject(&at, "line is not valid UTF-8");
-                let lossy = String::from_utf8_lossy(line);
-                out.leak(&at, &[], text_token_names(&lossy));
-            }
+        Err(_) => {
+            out.stats.messages += 1;
+            out.reject(&at, "line is not valid UTF-8");
+            let lossy = String::from_utf8_lossy(line);
+            out.leak(&at, &[], text_token_names(&lossy));
         }
     }
 }
@@ -329,6 +565,16 @@ fn read_message(text: &str, at: &Context, out: &mut BrokerRead) {
     if !text.starts_with('{') {
         out.stats.messages += 1;
         out.stats.ignored += 1;
+        out.leak(at, &[], text_token_names(text));
+        return;
+    }
+    if let Some(reason) = json_too_costly(text.as_bytes(), MAX_PARSED_JSON_BYTES) {
+        out.stats.messages += 1;
+        if text.contains("\"v\"") {
+            out.reject(at, format!("broker record not read: {reason}"));
+        } else {
+            out.stats.ignored += 1;
+        }
         out.leak(at, &[], text_token_names(text));
         return;
     }
@@ -376,7 +622,9 @@ fn read_record(
     at: &Context,
     out: &mut BrokerRead,
 ) {
-    match broker_record_from_object(object) {
+    let fields: Vec<&Map<String, Value>> = std::iter::once(object).chain(wrapper).collect();
+    let secrets = LineSecrets::of_objects(&fields);
+    match record_from_object(object, &secrets) {
         Ok(mut record) => {
             if !outer_paths.is_empty() {
                 record.token_paths.extend(outer_paths.iter().cloned());
@@ -388,7 +636,6 @@ fn read_record(
         }
         Err(reason) => {
             out.reject(at, reason);
-            let fields: Vec<&Map<String, Value>> = std::iter::once(object).chain(wrapper).collect();
             out.leak(at, &fields, line_paths(object, wrapper, outer_paths));
         }
     }
@@ -439,17 +686,26 @@ fn read_lambda_line(
         .find_map(|key| line.get(*key).and_then(Value::as_str))
         .and_then(parse_rfc3339_millis);
     at.ts = line_time.or(at.ts);
+    let secrets = LineSecrets::of_objects(&[line]);
     at.request_id = line
         .get("requestId")
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
-        .map(|s| redact_tokens(s).into_owned());
+        .map(|s| secrets.redact(s).into_owned());
     // Tokens in the line outside its message.
     let outer_paths = token_paths_except(line, "message");
     let parsed;
     let inner = match message {
         Value::Object(inner) => Some(inner),
         Value::String(text) if text.trim_start().starts_with('{') => {
+            if let Some(reason) = json_too_costly(text.as_bytes(), MAX_PARSED_JSON_BYTES) {
+                out.reject(
+                    &at,
+                    format!("the Lambda log line's message is not read: {reason}"),
+                );
+                out.leak(&at, &[line], token_paths(line));
+                return;
+            }
             match serde_json::from_str::<Value>(text.trim()) {
                 Ok(Value::Object(inner)) => {
                     parsed = inner;
@@ -498,7 +754,15 @@ fn read_subscription(object: &Map<String, Value>, at: &Context, out: &mut Broker
             out.reject(at, "awslogs.data is missing or not a string");
             return;
         };
-        match decode_awslogs_data(data) {
+        let (nested_limit, room) = (
+            out.file.nested_limit,
+            out.file
+                .nested_limit
+                .saturating_sub(out.file.nested_inflated),
+        );
+        let (decoded_payload, inflated) = decode_awslogs_data(data, room, nested_limit);
+        out.file.nested_inflated += inflated;
+        match decoded_payload {
             Ok(Value::Object(inner)) => {
                 decoded = inner;
                 &decoded
@@ -550,20 +814,75 @@ fn read_subscription(object: &Map<String, Value>, at: &Context, out: &mut Broker
     }
 }
 
-fn decode_awslogs_data(data: &str) -> Result<Value, String> {
+/// Decodes `awslogs.data` (base64 of gzip of JSON) within
+/// [`MAX_SUBSCRIPTION_PAYLOAD_BYTES`]: the base64 text can be no longer than a gzip of
+/// that much, the inflated JSON no larger, and its values can take no more than twice
+/// that once parsed; and within `room`, what the file's payloads may still inflate to
+/// of the `nested_limit` they may together. Also gives the bytes inflated.
+fn decode_awslogs_data(data: &str, room: u64, nested_limit: u64) -> (Result<Value, String>, u64) {
+    let mut inflated = 0;
+    let value = decode_awslogs_data_within(data, room, nested_limit, &mut inflated);
+    (value, inflated)
+}
+
+fn decode_awslogs_data_within(
+    data: &str,
+    room: u64,
+    nested_limit: u64,
+    inflated: &mut u64,
+) -> Result<Value, String> {
+    let limit = MAX_SUBSCRIPTION_PAYLOAD_BYTES;
+    let data = data.trim();
+    // Deflate never grows data by more than 5 bytes per 16 KiB block, gzip adds 18.
+    let max_compressed = limit + limit / 1024 + 64;
+    if data.len() as u64 > max_compressed.div_ceil(3) * 4 {
+        return Err(format!(
+            "awslogs.data of {} bytes is larger than a subscription payload can be (the {} limit)",
+            data.len(),
+            human_bytes(limit)
+        ));
+    }
     let compressed = base64::engine::general_purpose::STANDARD
-        .decode(data.trim())
+        .decode(data)
         .map_err(|e| format!("awslogs.data is not base64: {e}"))?;
     let mut json = Vec::new();
-    flate2::read::MultiGzDecoder::new(compressed.as_slice())
-        .read_to_end(&mut json)
-        .map_err(|e| format!("awslogs.data is not gzip: {e}"))?;
+    let read = flate2::read::MultiGzDecoder::new(compressed.as_slice())
+        .take(limit.min(room) + 1)
+        .read_to_end(&mut json);
+    *inflated = json.len() as u64;
+    read.map_err(|e| format!("awslogs.data is not gzip: {e}"))?;
+    drop(compressed);
+    if json.len() as u64 > room && room < limit {
+        return Err(format!(
+            "awslogs.data not read: the subscription payloads of this file together inflate past the {} they may (as much as the file itself: 256 times its stored size, at least 64 MiB; a gzip bomb?)",
+            human_bytes(nested_limit)
+        ));
+    }
+    if json.len() as u64 > limit {
+        return Err(format!(
+            "awslogs.data inflates past the {} limit for a subscription payload: not read (a gzip bomb?)",
+            human_bytes(limit)
+        ));
+    }
+    if let Some(reason) = json_too_costly(&json, 2 * limit) {
+        return Err(format!("awslogs.data not read: {reason}"));
+    }
     serde_json::from_slice(&json).map_err(|e| format!("awslogs.data is not JSON: {e}"))
 }
 
 /// Validates a version 1 record. The error names the field and never its value. Kept
-/// strings have any token in them replaced by `REDACTED`.
+/// strings have any token in them, and any copy of a token value the record holds
+/// elsewhere, replaced by `REDACTED`.
 pub fn broker_record_from_object(object: &Map<String, Value>) -> Result<BrokerRecord, String> {
+    record_from_object(object, &LineSecrets::of_objects(&[object]))
+}
+
+/// [`broker_record_from_object`], redacting the token values of the whole line
+/// (`secrets`: the record and the Lambda log line around it).
+fn record_from_object(
+    object: &Map<String, Value>,
+    secrets: &LineSecrets,
+) -> Result<BrokerRecord, String> {
     match object.get("v") {
         Some(Value::Number(n)) if n.as_u64() == Some(1) => {}
         Some(Value::Number(_)) => return Err("unsupported broker log version (v is not 1)".into()),
@@ -578,7 +897,7 @@ pub fn broker_record_from_object(object: &Map<String, Value>) -> Result<BrokerRe
     let text = |key: &str| -> Result<Option<String>, String> {
         match object.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(redact_tokens(s).into_owned())),
+            Some(Value::String(s)) => Ok(Some(secrets.redact(s).into_owned())),
             Some(other) => Err(format!(
                 "{key} is {} where a string was expected",
                 type_name(other)
@@ -625,7 +944,7 @@ pub fn broker_record_from_object(object: &Map<String, Value>) -> Result<BrokerRe
         ssm_request_id: identifier("ssm_request_id")?,
         reason: text("reason")?,
         source_ip: text("source_ip")?,
-        token_paths: token_paths(object),
+        token_paths: token_paths_redacted(object, secrets),
     };
     if outcome == BrokerOutcome::Started {
         if record.session_id.is_none() && record.ssm_request_id.is_none() {
@@ -908,6 +1227,49 @@ mod tests {
             out.records[0].reason.as_deref(),
             Some("resp={'SessionId': 'broker-0a', 'TokenValue': 'REDACTED'}")
         );
+        assert!(!everything_kept(&out).contains("S3CR3T"));
+    }
+
+    #[test]
+    fn a_token_value_repeated_elsewhere_in_a_line_is_redacted_there_too() {
+        let mut record: Map<String, Value> = serde_json::from_str(RECORD).unwrap();
+        record.insert("TokenValue".into(), "AAEAAS3CR3T-repeated".into());
+        record.insert(
+            "reason".into(),
+            "handed AAEAAS3CR3T-repeated to the plugin".into(),
+        );
+        record.insert(
+            "note?token=AAEAAS3CR3T-key".into(),
+            "token=AAEAAS3CR3T-key".into(),
+        );
+        let out = read(&Value::Object(record.clone()).to_string());
+        assert_eq!(out.records.len(), 1, "{:?}", out.rejects);
+        assert_eq!(
+            out.records[0].reason.as_deref(),
+            Some("handed REDACTED to the plugin")
+        );
+        assert_eq!(
+            out.records[0].token_paths,
+            ["TokenValue", "note?token=REDACTED"]
+        );
+        assert!(!everything_kept(&out).contains("S3CR3T"));
+        // The same record rejected (no target): its leak keeps no copy either.
+        let mut rejected = record.clone();
+        rejected.remove("target");
+        rejected.insert("session_id".into(), "s-AAEAAS3CR3T-repeated".into());
+        let out = read(&Value::Object(rejected).to_string());
+        assert_eq!((out.records.len(), out.rejects.len()), (0, 1));
+        assert_eq!(out.leaks[0].session_id.as_deref(), Some("s-REDACTED"));
+        assert!(!everything_kept(&out).contains("S3CR3T"));
+        // A Lambda JSON line holding the token beside its message.
+        let mut inner: Map<String, Value> = serde_json::from_str(RECORD).unwrap();
+        inner.insert("reason".into(), "sent AAEAAS3CR3T-outer".into());
+        let line = serde_json::json!({"time": "2026-02-01T09:15:02.500Z", "type": "app",
+            "requestId": "r-AAEAAS3CR3T-outer", "resp": {"TokenValue": "AAEAAS3CR3T-outer"},
+            "message": inner});
+        let out = read(&line.to_string());
+        assert_eq!(out.records.len(), 1, "{:?}", out.rejects);
+        assert_eq!(out.records[0].reason.as_deref(), Some("sent REDACTED"));
         assert!(!everything_kept(&out).contains("S3CR3T"));
     }
 

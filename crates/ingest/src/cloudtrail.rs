@@ -17,9 +17,10 @@ use serde_json::{Map, Value};
 
 use crate::input_files::{
     EVENT_HISTORY_CSV_REASON, InputContent, ReadBuffers, SkippedFile, content_from_bytes,
-    is_event_history_csv, open_content,
+    content_stream, is_event_history_csv, open_content,
 };
 use crate::json_split::{Container, Piece, split_records};
+use crate::limits::{InputLimits, MAX_PARSED_JSON_BYTES, MAX_REJECTS_PER_FILE, json_too_costly};
 use crate::reject::{InputKind, Location, Reject};
 use crate::session_event::{SessionEvent, is_session_record, session_event_from_record, type_name};
 use crate::text_encoding::{TextReader, UTF8_BOM};
@@ -150,6 +151,25 @@ pub fn read_cloudtrail_object(
     read_cloudtrail_content(content_from_bytes(bytes, buffers), name, out);
 }
 
+/// Reads one CloudTrail object as it downloads (an S3 object too large to hold whole):
+/// `compressed` is its size as stored, when known, for the inflation limit.
+pub fn read_cloudtrail_object_stream(
+    name: &str,
+    reader: impl std::io::Read + Send + 'static,
+    compressed: Option<u64>,
+    limits: &InputLimits,
+    out: &mut CloudTrailRead,
+) {
+    out.stats.files += 1;
+    match content_stream(reader, compressed, limits) {
+        Ok(content) => read_cloudtrail(content, name, out),
+        Err(err) => out.reject(
+            Location::file(name),
+            format!("object could not be read: {err}"),
+        ),
+    }
+}
+
 fn read_cloudtrail_content(content: InputContent<'_>, name: &str, out: &mut CloudTrailRead) {
     match content {
         InputContent::Whole(content) => {
@@ -189,12 +209,22 @@ pub fn read_cloudtrail(reader: impl std::io::Read, name: &str, out: &mut CloudTr
     let encoding = text.encoding();
     let bias = encoding.offset_bias();
     let note = encoding.offset_note();
-    let reject = |out: &mut CloudTrailRead, line: u64, offset: u64, reason: String| {
+    // Rejects past MAX_REJECTS_PER_FILE are counted, and one reject says how many.
+    let mut kept = 0usize;
+    let mut more: Option<(Location, u64)> = None;
+    let mut reject = |out: &mut CloudTrailRead, line: u64, offset: u64, reason: String| {
+        let location = Location::at(name, line, offset + bias);
+        if kept >= MAX_REJECTS_PER_FILE {
+            out.stats.rejected += 1;
+            more.get_or_insert((location, 0)).1 += 1;
+            return;
+        }
+        kept += 1;
         let reason = match note {
             Some(note) => reason + note,
             None => reason,
         };
-        out.reject(Location::at(name, line, offset + bias), reason);
+        out.reject(location, reason);
     };
     split_records(text, |piece| match piece {
         Piece::Error {
@@ -224,6 +254,15 @@ pub fn read_cloudtrail(reader: impl std::io::Read, name: &str, out: &mut CloudTr
         }
     });
     out.stats.bytes += counting.bytes;
+    if let Some((location, count)) = more {
+        out.rejects.push(Reject::new(
+            InputKind::Cloudtrail,
+            location,
+            format!(
+                "{count} more records of this file from here on could not be read (only the first {MAX_REJECTS_PER_FILE} rejects of a file are listed)"
+            ),
+        ));
+    }
 }
 
 /// Parses one candidate record: a CloudTrail record, an EventBridge envelope or a
@@ -233,6 +272,9 @@ fn read_record(
     container: Container,
     markers: &Markers,
 ) -> Result<Option<SessionEvent>, String> {
+    if let Some(reason) = json_too_costly(bytes, MAX_PARSED_JSON_BYTES) {
+        return Err(reason);
+    }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
     let Value::Object(object) = value else {
         return Err(format!(
@@ -302,6 +344,9 @@ fn read_lookup_event(
     if !markers.may_hold_session_event(text.as_bytes()) {
         return Ok(None);
     }
+    if let Some(reason) = json_too_costly(text.as_bytes(), MAX_PARSED_JSON_BYTES) {
+        return Err(format!("CloudTrailEvent: {reason}"));
+    }
     let record: Value = serde_json::from_str(text)
         .map_err(|e| format!("CloudTrailEvent is not valid JSON: {e}"))?;
     match record {
@@ -315,9 +360,10 @@ fn read_lookup_event(
     }
 }
 
-struct CountingReader<R> {
-    inner: R,
-    bytes: u64,
+/// Counts the bytes read through it.
+pub(crate) struct CountingReader<R> {
+    pub(crate) inner: R,
+    pub(crate) bytes: u64,
 }
 
 impl<R: std::io::Read> std::io::Read for CountingReader<R> {

@@ -8,7 +8,12 @@
 //! CloudTrail-Insight files are skipped (counted, not named): their keys sit under a
 //! `CloudTrail-Digest/` or `CloudTrail-Insight/` folder and their names carry the same
 //! marker. Symlinked folders are followed once (a loop is reported, not walked forever).
-//! Compression is detected from the content (gzip magic), not the name.
+//! Compression is detected from the content (gzip magic), not the name. S3 listings
+//! select keys by the same rule ([`has_input_extension`], [`skipped_key_reason`]).
+//!
+//! Gzip content is inflated within [`InputLimits`](crate::limits::InputLimits): small
+//! files whole, everything else as a stream that fails past the inflation limit
+//! ([`InflateLimit`]), so a gzip bomb costs a bounded read and a reject.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -19,6 +24,7 @@ use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
 use crate::IngestError;
+use crate::limits::{InflateLimit, InputLimits};
 
 /// What walking the inputs found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -39,7 +45,35 @@ pub struct SkippedFile {
     pub reason: String,
 }
 
-const EXTENSIONS: [&str; 4] = ["json", "jsonl", "log", "gz"];
+/// The extensions of the files a folder walk (or an S3 prefix listing) reads, in any
+/// case: the one definition of what an input file is named.
+pub const INPUT_EXTENSIONS: [&str; 4] = ["json", "jsonl", "log", "gz"];
+
+/// Whether a file or key name (its last `/` segment) ends in one of
+/// [`INPUT_EXTENSIONS`], in any case.
+pub fn has_input_extension(name: &str) -> bool {
+    let name = name.rsplit('/').next().unwrap_or(name);
+    name.rsplit_once('.').is_some_and(|(stem, extension)| {
+        !stem.is_empty()
+            && INPUT_EXTENSIONS
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(extension))
+    })
+}
+
+/// Why a file or key without an input extension is not read (its extension).
+pub fn skipped_key_reason(name: &str) -> String {
+    let name = name.rsplit('/').next().unwrap_or(name);
+    let what = match name.rsplit_once('.') {
+        Some((stem, extension)) if !stem.is_empty() => {
+            format!("its extension .{extension} is not one read")
+        }
+        _ => "it has no extension".to_string(),
+    };
+    format!(
+        "not read: {what} (folders are walked for .json, .jsonl, .log and .gz files; name a file itself to read it whatever its name)"
+    )
+}
 
 /// Why a CloudTrail console "Event history" CSV download is not read.
 pub const EVENT_HISTORY_CSV_REASON: &str = "a CloudTrail console Event history CSV download: it lacks the fields sessiontrail needs (requestParameters, responseElements, userIdentity.sessionContext.sessionIssuer); use the JSON output of `aws cloudtrail lookup-events` instead";
@@ -83,13 +117,7 @@ fn skip_reason(path: &Path) -> String {
             return EVENT_HISTORY_CSV_REASON.to_string();
         }
     }
-    let what = match extension {
-        Some(e) => format!("its extension .{e} is not one read"),
-        None => "it has no extension".to_string(),
-    };
-    format!(
-        "not read: {what} (folders are walked for .json, .jsonl, .log and .gz files; name a file itself to read it whatever its name)"
-    )
+    skipped_key_reason(&path.file_name().unwrap_or_default().to_string_lossy())
 }
 
 /// Lists the files under `paths`. A path that does not exist is an error (a typo
@@ -176,9 +204,9 @@ fn walk(dir: &Path, visited: &mut HashSet<PathBuf>, found: &mut InputFiles, sele
             Ok(false) if select == Select::Everything => found.files.push(path),
             Ok(false) => {
                 let wanted = path
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)));
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(has_input_extension);
                 if !wanted {
                     found.skipped_files.push(SkippedFile {
                         reason: skip_reason(&path),
@@ -210,10 +238,10 @@ pub fn is_digest_or_insight(path: &Path) -> bool {
 
 /// Gzip files up to this compressed size are inflated whole with libdeflate (about
 /// twice as fast as streaming); larger ones are streamed.
-const WHOLE_FILE_COMPRESSED_LIMIT: u64 = 32 << 20;
+pub const WHOLE_FILE_COMPRESSED_LIMIT: u64 = 32 << 20;
 /// ... provided their content is at most this large (gzip's ISIZE field), which bounds
 /// the memory a reading thread holds.
-const WHOLE_FILE_INFLATED_LIMIT: usize = 64 << 20;
+pub const WHOLE_FILE_INFLATED_LIMIT: usize = 64 << 20;
 
 /// A file's content: whole in memory (files up to [`WHOLE_FILE_COMPRESSED_LIMIT`]), or a
 /// stream (larger files, and gzip streams that are damaged or have several members).
@@ -246,17 +274,11 @@ pub fn open_content<'a>(path: &Path, buffers: &'a mut ReadBuffers) -> io::Result
     let mut file = File::open(path)?;
     let length = file.metadata()?.len();
     if length > WHOLE_FILE_COMPRESSED_LIMIT {
-        let mut file = BufReader::with_capacity(256 << 10, file);
-        let magic = {
-            use std::io::BufRead;
-            let head = file.fill_buf()?;
-            head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b
-        };
-        return Ok(InputContent::Stream(if magic {
-            Box::new(MultiGzDecoder::new(file))
-        } else {
-            Box::new(file)
-        }));
+        return Ok(InputContent::Stream(content_stream(
+            file,
+            Some(length),
+            &InputLimits::default(),
+        )?));
     }
     buffers.compressed.clear();
     buffers.compressed.reserve(length as usize);
@@ -275,6 +297,39 @@ pub fn content_from_bytes(bytes: Vec<u8>, buffers: &mut ReadBuffers) -> InputCon
     content_of_buffer(buffers)
 }
 
+/// The content of a stream of `compressed` bytes (an S3 object too large to hold, as it
+/// downloads; a large file): gunzipped when it starts with the gzip magic bytes, and
+/// then failing past [`InputLimits::inflated_limit`].
+pub fn content_stream(
+    mut reader: impl Read + Send + 'static,
+    compressed: Option<u64>,
+    limits: &InputLimits,
+) -> io::Result<Box<dyn Read + Send>> {
+    // The first two bytes, however the reader hands them out (a network chunk of one).
+    let mut head = [0u8; 2];
+    let mut len = 0;
+    while len < head.len() {
+        match reader.read(&mut head[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    let magic = len == 2 && head == [0x1f, 0x8b];
+    let whole = io::Cursor::new(head[..len].to_vec()).chain(reader);
+    Ok(if magic {
+        // MultiGzDecoder buffers its input itself.
+        Box::new(InflateLimit::new(
+            MultiGzDecoder::new(whole),
+            limits.inflated_limit(compressed),
+            compressed,
+        ))
+    } else {
+        Box::new(BufReader::with_capacity(256 << 10, whole))
+    })
+}
+
 fn content_of_buffer(buffers: &mut ReadBuffers) -> InputContent<'_> {
     let ReadBuffers {
         compressed,
@@ -288,11 +343,16 @@ fn content_of_buffer(buffers: &mut ReadBuffers) -> InputContent<'_> {
     {
         InputContent::Whole(content)
     } else {
-        // Several members, a truncated or corrupt stream, or too large: stream it, so a
-        // damaged file still yields what precedes the damage.
-        InputContent::Stream(Box::new(MultiGzDecoder::new(io::Cursor::new(
-            compressed.clone(),
-        ))))
+        // Several members, a truncated or corrupt stream, a bomb, or too large: stream
+        // it (the bytes move into the stream, not copied), so a damaged file still
+        // yields what precedes the damage and a bomb stops at the inflation limit.
+        let length = compressed.len() as u64;
+        let bytes = std::mem::take(compressed);
+        InputContent::Stream(Box::new(InflateLimit::new(
+            MultiGzDecoder::new(io::Cursor::new(bytes)),
+            InputLimits::default().inflated_limit(Some(length)),
+            Some(length),
+        )))
     }
 }
 

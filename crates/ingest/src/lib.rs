@@ -7,7 +7,8 @@
 //! file, line, byte offset and reason; every file of a walked folder that is not read is
 //! a [`SkippedFile`] with the reason; a token in a broker log line that gave no record
 //! is a [`TokenLeak`]; reading never stops a run. Files may be UTF-8 (with or without
-//! a byte-order mark) or UTF-16 ([`text_encoding`]).
+//! a byte-order mark) or UTF-16 ([`text_encoding`]). Every decoder works within byte
+//! limits ([`limits`]), so memory stays bounded whatever the input.
 //!
 //! ```no_run
 //! use std::path::PathBuf;
@@ -27,6 +28,7 @@ pub mod cloudtrail;
 pub mod input_files;
 pub mod invariants;
 pub mod json_split;
+pub mod limits;
 pub mod reject;
 pub mod session_event;
 pub mod text_encoding;
@@ -40,6 +42,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub use broker_log::{BrokerOutcome, BrokerRead, BrokerRecord, read_broker_log_file};
 pub use cloudtrail::{CloudTrailRead, read_cloudtrail_file};
 pub use input_files::{InputFiles, SkippedFile, list_input_files};
+pub use limits::InputLimits;
 pub use reject::{InputKind, Location, Reject};
 pub use session_event::{SessionEvent, SessionEventName};
 pub use token_leak::TokenLeak;

@@ -16,7 +16,10 @@
 //! Only paths are kept: the JSON path of the key or of the string holding the text
 //! (`ssm_response.TokenValue`, `reason`), or for a line that is not JSON the name as
 //! written in it. A value kept from a line (a broker record's field, a [`TokenLeak`]'s
-//! field) has every token in it replaced by `REDACTED` ([`redact_tokens`]).
+//! field, a key in a kept path) has every token in it replaced by `REDACTED`
+//! ([`redact_tokens`]), and so has every other occurrence of a token value the line
+//! holds somewhere ([`LineSecrets`]): a `reason` quoting the `TokenValue` beside it
+//! keeps no copy of it.
 //!
 //! [`TokenLeak`] carries a token found in a line that gave no accepted broker record
 //! (a line without `v`, a record that was rejected, text that is not JSON), so the
@@ -57,14 +60,119 @@ pub struct TokenLeak {
     pub token_paths: Vec<String>,
 }
 
+/// A token value shorter than this is redacted where it was found but not looked for
+/// elsewhere in the line (it would redact ordinary words); session tokens are hundreds
+/// of characters long.
+pub const MIN_REPEATED_SECRET_LEN: usize = 8;
+
+/// The token values one log line holds, known only while the line is read, so that a
+/// copy of one anywhere else in the line is redacted too ([`LineSecrets::redact`]).
+/// Never stored, never printed: its `Debug` shows only how many there are.
+#[derive(Default, Clone)]
+pub struct LineSecrets {
+    /// Longest first, so a value containing another is replaced whole.
+    values: Vec<String>,
+}
+
+impl std::fmt::Debug for LineSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LineSecrets({} values)", self.values.len())
+    }
+}
+
+impl LineSecrets {
+    /// The values under token-named keys (every string and number inside them) and
+    /// the values of tokens in any string or key text, at any depth of `objects`.
+    pub fn of_objects(objects: &[&Map<String, Value>]) -> Self {
+        let mut secrets = LineSecrets::default();
+        for object in objects {
+            secrets.collect_object(object);
+        }
+        secrets.finish()
+    }
+
+    /// The values of the tokens in a text that is not JSON.
+    pub fn of_text(text: &str) -> Self {
+        let mut secrets = LineSecrets::default();
+        secrets.collect_text(text);
+        secrets.finish()
+    }
+
+    /// Whether the line holds no token value long enough to be looked for elsewhere.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// `text` with every token in it and every copy of a value of this line's tokens
+    /// replaced by [`REDACTED`]; borrowed when there is none.
+    pub fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut out = redact_tokens(text);
+        for value in &self.values {
+            if out.contains(value.as_str()) {
+                out = std::borrow::Cow::Owned(out.replace(value.as_str(), REDACTED));
+            }
+        }
+        out
+    }
+
+    fn finish(mut self) -> Self {
+        self.values
+            .retain(|v| v.len() >= MIN_REPEATED_SECRET_LEN && v != REDACTED);
+        self.values
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        self.values.dedup();
+        self
+    }
+
+    fn collect_text(&mut self, text: &str) {
+        for span in token_spans(text) {
+            self.values.push(text[span.value].trim().to_string());
+        }
+    }
+
+    fn collect_object(&mut self, object: &Map<String, Value>) {
+        for (key, inner) in object {
+            self.collect_text(key);
+            if is_token_name(key) {
+                self.collect_all(inner);
+            }
+            self.collect_value(inner);
+        }
+    }
+
+    fn collect_value(&mut self, value: &Value) {
+        match value {
+            Value::Object(object) => self.collect_object(object),
+            Value::Array(items) => items.iter().for_each(|v| self.collect_value(v)),
+            Value::String(text) => self.collect_text(text),
+            _ => {}
+        }
+    }
+
+    /// Everything under a token-named key is a secret.
+    fn collect_all(&mut self, value: &Value) {
+        match value {
+            Value::String(text) => self.values.push(text.trim().to_string()),
+            Value::Number(n) => self.values.push(n.to_string()),
+            Value::Object(object) => object.values().for_each(|v| self.collect_all(v)),
+            Value::Array(items) => items.iter().for_each(|v| self.collect_all(v)),
+            Value::Null | Value::Bool(_) => {}
+        }
+    }
+}
+
 /// Paths of the tokens in a JSON object (see the module doc), sorted, without
-/// duplicates; never their values.
+/// duplicates; never their values (a key holding a token, or a token value, has it
+/// redacted in the path).
 pub fn token_paths(object: &Map<String, Value>) -> Vec<String> {
+    token_paths_redacted(object, &LineSecrets::of_objects(&[object]))
+}
+
+/// [`token_paths`], redacting with the secrets of the whole line.
+pub fn token_paths_redacted(object: &Map<String, Value>, secrets: &LineSecrets) -> Vec<String> {
     let mut paths = Vec::new();
     visit_object(object, "", &mut paths);
-    paths.sort();
-    paths.dedup();
-    paths
+    finish_paths(paths, secrets)
 }
 
 /// [`token_paths`] of an object without one of its keys.
@@ -73,6 +181,14 @@ pub fn token_paths_except(object: &Map<String, Value>, except: &str) -> Vec<Stri
     for (key, inner) in object.iter().filter(|(key, _)| *key != except) {
         visit_entry(key, inner, "", &mut paths);
     }
+    finish_paths(paths, &LineSecrets::of_objects(&[object]))
+}
+
+fn finish_paths(paths: Vec<String>, secrets: &LineSecrets) -> Vec<String> {
+    let mut paths: Vec<String> = paths
+        .into_iter()
+        .map(|p| secrets.redact(&p).into_owned())
+        .collect();
     paths.sort();
     paths.dedup();
     paths
@@ -207,6 +323,14 @@ fn token_spans(text: &str) -> Vec<TokenSpan> {
         while start > 0 && is_name_byte(bytes[start - 1]) {
             start -= 1;
         }
+        // `%26token%3D...`: a URL-encoded `&` is not part of the name.
+        if start > 0
+            && bytes[start - 1] == b'%'
+            && start + 2 <= start_of_token
+            && bytes[start..start + 2].iter().all(u8::is_ascii_hexdigit)
+        {
+            start += 2;
+        }
         let Some(value) = value_after_name(bytes, start, end) else {
             continue;
         };
@@ -272,6 +396,12 @@ fn value_after_name(bytes: &[u8], start: usize, end: usize) -> Option<std::ops::
         at = skip_spaces(at);
     } else if bytes.get(at) == Some(&b'=') {
         at += 1;
+    } else if bytes
+        .get(at..at + 3)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"%3D"))
+    {
+        // URL-encoded (`...%26token%3D<value>%26...`, a stream URL inside another URL).
+        at += 3;
     } else {
         return None;
     }
@@ -298,6 +428,8 @@ fn value_after_name(bytes: &[u8], start: usize, end: usize) -> Option<std::ops::
                 )
         })
         .unwrap_or(bytes.len() - from);
+    // A URL-encoded `&` ends a URL-encoded value.
+    let len = memchr::memmem::find(&bytes[from..from + len], b"%26").unwrap_or(len);
     Some(from..from + len)
 }
 
@@ -399,6 +531,49 @@ mod tests {
             redact_tokens("no secret here"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn url_encoded_tokens_are_found() {
+        let text = "https://console/?next=wss%3A%2F%2Fh%2Fv1%2Fdata-channel%2Fs%3Frole%3Dpublish_subscribe%26token%3DAAEAAsecret%26x%3D1";
+        assert_eq!(names(text), vec!["token"]);
+        assert_eq!(
+            redact_tokens(text),
+            "https://console/?next=wss%3A%2F%2Fh%2Fv1%2Fdata-channel%2Fs%3Frole%3Dpublish_subscribe%26token%3DREDACTED%26x%3D1"
+        );
+    }
+
+    #[test]
+    fn line_secrets_redact_every_copy_of_a_token_value() {
+        let object: Map<String, Value> = serde_json::from_str(
+            r#"{"resp":{"TokenValue":"AAEAAsecret-1","Nested":{"SessionToken":{"v":["AAEAAsecret-2"]}}},"url":"wss://h/?token=AAEAAsecret-3","short":{"token":"abc"},"n":{"token_value":123456789}}"#,
+        )
+        .unwrap();
+        let secrets = LineSecrets::of_objects(&[&object]);
+        assert_eq!(format!("{secrets:?}"), "LineSecrets(4 values)");
+        assert_eq!(
+            secrets.redact("got AAEAAsecret-1, AAEAAsecret-2 and AAEAAsecret-3 (123456789) abc"),
+            "got REDACTED, REDACTED and REDACTED (REDACTED) abc"
+        );
+        assert!(matches!(
+            secrets.redact("nothing"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let text = LineSecrets::of_text("INFO {'TokenValue': 'AAEAAsecret-4'} then AAEAAsecret-4");
+        assert_eq!(text.redact("AAEAAsecret-4"), "REDACTED");
+    }
+
+    #[test]
+    fn keys_holding_a_token_are_redacted_in_paths() {
+        let object: Map<String, Value> = serde_json::from_str(
+            r#"{"x?token=AAEAAsecret":"token=AAEAAsecret","a":{"b&session_token=AAEAAother&c_token":"x"}}"#,
+        )
+        .unwrap();
+        let paths = token_paths(&object);
+        assert_eq!(
+            paths,
+            vec!["a.b&session_token=REDACTED&c_token", "x?token=REDACTED"]
+        );
     }
 
     #[test]
