@@ -13,11 +13,25 @@
 //! Every invocation ends with one EMF line per account (alerts) and sends new findings
 //! to the event bus. An event that cannot be understood fails the invocation (so
 //! EventBridge retries it and the DLQ keeps it) after it is logged with its id.
+//!
+//! An event that is understood but that the configuration does not allow is *refused*
+//! ([`classify`]): an API-call event whose `source` is not `aws.ssm`, whose record is
+//! not ssm's, whose `account` is not in `SESSIONTRAIL_ACCOUNTS` (when set) or disagrees
+//! with the record's `recipientAccountId` / `awsRegion`; an Object Created event whose
+//! `source` is not `aws.s3` or whose object is under no configured location; a
+//! scheduled event from another source than `aws.events` / `aws.scheduler`. It is
+//! logged (a `warn` line with the event id and the reason) and counted (EMF
+//! `events_refused`), nothing is read or written, and the invocation succeeds: retrying
+//! it cannot change the answer, so it must not cycle through retries into the DLQ.
+//!
+//! The policy is read at start-up and, when it is an `s3://` object, again whenever its
+//! ETag changes: each invocation that needs it makes a conditional GET
+//! (`If-None-Match`), answered `304 Not Modified` while it is unchanged.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use sessiontrail_correlate::state::State;
+use sessiontrail_correlate::state::{State, StateError};
 use sessiontrail_correlate::storage::{Storage, StorageError};
 use sessiontrail_correlate::{Inputs, Policy, RunError, RunSettings, RunSummary, run_on};
 use sessiontrail_ingest::canonical_json::to_canonical_string;
@@ -27,10 +41,13 @@ use sessiontrail_ingest::time::EpochMillis;
 use sessiontrail_report::monthly_report::{JSON_FILE, Month, rendered_files};
 use sessiontrail_report::{ReportSettings, compute_monthly_report, partitions_needed};
 
-use crate::alerts::{FindingPublisher, PublishError, emf_lines, outbox_ids, remove_sent};
-use crate::lambda_config::LambdaConfig;
+use crate::alerts::{
+    FindingPublisher, Outcome, PublishReport, apply_outbox_update, cut, emf_counts, emf_lines,
+    pending_alerts, undeliverable_alerts, update_outbox,
+};
+use crate::lambda_config::{Accounts, ConfigError, LambdaConfig};
 use crate::mirror::mirror_dataset;
-use crate::s3::{S3, S3Storage};
+use crate::s3::{S3, S3Storage, sdk_error_text};
 use crate::s3_inputs::{read_broker_log_objects, read_cloudtrail_objects};
 use crate::s3_url::S3Url;
 
@@ -73,6 +90,10 @@ impl Trigger {
 pub enum InvocationError {
     #[error("event {id}: {reason}")]
     Malformed { id: String, reason: String },
+    /// Understood, but not allowed by the configuration: [`Handler::handle`] logs it and
+    /// succeeds without doing anything.
+    #[error("event {id} refused: {reason}")]
+    Refused { id: String, reason: String },
     #[error("event {id}: {source}")]
     Run {
         id: String,
@@ -85,27 +106,34 @@ pub enum InvocationError {
         #[source]
         source: StorageError,
     },
-    #[error("event {id}: {source}")]
-    Publish {
-        id: String,
-        #[source]
-        source: PublishError,
-    },
     #[error("event {id}: monthly report: {message}")]
     Report { id: String, message: String },
     #[error("policy {location}: {message}")]
     Policy { location: String, message: String },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
-/// Reads what an EventBridge event is about. Only the envelope is checked here; a
-/// CloudTrail record's own fields are the reader's business.
-pub fn classify(event: &Value) -> Result<Trigger, InvocationError> {
-    let id = event
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or("(no id)")
-        .to_string();
+/// Untrusted text in a log line or a reason: at most 200 bytes.
+fn clip(text: &str) -> String {
+    cut(text, 200)
+}
+
+/// Reads what an EventBridge event is about, and whether the configuration allows it
+/// (see the module's documentation): `Malformed` when it cannot be understood,
+/// `Refused` when it is not allowed. A CloudTrail record's own fields are the reader's
+/// business.
+pub fn classify(
+    event: &Value,
+    config: &LambdaConfig,
+    accounts: &Accounts,
+) -> Result<Trigger, InvocationError> {
+    let id = clip(&event_id(event));
     let malformed = |reason: String| InvocationError::Malformed {
+        id: id.clone(),
+        reason,
+    };
+    let refused = |reason: String| InvocationError::Refused {
         id: id.clone(),
         reason,
     };
@@ -113,18 +141,51 @@ pub fn classify(event: &Value) -> Result<Trigger, InvocationError> {
     let detail_type = text("detail-type")
         .ok_or_else(|| malformed("not an EventBridge event: no detail-type".into()))?;
     let source = text("source").unwrap_or_default();
-    match (source, detail_type) {
-        (_, "AWS API Call via CloudTrail") => {
+    match detail_type {
+        "AWS API Call via CloudTrail" => {
+            if source != "aws.ssm" {
+                return Err(refused(format!(
+                    "an API-call event from source {:?}: ssm's come from aws.ssm (a source no one but AWS can send)",
+                    clip(source)
+                )));
+            }
             let detail = event
                 .get("detail")
                 .filter(|d| d.is_object())
                 .ok_or_else(|| {
                     malformed("a CloudTrail API call event without a detail object".into())
                 })?;
-            if detail.get("eventSource").and_then(Value::as_str) != Some("ssm.amazonaws.com") {
-                return Err(malformed(format!(
+            let field = |name: &str| detail.get(name).and_then(Value::as_str);
+            if field("eventSource") != Some("ssm.amazonaws.com") {
+                return Err(refused(format!(
                     "a CloudTrail API call from {:?}, not ssm.amazonaws.com (check the rule's pattern)",
-                    detail.get("eventSource")
+                    field("eventSource").map(clip)
+                )));
+            }
+            let account = text("account");
+            if accounts.is_listed() && !account.is_some_and(|a| accounts.allows(a)) {
+                return Err(refused(format!(
+                    "account {:?} is not in {}",
+                    account.map(clip),
+                    Accounts::VARIABLE
+                )));
+            }
+            if let (Some(account), Some(recipient)) = (account, field("recipientAccountId"))
+                && account != recipient
+            {
+                return Err(refused(format!(
+                    "the record's recipientAccountId {:?} is not the event's account {:?}",
+                    clip(recipient),
+                    clip(account)
+                )));
+            }
+            if let (Some(region), Some(record_region)) = (text("region"), field("awsRegion"))
+                && region != record_region
+            {
+                return Err(refused(format!(
+                    "the record's awsRegion {:?} is not the event's region {:?}",
+                    clip(record_region),
+                    clip(region)
                 )));
             }
             Ok(Trigger::CloudTrailApiCall {
@@ -132,7 +193,13 @@ pub fn classify(event: &Value) -> Result<Trigger, InvocationError> {
                 event: event.clone(),
             })
         }
-        ("aws.s3", "Object Created") => {
+        "Object Created" => {
+            if source != "aws.s3" {
+                return Err(refused(format!(
+                    "an Object Created event from source {:?}, not aws.s3",
+                    clip(source)
+                )));
+            }
             let detail = event.get("detail");
             let field = |path: [&str; 2]| {
                 detail
@@ -148,13 +215,43 @@ pub fn classify(event: &Value) -> Result<Trigger, InvocationError> {
             let key = field(["object", "key"]).ok_or_else(|| {
                 malformed("an Object Created event without detail.object.key".into())
             })?;
+            let configured = config
+                .broker_logs
+                .iter()
+                .chain(&config.cloudtrail)
+                .any(|location| location.contains(&bucket, &key));
+            if !configured {
+                return Err(refused(format!(
+                    "s3://{}/{} is under neither SESSIONTRAIL_CLOUDTRAIL nor SESSIONTRAIL_BROKER_LOG",
+                    clip(&bucket),
+                    clip(&key)
+                )));
+            }
             Ok(Trigger::ObjectCreated { id, bucket, key })
         }
-        ("aws.events" | "aws.scheduler", "Scheduled Event") => Ok(Trigger::Scheduled { id }),
-        (source, detail_type) => Err(malformed(format!(
-            "no handling for source {source:?} detail-type {detail_type:?}"
+        "Scheduled Event" => {
+            if !matches!(source, "aws.events" | "aws.scheduler") {
+                return Err(refused(format!(
+                    "a scheduled event from source {:?}, not aws.events or aws.scheduler",
+                    clip(source)
+                )));
+            }
+            Ok(Trigger::Scheduled { id })
+        }
+        detail_type => Err(malformed(format!(
+            "no handling for source {:?} detail-type {:?}",
+            clip(source),
+            clip(detail_type)
         ))),
     }
+}
+
+/// The policy in use, and the ETag of the `s3://` object it was read from.
+#[derive(Debug)]
+struct LoadedPolicy {
+    policy: Arc<Policy>,
+    /// None for a policy in the package (read once).
+    etag: Option<String>,
 }
 
 /// The function's clients and configuration, made once per cold start.
@@ -163,40 +260,60 @@ pub struct Handler {
     pub config: LambdaConfig,
     pub s3: S3,
     pub publisher: Option<FindingPublisher>,
-    pub policy: Arc<Policy>,
+    /// `SESSIONTRAIL_ACCOUNTS` (any account unless set; see [`Handler::with_accounts`]).
+    pub accounts: Accounts,
+    policy: Arc<Mutex<LoadedPolicy>>,
 }
 
 impl Handler {
-    /// Loads the policy (from S3 or the package) and builds the clients.
+    /// Checks the configuration ([`LambdaConfig::check`]), loads the policy (from S3 or
+    /// the package) and builds the clients. Events of any account are taken: see
+    /// [`Handler::with_accounts`].
     pub async fn new(
         config: LambdaConfig,
         s3: S3,
         eventbridge: aws_sdk_eventbridge::Client,
     ) -> Result<Handler, InvocationError> {
-        let policy = load_policy(&s3, &config.policy).await?;
+        config.check()?;
+        let (policy, etag) = load_policy_versioned(&s3, &config.policy).await?;
         let publisher = config.event_bus.clone().map(|bus| FindingPublisher {
             client: eventbridge,
             bus,
+            dataset: format!("s3://{}/{}", config.out.bucket, config.out.folder()),
         });
         Ok(Handler {
             config,
             s3,
             publisher,
-            policy: Arc::new(policy),
+            accounts: Accounts::any(),
+            policy: Arc::new(Mutex::new(LoadedPolicy {
+                policy: Arc::new(policy),
+                etag,
+            })),
         })
+    }
+
+    /// Takes only events of these accounts (`SESSIONTRAIL_ACCOUNTS`).
+    pub fn with_accounts(mut self, accounts: Accounts) -> Handler {
+        self.accounts = accounts;
+        self
     }
 
     /// The handler of a function: configuration from the environment, clients from the
     /// default AWS configuration.
     pub async fn from_env() -> Result<Handler, Box<dyn std::error::Error + Send + Sync>> {
-        let config = LambdaConfig::from_env(|name| std::env::var(name).ok())?;
+        let var = |name: &str| std::env::var(name).ok();
+        let config = LambdaConfig::from_env(var)?;
+        let accounts = Accounts::from_env(var)?;
         let sdk = crate::s3::load_aws_config().await;
         let s3 = S3::new(
             crate::s3::s3_client(&sdk),
             tokio::runtime::Handle::current(),
         );
         let eventbridge = aws_sdk_eventbridge::Client::new(&sdk);
-        Ok(Handler::new(config, s3, eventbridge).await?)
+        Ok(Handler::new(config, s3, eventbridge)
+            .await?
+            .with_accounts(accounts))
     }
 
     /// The instant an invocation measures grace at: `SESSIONTRAIL_AS_OF`, else now.
@@ -206,12 +323,83 @@ impl Handler {
             .unwrap_or_else(|| chrono::Utc::now().timestamp_millis())
     }
 
+    /// The policy, read again if its `s3://` object changed since it was read (a GET
+    /// with `If-None-Match` on the ETag: `304 Not Modified` keeps the one in memory). A
+    /// changed policy that does not parse is an error naming it, and is not kept: the
+    /// next invocation reads it again.
+    pub async fn policy(&self) -> Result<Arc<Policy>, InvocationError> {
+        let (current, etag) = {
+            let loaded = self.policy.lock().expect("the policy lock is not poisoned");
+            (Arc::clone(&loaded.policy), loaded.etag.clone())
+        };
+        let Some(etag) = etag else {
+            return Ok(current);
+        };
+        let location = &self.config.policy;
+        let error = |message: String| InvocationError::Policy {
+            location: location.clone(),
+            message,
+        };
+        let url = S3Url::parse(location).map_err(|e| error(e.to_string()))?;
+        let response = self
+            .s3
+            .client
+            .get_object()
+            .bucket(&url.bucket)
+            .key(&url.key)
+            .if_none_match(&etag)
+            .send()
+            .await;
+        let output = match response {
+            Ok(output) => output,
+            Err(err)
+                if err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 304) =>
+            {
+                return Ok(current);
+            }
+            Err(err) => return Err(error(sdk_error_text(&err))),
+        };
+        let new_etag = output.e_tag().unwrap_or_default().to_string();
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| error(e.to_string()))?
+            .to_vec();
+        let text = String::from_utf8(bytes).map_err(|e| error(e.to_string()))?;
+        let policy = Arc::new(Policy::parse(&text).map_err(error)?);
+        log_value(json!({
+            "level": "info",
+            "message": format!("policy {location} changed (ETag {etag} -> {new_etag}): read again"),
+        }));
+        let mut loaded = self.policy.lock().expect("the policy lock is not poisoned");
+        loaded.policy = Arc::clone(&policy);
+        loaded.etag = Some(new_etag);
+        Ok(policy)
+    }
+
     /// Handles one event; `now` is the instant grace is measured at.
     pub async fn handle(&self, event: Value, now: EpochMillis) -> Result<Value, InvocationError> {
-        let trigger = match classify(&event) {
+        let trigger = match classify(&event, &self.config, &self.accounts) {
             Ok(trigger) => trigger,
+            Err(InvocationError::Refused { id, reason }) => {
+                log_value(json!({
+                    "level": "warn",
+                    "event_id": id,
+                    "refused": true,
+                    "message": format!("event refused, nothing read or written: {reason}"),
+                }));
+                self.print_emf(&emf_counts(
+                    &self.config.metrics_namespace,
+                    &[("events_refused", 1)],
+                    now,
+                ));
+                return Ok(json!({"refused": reason}));
+            }
             Err(err) => {
-                log("error", &err.to_string(), &event_id(&event));
+                log("error", &err.to_string(), &clip(&event_id(&event)));
                 return Err(err);
             }
         };
@@ -281,6 +469,7 @@ impl Handler {
                     bucket: bucket.clone(),
                     key: key.clone(),
                 };
+                // classify() refused objects under no configured location.
                 if self
                     .config
                     .broker_logs
@@ -294,12 +483,7 @@ impl Handler {
                         cloudtrail: Default::default(),
                         broker,
                     }
-                } else if self
-                    .config
-                    .cloudtrail
-                    .iter()
-                    .any(|c| c.contains(bucket, key))
-                {
+                } else {
                     if is_digest_or_insight(std::path::Path::new(key)) {
                         return Ok(json!({"ignored": "a CloudTrail digest or insight file"}));
                     }
@@ -310,10 +494,6 @@ impl Handler {
                         cloudtrail,
                         broker: Default::default(),
                     }
-                } else {
-                    return Ok(json!({
-                        "ignored": format!("s3://{bucket}/{key} is under neither SESSIONTRAIL_CLOUDTRAIL nor SESSIONTRAIL_BROKER_LOG")
-                    }));
                 }
             }
             Trigger::Scheduled { .. } => Inputs::default(),
@@ -329,31 +509,37 @@ impl Handler {
                 json!(inputs.cloudtrail.stats.files_without_session_events);
             self.emit_metrics(&[], now);
         } else {
-            let summary = self
-                .run(inputs, now)
-                .await
-                .map_err(|source| InvocationError::Run {
-                    id: id.clone(),
-                    source,
-                })?;
+            let policy = self.policy().await?;
+            let summary =
+                self.run(policy, inputs, now)
+                    .await
+                    .map_err(|source| InvocationError::Run {
+                        id: id.clone(),
+                        source,
+                    })?;
             self.emit_metrics(&summary.new_findings, now);
             outcome = summary_json(&summary);
         }
         if let Some(publisher) = &self.publisher {
-            let published = self
-                .publish_outbox(publisher)
+            let alerts = self
+                .publish_outbox(publisher, now)
                 .await
-                .map_err(|err| match err {
-                    OutboxError::Storage(source) => InvocationError::Storage {
-                        id: id.clone(),
-                        source,
-                    },
-                    OutboxError::Publish(source) => InvocationError::Publish {
-                        id: id.clone(),
-                        source,
-                    },
+                .map_err(|source| InvocationError::Storage {
+                    id: id.clone(),
+                    source,
                 })?;
-            outcome["published"] = json!(published);
+            outcome["published"] = json!(alerts.sent);
+            outcome["alerts"] = alerts.to_json();
+            self.print_emf(&emf_counts(
+                &self.config.metrics_namespace,
+                &[
+                    ("alerts_sent", alerts.sent as u64),
+                    ("alerts_truncated", alerts.truncated as u64),
+                    ("alerts_undeliverable", alerts.set_aside as u64),
+                    ("alerts_waiting", alerts.waiting as u64),
+                ],
+                now,
+            ));
         }
         if matches!(trigger, Trigger::Scheduled { .. }) && self.config.monthly_report {
             let month = Month::containing(
@@ -378,9 +564,13 @@ impl Handler {
         S3Storage::new(self.s3.clone(), self.config.out.clone())
     }
 
-    async fn run(&self, inputs: Inputs, now: EpochMillis) -> Result<RunSummary, RunError> {
+    async fn run(
+        &self,
+        policy: Arc<Policy>,
+        inputs: Inputs,
+        now: EpochMillis,
+    ) -> Result<RunSummary, RunError> {
         let storage = self.storage();
-        let policy = Arc::clone(&self.policy);
         let settings = RunSettings {
             as_of: Some(now),
             outbox: self.publisher.is_some(),
@@ -391,41 +581,82 @@ impl Handler {
     }
 
     fn emit_metrics(&self, new_findings: &[sessiontrail_correlate::Finding], now: EpochMillis) {
-        for line in emf_lines(&self.config.metrics_namespace, new_findings, now) {
-            println!("{}", to_canonical_string(&line));
+        for line in emf_lines(
+            &self.config.metrics_namespace,
+            new_findings,
+            &self.accounts,
+            now,
+        ) {
+            self.print_emf(&line);
         }
     }
 
-    /// Sends what the state's outbox holds, then removes what was sent (a conditional
-    /// update, retried when another invocation changed the state meanwhile).
-    async fn publish_outbox(&self, publisher: &FindingPublisher) -> Result<usize, OutboxError> {
+    fn print_emf(&self, line: &Value) {
+        println!("{}", to_canonical_string(line));
+    }
+
+    /// Sends the alerts the state's outbox holds, then updates the outbox with what
+    /// PutEvents answered ([`update_outbox`]: accepted entries removed, entries refused
+    /// for good set aside, the rest kept), as a conditional update of the state retried
+    /// when another invocation changed it meanwhile. A failed publish is not an error
+    /// of the invocation (its work is saved; the outbox is how alerts are retried, by
+    /// the next invocation): it is logged and reported. Undeliverable and cut-down
+    /// alerts are logged one line each.
+    async fn publish_outbox(
+        &self,
+        publisher: &FindingPublisher,
+        now: EpochMillis,
+    ) -> Result<AlertsOutcome, StorageError> {
         let storage = self.storage();
         let (state, _) = blocking_state(storage.clone(), |storage| State::load(storage)).await?;
-        if state.outbox.is_empty() {
-            return Ok(0);
+        let pending: Vec<Value> = pending_alerts(&state).into_iter().cloned().collect();
+        let mut outcome = AlertsOutcome {
+            undeliverable_total: undeliverable_alerts(&state).len(),
+            ..AlertsOutcome::default()
+        };
+        if pending.is_empty() {
+            return Ok(outcome);
         }
-        let sent = publisher
-            .publish(&state.outbox)
-            .await
-            .map_err(OutboxError::Publish)?;
-        let ids = outbox_ids(&state.outbox[..sent]);
+        let report = publisher.publish(&pending).await;
+        log_publish_report(&publisher.bus, &report);
+        outcome.sent = report.accepted();
+        outcome.truncated = report.truncated.len();
+        outcome.requests = report.requests;
+        outcome.error = report.error.clone();
+        outcome.waiting = pending.len() - report.accepted() - report.undeliverable();
+        if report.accepted() == 0 && report.undeliverable() == 0 {
+            return Ok(outcome);
+        }
+        let report = Arc::new(report);
         for _ in 0..20 {
-            let ids = ids.clone();
+            let report = Arc::clone(&report);
             let saved = blocking_state(storage.clone(), move |storage| {
                 let (mut state, version) = State::load(storage)?;
-                remove_sent(&mut state, &ids);
-                state.save_if(storage, version.as_deref())
+                let update = update_outbox(std::mem::take(&mut state.outbox), &report, now);
+                let set_aside = update.set_aside.len();
+                apply_outbox_update(&mut state, update);
+                let counts = (
+                    set_aside,
+                    pending_alerts(&state).len(),
+                    undeliverable_alerts(&state).len(),
+                );
+                Ok(state
+                    .save_if(storage, version.as_deref())?
+                    .then_some(counts))
             })
             .await?;
-            if saved {
-                return Ok(sent);
+            if let Some((set_aside, waiting, undeliverable_total)) = saved {
+                outcome.set_aside = set_aside;
+                outcome.waiting = waiting;
+                outcome.undeliverable_total = undeliverable_total;
+                return Ok(outcome);
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        Err(OutboxError::Storage(StorageError::Remote {
+        Err(StorageError::Remote {
             location: storage.locate(sessiontrail_correlate::state::STATE_FILE),
-            message: "the state kept changing while removing sent findings from the outbox".into(),
-        }))
+            message: "the state kept changing while updating the outbox after a publish".into(),
+        })
     }
 
     /// Writes the report of `month` to `OUT/reports/YYYY-MM/` (report.html, report.md,
@@ -463,10 +694,11 @@ impl Handler {
         mirror_dataset(&self.s3, &self.config.out, &data, &partitions_needed(month))
             .await
             .map_err(|e| e.to_string())?;
+        let policy = self.policy().await.map_err(|e| e.to_string())?;
         let settings = ReportSettings {
-            min_attribution_rate: self.policy.min_attribution_rate,
+            min_attribution_rate: policy.min_attribution_rate,
             as_of: Some(chrono::DateTime::from_timestamp_millis(now).unwrap_or_default()),
-            grace: self.policy.grace,
+            grace: policy.grace,
         };
         let report = compute_monthly_report(&data, month, &settings)
             .await
@@ -522,33 +754,100 @@ impl MonthlyReportOutcome {
     }
 }
 
-enum OutboxError {
-    Storage(StorageError),
-    Publish(PublishError),
+/// What an invocation did with the outbox (its `alerts` outcome member).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertsOutcome {
+    /// Accepted by PutEvents.
+    pub sent: usize,
+    /// Sent cut down.
+    pub truncated: usize,
+    /// Set aside as undeliverable in this invocation.
+    pub set_aside: usize,
+    /// Left in the outbox for the next invocation.
+    pub waiting: usize,
+    /// Undeliverable alerts in the state, this invocation's included.
+    pub undeliverable_total: usize,
+    pub requests: usize,
+    pub error: Option<String>,
 }
 
-impl From<sessiontrail_correlate::state::StateError> for OutboxError {
-    fn from(err: sessiontrail_correlate::state::StateError) -> Self {
-        OutboxError::Storage(StorageError::Remote {
-            location: "state".into(),
-            message: err.to_string(),
+impl AlertsOutcome {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "sent": self.sent,
+            "truncated": self.truncated,
+            "undeliverable": self.set_aside,
+            "undeliverable_total": self.undeliverable_total,
+            "waiting": self.waiting,
+            "requests": self.requests,
+            "error": self.error,
         })
+    }
+}
+
+/// One line per alert set aside or cut down, and one for a publish that stopped.
+fn log_publish_report(bus: &str, report: &PublishReport) {
+    for (finding_id, outcome) in &report.outcomes {
+        if let Outcome::Undeliverable { code, message } = outcome {
+            log_value(json!({
+                "level": "error",
+                "finding_id": finding_id,
+                "error_code": code,
+                "message": format!(
+                    "alert undeliverable: PutEvents refused it for good ({code}: {}); set aside in the state, not sent again",
+                    clip(message)
+                ),
+            }));
+        }
+    }
+    for finding_id in &report.truncated {
+        log_value(json!({
+            "level": "warn",
+            "finding_id": finding_id,
+            "message": "alert cut down to fit PutEvents' limits; the whole finding is in the dataset's findings/",
+        }));
+    }
+    if let Some(error) = &report.error {
+        log_value(json!({
+            "level": "error",
+            "message": format!(
+                "publishing findings to the event bus {bus}: {error}; {} alerts wait in the outbox for the next invocation",
+                report.waiting()
+            ),
+        }));
+    }
+}
+
+fn state_storage_error(err: StateError) -> StorageError {
+    match err {
+        StateError::Storage(source) => source,
+        other => StorageError::Remote {
+            location: sessiontrail_correlate::state::STATE_FILE.into(),
+            message: other.to_string(),
+        },
     }
 }
 
 async fn blocking_state<T: Send + 'static>(
     storage: S3Storage,
-    work: impl FnOnce(&S3Storage) -> Result<T, sessiontrail_correlate::state::StateError>
-    + Send
-    + 'static,
-) -> Result<T, OutboxError> {
-    Ok(tokio::task::spawn_blocking(move || work(&storage))
+    work: impl FnOnce(&S3Storage) -> Result<T, StateError> + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(move || work(&storage))
         .await
-        .expect("state work does not panic")?)
+        .expect("state work does not panic")
+        .map_err(state_storage_error)
 }
 
 /// Loads a policy from an `s3://` URL or a path.
 pub async fn load_policy(s3: &S3, location: &str) -> Result<Policy, InvocationError> {
+    Ok(load_policy_versioned(s3, location).await?.0)
+}
+
+/// A policy from an `s3://` URL (with the object's ETag) or a path (no ETag).
+async fn load_policy_versioned(
+    s3: &S3,
+    location: &str,
+) -> Result<(Policy, Option<String>), InvocationError> {
     let error = |message: String| InvocationError::Policy {
         location: location.to_string(),
         message,
@@ -561,9 +860,11 @@ pub async fn load_policy(s3: &S3, location: &str) -> Result<Policy, InvocationEr
             .map_err(|e| error(e.to_string()))?
             .ok_or_else(|| error("no such object".into()))?;
         let text = String::from_utf8(stored.bytes).map_err(|e| error(e.to_string()))?;
-        Policy::parse(&text).map_err(error)
+        Ok((Policy::parse(&text).map_err(error)?, Some(stored.version)))
     } else {
-        Policy::load(std::path::Path::new(location)).map_err(|e| error(e.to_string()))
+        let policy =
+            Policy::load(std::path::Path::new(location)).map_err(|e| error(e.to_string()))?;
+        Ok((policy, None))
     }
 }
 
@@ -601,15 +902,42 @@ fn log_value(value: Value) {
 mod tests {
     use super::*;
 
+    fn config() -> LambdaConfig {
+        LambdaConfig::from_env(|name| {
+            match name {
+                "SESSIONTRAIL_OUT" => Some("s3://audit-out/sessiontrail"),
+                "SESSIONTRAIL_POLICY" => Some("p.toml"),
+                "SESSIONTRAIL_CLOUDTRAIL" => Some("s3://trail/AWSLogs/"),
+                "SESSIONTRAIL_BROKER_LOG" => Some("s3://broker-logs/broker/"),
+                _ => None,
+            }
+            .map(str::to_string)
+        })
+        .unwrap()
+    }
+
+    fn accounts() -> Accounts {
+        Accounts::parse("300226798666, 111122223333").unwrap()
+    }
+
+    fn api_call() -> Value {
+        json!({"version":"0","id":"e1","detail-type":"AWS API Call via CloudTrail","source":"aws.ssm",
+            "account":"300226798666","region":"eu-west-1",
+            "detail":{"eventSource":"ssm.amazonaws.com","eventName":"StartSession",
+                "recipientAccountId":"300226798666","awsRegion":"eu-west-1"}})
+    }
+
     #[test]
     fn tells_the_three_triggers_apart() {
-        let api = json!({"version":"0","id":"e1","detail-type":"AWS API Call via CloudTrail","source":"aws.ssm",
-            "detail":{"eventSource":"ssm.amazonaws.com","eventName":"StartSession"}});
-        assert_eq!(classify(&api).unwrap().kind(), "cloudtrail_api_call");
+        let api = api_call();
+        assert_eq!(
+            classify(&api, &config(), &accounts()).unwrap().kind(),
+            "cloudtrail_api_call"
+        );
         let created = json!({"version":"0","id":"e2","detail-type":"Object Created","source":"aws.s3",
             "detail":{"bucket":{"name":"trail"},"object":{"key":"AWSLogs/1/CloudTrail/x.json.gz"}}});
         assert_eq!(
-            classify(&created).unwrap(),
+            classify(&created, &config(), &accounts()).unwrap(),
             Trigger::ObjectCreated {
                 id: "e2".into(),
                 bucket: "trail".into(),
@@ -618,7 +946,7 @@ mod tests {
         );
         let scheduled = json!({"version":"0","id":"e3","detail-type":"Scheduled Event","source":"aws.events","detail":{}});
         assert_eq!(
-            classify(&scheduled).unwrap(),
+            classify(&scheduled, &config(), &accounts()).unwrap(),
             Trigger::Scheduled { id: "e3".into() }
         );
     }
@@ -632,10 +960,6 @@ mod tests {
                 "object.key",
             ),
             (
-                json!({"id":"x3","detail-type":"AWS API Call via CloudTrail","source":"aws.ec2","detail":{"eventSource":"ec2.amazonaws.com"}}),
-                "not ssm",
-            ),
-            (
                 json!({"id":"x4","detail-type":"AWS API Call via CloudTrail","source":"aws.ssm","detail":"text"}),
                 "detail object",
             ),
@@ -644,9 +968,102 @@ mod tests {
                 "no handling",
             ),
         ] {
-            let err = classify(&event).unwrap_err().to_string();
+            let err = classify(&event, &config(), &accounts()).unwrap_err();
+            assert!(matches!(err, InvocationError::Malformed { .. }), "{err}");
+            let err = err.to_string();
             assert!(err.contains(event["id"].as_str().unwrap()), "{err}");
             assert!(err.contains(needle), "{err} lacks {needle}");
         }
+    }
+
+    /// What anyone who may invoke the function (or put events on its bus) could send:
+    /// each is refused, naming why, and never read.
+    #[test]
+    fn forged_and_foreign_events_are_refused_naming_why() {
+        let with = |path: &[&str], value: Value| {
+            let mut event = api_call();
+            let mut at = &mut event;
+            for key in &path[..path.len() - 1] {
+                at = &mut at[*key];
+            }
+            at[path[path.len() - 1]] = value;
+            event
+        };
+        let created = |source: &str, bucket: &str, key: &str| {
+            json!({"id":"c1","detail-type":"Object Created","source":source,"account":"999999999999",
+                "detail":{"bucket":{"name":bucket},"object":{"key":key}}})
+        };
+        for (event, needle) in [
+            // A custom application's PutEvents cannot use an aws.* source.
+            (with(&["source"], json!("attacker.app")), "\"attacker.app\""),
+            (
+                with(&["source"], json!("aws.ec2")),
+                "from source \"aws.ec2\"",
+            ),
+            (
+                with(&["detail", "eventSource"], json!("ec2.amazonaws.com")),
+                "not ssm.amazonaws.com",
+            ),
+            (
+                with(&["account"], json!("999999999999")),
+                "account Some(\"999999999999\") is not in SESSIONTRAIL_ACCOUNTS",
+            ),
+            (
+                with(&["account"], Value::Null),
+                "account None is not in SESSIONTRAIL_ACCOUNTS",
+            ),
+            (
+                with(&["detail", "recipientAccountId"], json!("111122223333")),
+                "recipientAccountId \"111122223333\" is not the event's account \"300226798666\"",
+            ),
+            (
+                with(&["detail", "awsRegion"], json!("us-east-1")),
+                "awsRegion \"us-east-1\"",
+            ),
+            (
+                created("attacker.app", "trail", "AWSLogs/x.json.gz"),
+                "not aws.s3",
+            ),
+            (
+                created("aws.s3", "attacker-bucket", "AWSLogs/x.json.gz"),
+                "s3://attacker-bucket/AWSLogs/x.json.gz is under neither",
+            ),
+            // The function's own dataset is no input.
+            (
+                created("aws.s3", "audit-out", "sessiontrail/state/state.jsonl.gz"),
+                "is under neither",
+            ),
+            (
+                created("aws.s3", "broker-logs", "brokers/x.jsonl"),
+                "is under neither",
+            ),
+            (
+                json!({"id":"s1","detail-type":"Scheduled Event","source":"attacker.app"}),
+                "not aws.events",
+            ),
+        ] {
+            let err = classify(&event, &config(), &accounts()).unwrap_err();
+            let InvocationError::Refused { reason, .. } = &err else {
+                panic!("{event}: {err} is not a refusal");
+            };
+            assert!(reason.contains(needle), "{reason:?} lacks {needle:?}");
+        }
+        // Without SESSIONTRAIL_ACCOUNTS any account is taken, but the record must
+        // still agree with its envelope.
+        let other = with(&["account"], json!("999999999999"));
+        assert!(classify(&other, &config(), &Accounts::any()).is_err());
+        let mut other = other;
+        other["detail"]["recipientAccountId"] = json!("999999999999");
+        assert!(classify(&other, &config(), &Accounts::any()).is_ok());
+        assert!(classify(&other, &config(), &accounts()).is_err());
+    }
+
+    #[test]
+    fn untrusted_text_in_a_refusal_is_clipped() {
+        let long = "x".repeat(100_000);
+        let event = json!({"id": long, "detail-type":"Object Created","source": long,
+            "detail":{"bucket":{"name":"b"},"object":{"key":"k"}}});
+        let err = classify(&event, &config(), &accounts()).unwrap_err();
+        assert!(err.to_string().len() < 600, "{}", err.to_string().len());
     }
 }

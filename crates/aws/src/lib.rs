@@ -15,8 +15,8 @@ pub mod s3;
 pub mod s3_inputs;
 pub mod s3_url;
 
-pub use invocation::{Handler, InvocationError, Trigger, classify};
-pub use lambda_config::LambdaConfig;
+pub use invocation::{AlertsOutcome, Handler, InvocationError, Trigger, classify};
+pub use lambda_config::{Accounts, LambdaConfig};
 pub use location::{Location, split_locations};
 pub use s3::{S3, S3Storage, load_aws_config, s3_client};
 pub use s3_url::S3Url;

@@ -5,6 +5,11 @@
 //! The pipeline is synchronous; S3 calls are made on a Tokio runtime through its
 //! [`Handle`], so the pipeline must run outside the runtime's worker threads (on the
 //! main thread of the CLI, or in `spawn_blocking` in the Lambda).
+//!
+//! Input objects are read within [`S3::input_limits`]: their size is known from the
+//! GET's headers before any byte is read, so an object over the limit is never
+//! downloaded, and a large one is read as it downloads ([`BodyReader`]), never held
+//! whole.
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -13,6 +18,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use sessiontrail_correlate::storage::{Storage, StorageError, Stored};
+use sessiontrail_ingest::InputLimits;
 use tokio::runtime::Handle;
 
 use crate::s3_url::S3Url;
@@ -47,6 +53,9 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> Client {
 pub struct S3 {
     pub client: Client,
     pub runtime: Handle,
+    /// What reading an input object may cost: `max_object_bytes` (default 2 GiB as
+    /// stored) makes a larger object a reject naming it and its size, never downloaded.
+    pub input_limits: InputLimits,
 }
 
 /// An AWS SDK error in one line: the service's code and message with the HTTP status,
@@ -84,7 +93,49 @@ fn body_error(url: &S3Url, err: impl std::error::Error) -> StorageError {
 
 impl S3 {
     pub fn new(client: Client, runtime: Handle) -> Self {
-        S3 { client, runtime }
+        S3 {
+            client,
+            runtime,
+            input_limits: InputLimits::default(),
+        }
+    }
+
+    /// The same client with other input limits (the Lambda's configuration, tests).
+    pub fn with_input_limits(mut self, input_limits: InputLimits) -> Self {
+        self.input_limits = input_limits;
+        self
+    }
+
+    /// An object's size (Content-Length, when S3 sent one) and its body, not yet read;
+    /// None when there is no such key.
+    pub async fn get_body(
+        &self,
+        url: &S3Url,
+    ) -> Result<Option<(Option<u64>, ByteStream)>, StorageError> {
+        let response = self
+            .client
+            .get_object()
+            .bucket(&url.bucket)
+            .key(&url.key)
+            .send()
+            .await;
+        match response {
+            Ok(output) => {
+                let size = output.content_length().and_then(|n| u64::try_from(n).ok());
+                Ok(Some((size, output.body)))
+            }
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+            Err(err) => Err(remote(url, err)),
+        }
+    }
+
+    /// All of a body.
+    pub async fn collect_body(url: &S3Url, body: ByteStream) -> Result<Vec<u8>, StorageError> {
+        Ok(body
+            .collect()
+            .await
+            .map_err(|err| body_error(url, err))?
+            .to_vec())
     }
 
     /// The object's bytes and ETag, or None when there is no such key.
@@ -217,6 +268,69 @@ impl S3 {
         keys.sort();
         folders.sort();
         Ok((keys, folders))
+    }
+}
+
+/// An object's body as a blocking reader, for a thread outside the runtime's workers
+/// (`spawn_blocking`): each read waits for the next chunk of the download, so the
+/// object is never held whole. An error of the download is a read error, and is also
+/// kept ([`BodyReader::failure`]) so the caller can fail the read as a whole (and have
+/// it retried) instead of rejecting what the network cut.
+pub struct BodyReader {
+    body: ByteStream,
+    runtime: Handle,
+    location: String,
+    chunk: Vec<u8>,
+    at: usize,
+    failure: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl BodyReader {
+    pub fn new(url: &S3Url, body: ByteStream, runtime: Handle) -> Self {
+        BodyReader {
+            body,
+            runtime,
+            location: url.to_string(),
+            chunk: Vec::new(),
+            at: 0,
+            failure: Default::default(),
+        }
+    }
+
+    /// Where the download's error, if any, will be told.
+    pub fn failure(&self) -> std::sync::Arc<std::sync::Mutex<Option<String>>> {
+        std::sync::Arc::clone(&self.failure)
+    }
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at >= self.chunk.len() {
+            match self.runtime.block_on(self.body.next()) {
+                None => return Ok(0),
+                Some(Ok(bytes)) => {
+                    self.chunk.clear();
+                    self.chunk.extend_from_slice(&bytes);
+                    self.at = 0;
+                }
+                Some(Err(err)) => {
+                    let message = format!(
+                        "{}: download failed: {}",
+                        self.location,
+                        DisplayErrorContext(&err)
+                    );
+                    *self
+                        .failure
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(message.clone());
+                    return Err(std::io::Error::other(message));
+                }
+            }
+        }
+        let n = (self.chunk.len() - self.at).min(buf.len());
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 

@@ -5,23 +5,49 @@
 //! walking the trail's key layout (`AWSLogs/[o-org/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/`)
 //! with delimiter listings, so a month of one region is listed without listing the
 //! whole bucket; `CloudTrail-Digest/` and `CloudTrail-Insight/` are never entered.
+//!
+//! A prefix is read as a local folder is walked: keys with the walk's extensions, in any
+//! case ([`has_input_extension`]); every other key is named in `skipped_files` with the
+//! reason, as the walk names files; Digest and Insight keys are counted.
+//!
+//! Memory: an object larger than [`InputLimits::max_object_bytes`] is a reject naming
+//! it and its size, never downloaded; one up to
+//! [`WHOLE_FILE_COMPRESSED_LIMIT`] (32 MiB) is downloaded whole (at most
+//! [`WHOLE_BYTES_IN_FLIGHT`] of them at once) and read as a file is; a larger one is
+//! read as it downloads. At most [`reads_at_once`] objects are parsed at once.
 
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use sessiontrail_correlate::storage::StorageError;
-use sessiontrail_ingest::broker_log::read_broker_log_object;
-use sessiontrail_ingest::cloudtrail::read_cloudtrail_object;
-use sessiontrail_ingest::input_files::{ReadBuffers, is_digest_or_insight};
-use sessiontrail_ingest::{BrokerRead, CloudTrailRead, Mergeable};
+use sessiontrail_ingest::broker_log::{read_broker_log_object, read_broker_log_object_stream};
+use sessiontrail_ingest::cloudtrail::{read_cloudtrail_object, read_cloudtrail_object_stream};
+use sessiontrail_ingest::input_files::{
+    ReadBuffers, WHOLE_FILE_COMPRESSED_LIMIT, has_input_extension, is_digest_or_insight,
+    skipped_key_reason,
+};
+use sessiontrail_ingest::{
+    BrokerRead, CloudTrailRead, InputKind, InputLimits, Mergeable, Reject, SkippedFile,
+};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::s3::S3;
+use crate::s3::{BodyReader, S3};
 use crate::s3_url::S3Url;
 
 /// Objects downloaded at once (each is parsed on a blocking thread as it arrives).
 pub const DOWNLOADS_IN_FLIGHT: usize = 16;
+
+/// Bytes of whole objects (as stored) held at once, downloaded or being read.
+pub const WHOLE_BYTES_IN_FLIGHT: u64 = 256 << 20;
+
+/// Objects parsed at once: one per core (each may hold up to 64 MiB of inflated
+/// content and one parsed record), at most [`DOWNLOADS_IN_FLIGHT`].
+pub fn reads_at_once() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, DOWNLOADS_IN_FLIGHT)
+}
 
 /// Which part of a trail to read. Dates are delivery dates (the key's date folders);
 /// `until` includes the next day's folder, where CloudTrail delivers late events of a
@@ -71,14 +97,46 @@ fn delivery_date(key: &str) -> Option<NaiveDate> {
     })
 }
 
+/// What a listed key is to a folder walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    /// Read: one of the walk's extensions, in any case.
+    Input,
+    /// A CloudTrail-Digest or CloudTrail-Insight object: counted, not read.
+    DigestOrInsight,
+    /// A folder marker (`prefix/`): nothing.
+    Folder,
+    /// Any other key: named as skipped, with the reason.
+    Other,
+}
+
+fn key_kind(key: &str) -> KeyKind {
+    if key.ends_with('/') {
+        KeyKind::Folder
+    } else if !has_input_extension(key) {
+        KeyKind::Other
+    } else if is_digest_or_insight(std::path::Path::new(key)) {
+        KeyKind::DigestOrInsight
+    } else {
+        KeyKind::Input
+    }
+}
+
 /// Keys a folder walk reads: the local walk's extensions, without Digest and Insight.
+#[cfg(test)]
 fn is_input_key(key: &str) -> bool {
-    let name = key.rsplit('/').next().unwrap_or(key);
-    !key.ends_with('/')
-        && [".json", ".jsonl", ".log", ".gz"]
-            .iter()
-            .any(|ext| name.ends_with(ext))
-        && !is_digest_or_insight(std::path::Path::new(key))
+    key_kind(key) == KeyKind::Input
+}
+
+/// What listing an input location found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InputListing {
+    /// The objects to read, sorted by key.
+    pub objects: Vec<S3Url>,
+    /// Keys not read for their name, as a folder walk names files it does not read.
+    pub skipped_files: Vec<SkippedFile>,
+    /// CloudTrail-Digest and CloudTrail-Insight keys left out.
+    pub digest_or_insight: u64,
 }
 
 /// The objects under `url`: the object itself when the key names one, else every input
@@ -88,25 +146,48 @@ pub async fn list_input_objects(
     url: &S3Url,
     scope: &CloudTrailScope,
 ) -> Result<Vec<S3Url>, StorageError> {
+    Ok(list_inputs(s3, url, scope).await?.objects)
+}
+
+/// [`list_input_objects`], with the keys it leaves out.
+pub async fn list_inputs(
+    s3: &S3,
+    url: &S3Url,
+    scope: &CloudTrailScope,
+) -> Result<InputListing, StorageError> {
     if !url.key.is_empty() && !url.key.ends_with('/') && s3.get_exists(url).await? {
-        return Ok(vec![url.clone()]);
+        return Ok(InputListing {
+            objects: vec![url.clone()],
+            ..Default::default()
+        });
     }
     let prefixes = if scope.is_everything() {
         vec![url.with_key(&url.folder())]
     } else {
         cloudtrail_prefixes(s3, url, scope).await?
     };
-    let mut objects = Vec::new();
+    let mut listing = InputListing::default();
     for prefix in prefixes {
         for key in s3.list(&prefix).await? {
-            if is_input_key(&key) && scope.wants_key(&key) {
-                objects.push(url.with_key(&key));
+            if !scope.wants_key(&key) {
+                continue;
+            }
+            match key_kind(&key) {
+                KeyKind::Input => listing.objects.push(url.with_key(&key)),
+                KeyKind::DigestOrInsight => listing.digest_or_insight += 1,
+                KeyKind::Folder => {}
+                KeyKind::Other => listing.skipped_files.push(SkippedFile {
+                    path: url.with_key(&key).to_string(),
+                    reason: skipped_key_reason(&key),
+                }),
             }
         }
     }
-    objects.sort_by(|a, b| a.key.cmp(&b.key));
-    objects.dedup();
-    Ok(objects)
+    listing.objects.sort_by(|a, b| a.key.cmp(&b.key));
+    listing.objects.dedup();
+    listing.skipped_files.sort();
+    listing.skipped_files.dedup();
+    Ok(listing)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -230,17 +311,33 @@ async fn cloudtrail_prefixes(
     Ok(out)
 }
 
-/// Downloads `objects` (at most [`DOWNLOADS_IN_FLIGHT`] at once) and reads each with
-/// `read` on a blocking thread; results are merged in the objects' order, so the
-/// outcome does not depend on download timing. `progress` gets (done, total).
+/// An input object as it is read: its bytes, its download, or the reject for its size.
+enum ObjectBody {
+    Whole(Vec<u8>),
+    Stream {
+        reader: BodyReader,
+        size: Option<u64>,
+    },
+    TooLarge(Reject),
+}
+
+/// Downloads `objects` (at most [`DOWNLOADS_IN_FLIGHT`] at once, whole ones within
+/// [`WHOLE_BYTES_IN_FLIGHT`]) and reads each with `read` on a blocking thread (at most
+/// [`reads_at_once`] at once); results are merged in the objects' order, so the outcome
+/// does not depend on download timing. `progress` gets (done, total). An object over
+/// the size limit is a reject; a download that fails midway fails the whole read (so
+/// it is retried), never a reject of what the network cut.
 async fn read_objects<T: Mergeable + 'static>(
     s3: &S3,
     objects: Vec<S3Url>,
-    read: fn(&str, Vec<u8>, &mut T),
+    read: fn(&str, ObjectBody, &InputLimits, &mut T),
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<T, StorageError> {
     let total = objects.len();
-    let semaphore = Arc::new(Semaphore::new(DOWNLOADS_IN_FLIGHT));
+    let downloads = Arc::new(Semaphore::new(DOWNLOADS_IN_FLIGHT));
+    let whole_mib = (WHOLE_BYTES_IN_FLIGHT >> 20) as u32;
+    let whole_bytes = Arc::new(Semaphore::new(whole_mib as usize));
+    let reads = Arc::new(Semaphore::new(reads_at_once()));
     let mut tasks = JoinSet::new();
     let mut results: Vec<(usize, T)> = Vec::with_capacity(total);
     let mut done = 0;
@@ -257,28 +354,70 @@ async fn read_objects<T: Mergeable + 'static>(
         Ok(())
     };
     for (index, url) in objects.into_iter().enumerate() {
-        let permit = Arc::clone(&semaphore)
+        let permit = Arc::clone(&downloads)
             .acquire_owned()
             .await
             .expect("the semaphore is never closed");
-        let s3 = s3.clone();
+        let (s3, whole_bytes, reads) = (s3.clone(), whole_bytes.clone(), reads.clone());
         tasks.spawn(async move {
             let result = async {
-                let stored = s3.get(&url).await?.ok_or_else(|| StorageError::Remote {
+                let gone = || StorageError::Remote {
                     location: url.to_string(),
                     message: "the object was listed but is gone".into(),
-                })?;
+                };
+                let (size, body) = s3.get_body(&url).await?.ok_or_else(gone)?;
                 let name = url.to_string();
-                tokio::task::spawn_blocking(move || {
+                let limits = s3.input_limits;
+                let too_large = size.and_then(|size| {
+                    let kind = InputKind::Cloudtrail; // relabelled by `read`
+                    limits.object_too_large(kind, &name, size)
+                });
+                let mut _whole_permit = None;
+                let mut failure = None;
+                let body = match (too_large, size) {
+                    (Some(reject), _) => ObjectBody::TooLarge(reject),
+                    (None, Some(size)) if size <= WHOLE_FILE_COMPRESSED_LIMIT => {
+                        let mib = size.div_ceil(1 << 20).clamp(1, u64::from(whole_mib)) as u32;
+                        _whole_permit = Some(
+                            whole_bytes
+                                .acquire_many_owned(mib)
+                                .await
+                                .expect("the semaphore is never closed"),
+                        );
+                        ObjectBody::Whole(S3::collect_body(&url, body).await?)
+                    }
+                    (None, size) => {
+                        let reader = BodyReader::new(&url, body, s3.runtime.clone());
+                        failure = Some(reader.failure());
+                        ObjectBody::Stream { reader, size }
+                    }
+                };
+                let _read_permit = reads
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
+                let out = tokio::task::spawn_blocking(move || {
                     let mut out = T::default();
-                    read(&name, stored.bytes, &mut out);
+                    read(&name, body, &limits, &mut out);
                     out
                 })
                 .await
                 .map_err(|err| StorageError::Remote {
                     location: url.to_string(),
                     message: err.to_string(),
-                })
+                })?;
+                let failed = failure.and_then(|f| {
+                    f.lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .take()
+                });
+                match failed {
+                    Some(message) => Err(StorageError::Remote {
+                        location: url.to_string(),
+                        message,
+                    }),
+                    None => Ok(out),
+                }
             }
             .await;
             drop(permit);
@@ -299,27 +438,56 @@ async fn read_objects<T: Mergeable + 'static>(
     Ok(all)
 }
 
+fn read_cloudtrail_body(
+    name: &str,
+    body: ObjectBody,
+    limits: &InputLimits,
+    out: &mut CloudTrailRead,
+) {
+    match body {
+        ObjectBody::Whole(bytes) => {
+            read_cloudtrail_object(name, bytes, out, &mut ReadBuffers::default())
+        }
+        ObjectBody::Stream { reader, size } => {
+            read_cloudtrail_object_stream(name, reader, size, limits, out)
+        }
+        ObjectBody::TooLarge(mut reject) => {
+            reject.kind = InputKind::Cloudtrail;
+            out.stats.files += 1;
+            out.stats.rejected += 1;
+            out.rejects.push(reject);
+        }
+    }
+}
+
+fn read_broker_body(name: &str, body: ObjectBody, limits: &InputLimits, out: &mut BrokerRead) {
+    match body {
+        ObjectBody::Whole(bytes) => read_broker_log_object(name, bytes, out),
+        ObjectBody::Stream { reader, size } => {
+            read_broker_log_object_stream(name, reader, size, limits, out)
+        }
+        ObjectBody::TooLarge(mut reject) => {
+            reject.kind = InputKind::BrokerLog;
+            out.stats.files += 1;
+            out.stats.rejected += 1;
+            out.rejects.push(reject);
+        }
+    }
+}
+
 pub async fn read_cloudtrail_objects(
     s3: &S3,
     objects: Vec<S3Url>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<CloudTrailRead, StorageError> {
-    read_objects(
-        s3,
-        objects,
-        |name, bytes, out: &mut CloudTrailRead| {
-            read_cloudtrail_object(name, bytes, out, &mut ReadBuffers::default())
-        },
-        progress,
-    )
-    .await
+    read_objects(s3, objects, read_cloudtrail_body, progress).await
 }
 
 pub async fn read_broker_log_objects(
     s3: &S3,
     objects: Vec<S3Url>,
 ) -> Result<BrokerRead, StorageError> {
-    read_objects(s3, objects, read_broker_log_object, &|_, _| {}).await
+    read_objects(s3, objects, read_broker_body, &|_, _| {}).await
 }
 
 /// The objects of one input location given on the command line: as
@@ -332,22 +500,40 @@ pub async fn list_named_input(
     url: &S3Url,
     scope: &CloudTrailScope,
 ) -> Result<Vec<S3Url>, StorageError> {
-    let objects = list_input_objects(s3, url, scope).await?;
-    if objects.is_empty() {
+    Ok(list_named_inputs(s3, flag, url, scope).await?.objects)
+}
+
+/// [`list_named_input`], with the keys it leaves out.
+pub async fn list_named_inputs(
+    s3: &S3,
+    flag: &str,
+    url: &S3Url,
+    scope: &CloudTrailScope,
+) -> Result<InputListing, StorageError> {
+    let listing = list_inputs(s3, url, scope).await?;
+    if listing.objects.is_empty() {
         let narrowed = if scope.is_everything() {
             ""
         } else {
             " within --since, --until, --account and --region"
         };
+        let skipped = match listing.skipped_files.first() {
+            Some(first) => format!(
+                "; {} other keys not read, the first {}",
+                listing.skipped_files.len(),
+                first.path
+            ),
+            None => String::new(),
+        };
         return Err(StorageError::Remote {
             location: format!("{flag} {url}"),
             message: format!(
                 "no input object under this prefix{narrowed} (.json, .jsonl, .log or .gz \
-                 keys, CloudTrail-Digest and CloudTrail-Insight left out)"
+                 keys in any case, CloudTrail-Digest and CloudTrail-Insight left out{skipped})"
             ),
         });
     }
-    Ok(objects)
+    Ok(listing)
 }
 
 /// Lists and reads every CloudTrail and broker log location (CloudTrail narrowed by
@@ -360,20 +546,27 @@ pub async fn read_s3_inputs(
     scope: &CloudTrailScope,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<sessiontrail_correlate::Inputs, StorageError> {
-    let mut objects = Vec::new();
+    let mut trail = InputListing::default();
     for url in cloudtrail {
-        objects.extend(list_named_input(s3, "--cloudtrail", url, scope).await?);
+        let listing = list_named_inputs(s3, "--cloudtrail", url, scope).await?;
+        trail.objects.extend(listing.objects);
+        trail.skipped_files.extend(listing.skipped_files);
+        trail.digest_or_insight += listing.digest_or_insight;
     }
-    let mut broker_objects = Vec::new();
+    let mut broker_listing = InputListing::default();
     for url in broker_logs {
-        broker_objects
-            .extend(list_named_input(s3, "--broker-log", url, &CloudTrailScope::default()).await?);
+        let listing =
+            list_named_inputs(s3, "--broker-log", url, &CloudTrailScope::default()).await?;
+        broker_listing.objects.extend(listing.objects);
+        broker_listing.skipped_files.extend(listing.skipped_files);
     }
     // Everything is listed before anything is downloaded: a mistyped location fails
     // the command at once.
-    let cloudtrail = read_cloudtrail_objects(s3, objects, progress).await?;
-    let objects = broker_objects;
-    let broker = read_broker_log_objects(s3, objects).await?;
+    let mut cloudtrail = read_cloudtrail_objects(s3, trail.objects, progress).await?;
+    cloudtrail.skipped_files.extend(trail.skipped_files);
+    cloudtrail.stats.digest_or_insight_files += trail.digest_or_insight;
+    let mut broker = read_broker_log_objects(s3, broker_listing.objects).await?;
+    broker.skipped_files.extend(broker_listing.skipped_files);
     Ok(sessiontrail_correlate::Inputs { cloudtrail, broker })
 }
 
@@ -426,5 +619,19 @@ mod tests {
         ));
         assert!(!is_input_key("broker/"));
         assert!(!is_input_key("broker/readme.txt"));
+        // The local walk's rule: extensions in any case.
+        assert!(is_input_key("AWSLogs/1/CloudTrail/r/2026/02/01/X.JSON.GZ"));
+        assert!(is_input_key("broker/2026-02-01.Log"));
+        assert!(!is_input_key("broker/.gz"));
+        assert_eq!(key_kind("broker/readme.txt"), KeyKind::Other);
+        assert_eq!(key_kind("broker/sub/"), KeyKind::Folder);
+        assert_eq!(
+            key_kind("AWSLogs/1/CloudTrail-Insight/r/2026/02/01/x.json.gz"),
+            KeyKind::DigestOrInsight
+        );
+        assert_eq!(
+            skipped_key_reason("broker/readme.txt"),
+            "not read: its extension .txt is not one read (folders are walked for .json, .jsonl, .log and .gz files; name a file itself to read it whatever its name)"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
 use serde_json::{Value, json};
-use sessiontrail_aws::{Handler, LambdaConfig, S3, S3Url, s3_client};
+use sessiontrail_aws::{Accounts, Handler, LambdaConfig, S3, S3Url, s3_client};
 use sessiontrail_correlate::dataset::{Table, list_partitions, string_column};
 use sessiontrail_correlate::schema::findings_schema;
 use sessiontrail_correlate::storage::LocalStorage;
@@ -128,9 +128,12 @@ eb.put_targets(Rule="all-findings", EventBusName="{BUS}", Targets=[{{"Id": "queu
         as_of: None,
     };
     let s3 = S3::new(client.clone(), tokio::runtime::Handle::current());
+    // SESSIONTRAIL_ACCOUNTS: the fixture's two accounts, so every genuine event passes
+    // the envelope checks.
     let handler = Handler::new(config, s3, aws_sdk_eventbridge::Client::new(&sdk))
         .await
-        .unwrap();
+        .unwrap()
+        .with_accounts(Accounts::parse("300226798666,792568539562").unwrap());
 
     // Day by day: the broker's log (streamed to S3), the real-time API-call events,
     // then CloudTrail's log files as delivered; a schedule at the end.
@@ -157,6 +160,7 @@ eb.put_targets(Rule="all-findings", EventBusName="{BUS}", Targets=[{{"Id": "queu
     let mut ignored = 0;
     for delivery in &deliveries {
         let outcome = handler.handle(delivery.event.clone(), now).await.unwrap();
+        assert!(outcome.get("refused").is_none(), "{outcome}");
         if outcome.get("ignored").is_some() {
             ignored += 1;
         }
