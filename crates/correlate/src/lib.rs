@@ -32,7 +32,7 @@ pub mod storage;
 pub use correlation::{Correlation, correlate};
 pub use finding::Finding;
 pub use policy::Policy;
-pub use rule::{Rule, Severity};
+pub use rule::{Rule, RuleInfo, Severity};
 pub use run::{
     Inputs, RunError, RunOptions, RunSettings, RunSummary, read_local_inputs,
     read_local_inputs_reporting, run, run_on,
