@@ -58,7 +58,11 @@ fn a_full_disk_is_a_clear_error_and_the_previous_dataset_survives() {
     let disk = dir.path().join("disk");
     std::fs::create_dir(&disk).unwrap();
     let Some(_mount) = mount_tmpfs(&disk, "4m") else {
-        eprintln!("SKIPPED: not root or tmpfs could not be mounted; full-disk test not run");
+        sessiontrail_test_support::skip(
+            "a_full_disk_is_a_clear_error_and_the_previous_dataset_survives",
+            sessiontrail_test_support::Prerequisite::RootTmpfs,
+            "not root, or a tmpfs could not be mounted",
+        );
         return;
     };
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/generated");

@@ -15,16 +15,7 @@ use std::path::{Path, PathBuf};
 use common::{path_str, read_table, run};
 
 fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/real");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent; the real-sample rows test did not run",
-            dir.display()
-        );
-        None
-    }
+    sessiontrail_test_support::real_corpus("every_ssm_session_event_becomes_a_row")
 }
 
 fn collect(value: &serde_json::Value, out: &mut Vec<serde_json::Value>) {

@@ -115,7 +115,126 @@ fn report_figures_equal_the_ground_truth() {
     assert_eq!(summary["findings"].as_i64(), Some(findings.len() as i64));
     assert_eq!(summary["critical_findings"].as_i64(), Some(of("critical")));
     assert_eq!(summary["high_findings"].as_i64(), Some(of("high")));
+
+    // What a reader of report.md and report.html sees: the same figures, from truth.
+    let percent = format!("{:.2} %", rate * 100.0);
+    let verdict = if rate >= 0.9 { "PASS" } else { "FAIL" };
+    let expected: Vec<(&str, String, &str)> = vec![
+        ("attribution rate", percent.clone(), "card-attribution-rate"),
+        (
+            "broker sessions",
+            broker.to_string(),
+            "card-broker-sessions",
+        ),
+        (
+            "attributed",
+            count("attributed").to_string(),
+            "card-attributed",
+        ),
+        (
+            "unattributed sessions",
+            count("unattributed").to_string(),
+            "card-unattributed",
+        ),
+        (
+            "orphan broker records",
+            count("orphan").to_string(),
+            "card-orphans",
+        ),
+        (
+            "pending (not yet decided)",
+            count("pending").to_string(),
+            "card-pending",
+        ),
+        (
+            "direct sessions",
+            count("direct").to_string(),
+            "card-direct",
+        ),
+        ("failed StartSession calls", count("failed").to_string(), ""),
+        ("sessions in all", total.to_string(), ""),
+        ("findings", findings.len().to_string(), ""),
+        ("critical findings", of("critical").to_string(), ""),
+        ("high findings", of("high").to_string(), ""),
+    ];
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    let summary_md = md
+        .split("## Summary for compliance")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("report.md has a summary section");
+    assert!(
+        summary_md.contains(&format!("**Verdict: {verdict}**")),
+        "{summary_md}"
+    );
+    let table: BTreeMap<&str, &str> = summary_md
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line
+                .trim()
+                .trim_matches('|')
+                .split('|')
+                .map(str::trim)
+                .collect();
+            (cells.len() == 2).then(|| (cells[0], cells[1]))
+        })
+        .collect();
+    for (label, value, _) in &expected {
+        assert_eq!(
+            table.get(label),
+            Some(&value.as_str()),
+            "report.md: {label}"
+        );
+    }
+
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
-    assert!(html.contains("<svg"), "charts are inline SVG");
-    assert!(report.join("report.md").metadata().unwrap().len() > 0);
+    assert!(
+        html.contains(&format!(
+            r#"data-verdict="{}">{verdict}<"#,
+            verdict.to_lowercase()
+        )),
+        "report.html verdict"
+    );
+    let critical_high = (of("critical") + of("high")).to_string();
+    let cards = expected
+        .iter()
+        .filter(|(_, _, card)| !card.is_empty())
+        .map(|(label, value, card)| (*label, value.as_str(), *card))
+        .chain([(
+            "critical and high findings",
+            critical_high.as_str(),
+            "card-critical-high",
+        )]);
+    for (label, value, card) in cards {
+        let at = html
+            .find(&format!(r#"id="{card}""#))
+            .unwrap_or_else(|| panic!("report.html has no {card}"));
+        let card_html = &html[at..at + html[at..].find("</div>").unwrap()];
+        assert!(
+            card_html.contains(&format!(r#"<span class="value">{value}</span>"#))
+                && card_html.contains(&format!(r#"<span class="label">{label}</span>"#)),
+            "report.html {card}: {card_html}"
+        );
+    }
+    // The three charts, each an inline SVG.
+    for chart in [
+        "chart-sessions-by-day",
+        "chart-attribution-rate-daily",
+        "chart-findings-by-rule",
+    ] {
+        assert!(
+            html.contains(&format!(
+                r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{chart}""#
+            )),
+            "{chart}"
+        );
+    }
+    assert_eq!(html.matches("<svg").count(), 3);
+    assert!(html.contains(&format!(
+        "{total} sessions in all, {} of them failed StartSession calls; {} findings, {} critical and {} high.",
+        count("failed"),
+        findings.len(),
+        of("critical"),
+        of("high")
+    )));
 }

@@ -5,13 +5,11 @@
 //! An s3:// input prefix that holds no object is an error naming it.
 
 mod common;
-#[path = "../crates/aws/tests/support/moto.rs"]
-mod moto;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use moto::Moto;
+use sessiontrail_test_support::moto::Moto;
 
 const AS_OF: &str = "2026-02-03T01:00:00Z";
 

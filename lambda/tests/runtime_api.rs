@@ -3,16 +3,14 @@
 //! fixtures/events/ sent with `cargo lambda invoke`, S3 and EventBridge from moto's
 //! server. Skips (saying so) where cargo-lambda or moto is missing, except under CI.
 
-#[path = "../../crates/aws/tests/support/moto.rs"]
-mod moto;
-
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use moto::Moto;
 use serde_json::Value;
+use sessiontrail_test_support::moto::Moto;
+use sessiontrail_test_support::{Prerequisite, skip};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -86,10 +84,11 @@ fn peak_rss_mb(pid: u32) -> f64 {
 #[test]
 fn the_function_answers_every_trigger_under_the_runtime_api() {
     if !cargo_lambda_installed() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("cargo-lambda is not installed (.ci/run installs it from PyPI)");
-        }
-        eprintln!("skipped: cargo-lambda is not installed (pip install cargo-lambda)");
+        skip(
+            "the_function_answers_every_trigger_under_the_runtime_api",
+            Prerequisite::CargoLambda,
+            "cargo-lambda is not installed",
+        );
         return;
     }
     let Some(moto) = Moto::start("runtime_api") else {

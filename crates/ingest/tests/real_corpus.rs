@@ -16,16 +16,7 @@ use sessiontrail_ingest::input_files::list_input_files;
 use sessiontrail_ingest::{SessionEvent, SessionEventName};
 
 fn corpus() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/real");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent; real-sample tests not run",
-            dir.display()
-        );
-        None
-    }
+    sessiontrail_test_support::real_corpus("real_corpus")
 }
 
 /// Per sample: StartSessions, TerminateSessions, failed starts (errorCode), starts

@@ -12,6 +12,72 @@ use std::path::Path;
 use serde_json::{Value, json};
 use sessiontrail_correlate::schema::findings_schema;
 use sessiontrail_report::findings_export::{ASFF_MAX_BATCH, finding_title};
+
+/// The titles a Security Hub or SIEM user sees, written out here (not read from the
+/// program): changing one is changing what users filter on.
+const TITLES: [(&str, &str); 11] = [
+    (
+        "unattributed_session",
+        "SSM session started by the broker is not attributed to a human",
+    ),
+    (
+        "document_mismatch",
+        "SSM session used a session document other than its permission set's",
+    ),
+    (
+        "unknown_permission_set",
+        "SSM session by a permission set that is not in the policy",
+    ),
+    (
+        "run_as_mismatch",
+        "Broker ran an SSM session as a Linux user other than the policy's",
+    ),
+    (
+        "field_mismatch",
+        "CloudTrail and the broker log disagree about an SSM session",
+    ),
+    (
+        "duplicate_broker_claim",
+        "Several broker records claim the same SSM session",
+    ),
+    (
+        "orphan_broker_record",
+        "Broker started an SSM session that CloudTrail never recorded",
+    ),
+    (
+        "secret_in_broker_log",
+        "Session token written to the broker log",
+    ),
+    ("direct_session", "SSM session started without the broker"),
+    (
+        "foreign_session_control",
+        "SSM session resumed or terminated by a principal other than its owner",
+    ),
+    (
+        "clock_skew",
+        "Broker and CloudTrail clocks disagree about an SSM session",
+    ),
+];
+
+fn expected_title(rule: &str) -> String {
+    TITLES.iter().find(|(id, _)| *id == rule).map_or_else(
+        || format!("sessiontrail finding: {rule}"),
+        |(_, t)| t.to_string(),
+    )
+}
+
+#[test]
+fn every_rule_has_its_title_listed_here() {
+    let listed: Vec<&str> = TITLES.iter().map(|(id, _)| *id).collect();
+    let rules: Vec<&str> = sessiontrail_correlate::rule::Rule::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    assert_eq!(listed, rules, "a rule was added: give its title here");
+    for (id, title) in TITLES {
+        assert_eq!(finding_title(id), title);
+    }
+}
 use sessiontrail_report::{
     FindingsFormat, ReportError, export_findings, export_findings_with_summary,
 };
@@ -241,7 +307,7 @@ async fn ocsf_events_have_the_required_fields_and_values() {
         assert_eq!(event["finding_info"]["uid"], *id);
         let title = event["finding_info"]["title"].as_str().unwrap();
         assert!(!title.is_empty());
-        assert_eq!(title, finding_title(row["rule"].as_str().unwrap()));
+        assert_eq!(title, expected_title(row["rule"].as_str().unwrap()), "{id}");
         assert_eq!(event["finding_info"]["desc"], row["detail"]);
         assert_eq!(event["finding_info"]["types"], json!([row["rule"]]));
         // The cloud profile.

@@ -381,7 +381,11 @@ fn cmark_gfm(markdown: &str) -> Option<String> {
         .stderr(Stdio::piped())
         .spawn();
     let Ok(mut child) = child else {
-        println!("SKIPPED: report.md not rendered with cmark-gfm: python3 cannot be run");
+        sessiontrail_test_support::skip(
+            "github_s_cmark_gfm_makes_no_link_of_report_md",
+            sessiontrail_test_support::Prerequisite::Cmarkgfm,
+            "python3 cannot be run",
+        );
         return None;
     };
     let mut stdin = child.stdin.take().unwrap();
@@ -394,9 +398,10 @@ fn cmark_gfm(markdown: &str) -> Option<String> {
     match output.status.code() {
         Some(0) => Some(String::from_utf8(output.stdout).unwrap()),
         Some(3) => {
-            println!(
-                "SKIPPED: report.md not rendered with cmark-gfm: python3 has no cmarkgfm \
-                 (python3 -m pip install cmarkgfm)"
+            sessiontrail_test_support::skip(
+                "github_s_cmark_gfm_makes_no_link_of_report_md",
+                sessiontrail_test_support::Prerequisite::Cmarkgfm,
+                "python3 has no cmarkgfm",
             );
             None
         }

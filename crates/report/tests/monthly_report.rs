@@ -1445,7 +1445,11 @@ fn chromium(profile: &Path, args: &[String], page: &str, limit: Duration) -> (St
 #[tokio::test]
 async fn the_report_renders_in_headless_chromium() {
     if !Path::new(CHROMIUM).exists() {
-        println!("SKIPPED: {CHROMIUM} is not installed");
+        sessiontrail_test_support::skip(
+            "the_report_renders_in_headless_chromium",
+            sessiontrail_test_support::Prerequisite::Chromium,
+            &format!("{CHROMIUM} is not installed"),
+        );
         return;
     }
     let written = february(Some(0.6));

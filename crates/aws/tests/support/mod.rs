@@ -1,3 +1,3 @@
 pub mod fault_proxy;
 pub mod fixtures;
-pub mod moto;
+pub use sessiontrail_test_support::moto;

@@ -1,9 +1,7 @@
 //! moto's server on 127.0.0.1 for tests: S3, EventBridge and SQS, started per test on a
-//! free port and killed when dropped. Where moto is not installed the test says so and
-//! skips, except under CI (`CI=true`), where .ci/run installs it and a skip would hide
-//! a failure.
-
-#![allow(dead_code)]
+//! free port and killed when dropped. Where moto is not installed the test says so
+//! ([`crate::skip`]) and skips, except under CI (`CI=true`), where .ci/run installs it
+//! and a skip would hide a failure.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -17,17 +15,11 @@ pub struct Moto {
 impl Moto {
     /// Starts a server, or None when moto is missing outside CI.
     pub fn start(test: &str) -> Option<Moto> {
-        let installed = Command::new("python3")
-            .args(["-c", "import moto.server, flask"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !installed {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{test}: moto[server] is not installed (.ci/run installs it)");
-            }
-            eprintln!(
-                "{test}: skipped: moto's server is not installed (pip install 'moto[server]')"
+        if !crate::python_has(&["moto.server", "flask"]) {
+            crate::skip(
+                test,
+                crate::Prerequisite::Moto,
+                "moto's server is not installed",
             );
             return None;
         }
