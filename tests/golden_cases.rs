@@ -145,7 +145,7 @@ struct Case {
     runs: Vec<Run>,
     never_stored: Vec<String>,
     /// Set when the engine disagrees with the hand expectation and the expectation is
-    /// kept (the reason, with DESIGN.md's words); such a case runs only under --ignored.
+    /// kept (the reason, with docs/contracts.md's words); such a case runs only under --ignored.
     disagreement: Option<String>,
 }
 

@@ -1,7 +1,7 @@
 -- How many findings did each rule raise in the month, and how severe are they?
 --
 -- Asked by: compliance (which controls failed, and which were checked without a
--- finding) and security analysts. Every rule of DESIGN.md has a row, with 0 when it
+-- finding) and security analysts. Every rule of docs/contracts.md has a row, with 0 when it
 -- raised nothing; a rule or severity the dataset holds beyond those gets its own row.
 -- Ordered critical, high, medium, low, then by rule. A finding belongs to the month
 -- of its event_time (UTC): the partitions dt = $first_day .. $last_day.

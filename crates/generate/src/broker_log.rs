@@ -1,4 +1,4 @@
-//! The session broker's log: its records (DESIGN.md "Broker log record, version 1"),
+//! The session broker's log: its records (docs/contracts.md "Broker log record, version 1"),
 //! the Lambda invocations they are logged in, and the three ways the log is delivered:
 //! daily JSON-lines files, a CloudWatch Logs export, and a subscription payload.
 

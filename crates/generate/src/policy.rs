@@ -1,5 +1,5 @@
 //! The policy the generated data is judged against, written as `sessiontrail.toml`
-//! (DESIGN.md "Policy"), and the permission sets the generator knows.
+//! (docs/contracts.md "Policy"), and the permission sets the generator knows.
 
 use crate::clock::{MINUTE, Millis};
 

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::json::{J, Obj};
 
-/// A session's status (DESIGN.md "Session status").
+/// A session's status (docs/contracts.md "Session status").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
     Failed,
@@ -52,7 +52,7 @@ impl Status {
     }
 }
 
-/// A rule id (DESIGN.md "Rules").
+/// A rule id (docs/contracts.md "Rules").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Rule {
     UnattributedSession,

@@ -1,4 +1,4 @@
-//! The session broker's log (DESIGN.md "Broker log record, version 1") in every
+//! The session broker's log (docs/contracts.md "Broker log record, version 1") in every
 //! wrapper it reaches us: plain JSON lines (optionally gzipped), CloudWatch Logs export
 //! files (`<ISO timestamp> <message>` per line), and CloudWatch Logs subscription
 //! payloads, encoded (`{"awslogs":{"data":"<base64 gzip>"}}`) or decoded

@@ -1,7 +1,7 @@
 //! The SSM session event: one CloudTrail record of `ssm.amazonaws.com`
 //! StartSession, ResumeSession or TerminateSession, reduced to what correlation needs.
 //!
-//! Reading is lenient where real records vary (see `../shared/aws-formats.md`): any
+//! Reading is lenient where real records vary (docs/contracts.md "CloudTrail input"): any
 //! eventVersion 1.x, `documentName` absent, `responseElements` null on failure,
 //! `recipientAccountId` absent (older records, EventBridge copies), a flattened
 //! `userIdentity.sessionIssuerArn` (filtered exports), and the `responseElements` of a

@@ -1,6 +1,6 @@
 //! Exporting findings: JSON lines and CSV as the table is, OCSF 1.1.0 Detection
 //! Findings, and ASFF batches for BatchImportFindings, checked field by field against
-//! the required lists of aws-formats.md section 9, over findings planted as Parquet.
+//! the required lists of the Security Hub API model and OCSF 1.1.0, over findings planted as Parquet.
 
 mod common;
 
@@ -357,7 +357,8 @@ async fn ocsf_events_have_the_required_fields_and_values() {
 // ---------------------------------------------------------------------------------
 
 /// The `AwsSecurityFinding` required list of the current API model, plus Severity and
-/// Types that the user guide still requires (aws-formats.md section 9).
+/// Types that the Security Hub user guide still requires ("Required top-level
+/// attributes in ASFF").
 const ASFF_REQUIRED: [&str; 12] = [
     "SchemaVersion",
     "Id",

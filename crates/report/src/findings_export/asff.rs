@@ -1,5 +1,6 @@
 //! AWS Security Finding Format (ASFF) for Security Hub's BatchImportFindings: findings
-//! grouped in batches of at most [`MAX_BATCH`] (aws-formats.md section 9).
+//! grouped in batches of at most [`MAX_BATCH`] (the Security Hub API reference,
+//! "BatchImportFindings" and "AwsSecurityFinding").
 //!
 //! Each finding is imported under the custom-source product of its own account and
 //! region (`arn:<partition>:securityhub:<region>:<account>:product/<account>/default`);

@@ -1,5 +1,5 @@
-//! OCSF 1.1.0 events, one per finding, under the `cloud` profile (aws-formats.md
-//! section 9), of the class of the finding's rule ([`RuleInfo::ocsf`]: every rule's is
+//! OCSF 1.1.0 events, one per finding, under the `cloud` profile (schema.ocsf.io,
+//! version 1.1.0), of the class of the finding's rule ([`RuleInfo::ocsf`]: every rule's is
 //! Detection Finding, class 2004 in category 2 Findings, as is an unknown rule's).
 //!
 //! [`RuleInfo::ocsf`]: sessiontrail_correlate::rule::RuleInfo::ocsf

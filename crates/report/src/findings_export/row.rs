@@ -6,7 +6,7 @@ use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType}
 use datafusion::arrow::error::ArrowError;
 use sessiontrail_correlate::{Rule, Severity};
 
-/// One row of `findings/` (DESIGN.md "Output dataset").
+/// One row of `findings/` (docs/contracts.md "Dataset").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindingRow {
     /// Stable id: the same rule on the same key has the same id in every run.

@@ -87,7 +87,7 @@ pub const PAYLOAD: &str = r#"<script>alert(1)</script> "q" 'a' & b"#;
 pub const A: &str = "111122223333";
 pub const ALICE: &str =
     "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b2c3d/alice@example.com";
-/// Every rule of DESIGN.md with its severity: every severity too.
+/// Every rule of docs/contracts.md with its severity: every severity too.
 pub const RULES: [(&str, &str); 11] = [
     ("unattributed_session", "critical"),
     ("document_mismatch", "high"),
