@@ -119,339 +119,441 @@ impl Scan {
 
 /// Splits `reader` into [`Piece`]s, calling `on_piece` for each. I/O errors from the
 /// reader (a truncated gzip stream, say) become a final [`Piece::Error`].
-pub fn split_records<R: Read>(mut reader: R, mut on_piece: impl FnMut(Piece<'_>)) {
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK * 2);
-    // Absolute offset of buf[0].
-    let mut base: u64 = 0;
-    // Newlines counted in the stream before absolute offset `counted_to`.
-    let mut lines_before: u64 = 0;
-    let mut counted_to: u64 = 0;
-    let mut pos: usize = 0;
-    let mut scan = Scan::new();
-    let mut mode = Mode::Unknown;
-    let mut eof = false;
-    // An I/O error (a truncated gzip stream, say): its offset and message.
-    let mut read_error: Option<(u64, String)> = None;
-    // In lines mode after an error: skip to the next newline.
-    let mut skipping_line = false;
+pub fn split_records<R: Read>(reader: R, on_piece: impl FnMut(Piece<'_>)) {
+    Splitter::new(reader, on_piece).run();
+}
 
-    // Line number (1-based) of absolute offset `at`, counting newlines lazily.
-    let line_of = |buf: &[u8], base: u64, at: u64, lines_before: &mut u64, counted_to: &mut u64| {
-        if at > *counted_to {
-            let from = (*counted_to - base) as usize;
-            let to = (at - base) as usize;
-            *lines_before += memchr::memchr_iter(b'\n', &buf[from..to]).count() as u64;
-            *counted_to = at;
+/// The bytes read and not dropped yet, where they start in the stream, and the
+/// newlines counted so far (lazily: only up to where a line number was needed).
+struct Window {
+    buf: Vec<u8>,
+    /// Absolute offset of buf[0].
+    base: u64,
+    /// Newlines counted in the stream before absolute offset `counted_to`.
+    lines_before: u64,
+    counted_to: u64,
+}
+
+impl Window {
+    fn new() -> Self {
+        Window {
+            buf: Vec::with_capacity(READ_CHUNK * 2),
+            base: 0,
+            lines_before: 0,
+            counted_to: 0,
         }
-        *lines_before + 1
-    };
-
-    // Reports a structural error at `offset`; ends the scan when the input is not JSON
-    // lines (see `fail`).
-    macro_rules! fail {
-        ($offset:expr, $message:expr) => {
-            if fail(
-                &mut scan,
-                &mut mode,
-                &mut skipping_line,
-                $offset,
-                $message,
-                &buf,
-                base,
-                &mut lines_before,
-                &mut counted_to,
-                &mut on_piece,
-                line_of,
-            ) {
-                return;
-            }
-        };
     }
 
-    loop {
-        if pos >= buf.len() {
-            if eof {
-                break;
-            }
-            // A value past the size limit is not kept: it is skipped, then reported.
-            if let Some(start) = scan.value_start
-                && !scan.oversized
-                && (base + buf.len() as u64 - start) as usize > MAX_RECORD_BYTES
-            {
-                scan.oversized = true;
-                scan.oversized_line =
-                    line_of(&buf, base, start, &mut lines_before, &mut counted_to);
-            }
-            // Keep only what the current value (or top-level key) needs, then read more.
-            let mut keep_abs = base + buf.len() as u64;
-            if let Some(start) = scan.value_start
-                && !scan.oversized
-            {
-                keep_abs = keep_abs.min(start);
-            }
-            if scan.in_string && scan.expect_key {
-                keep_abs = keep_abs.min(scan.key_start);
-            }
-            // Count the newlines in what is dropped before dropping it.
-            if keep_abs > counted_to {
-                line_of(&buf, base, keep_abs, &mut lines_before, &mut counted_to);
-            }
-            let dropped = (keep_abs - base) as usize;
-            buf.drain(..dropped);
-            base = keep_abs;
-            pos -= dropped;
-            match read_chunk(&mut reader, &mut buf) {
-                Ok(0) => {
-                    eof = true;
-                    continue;
+    /// Absolute offset just past the last byte read.
+    fn end(&self) -> u64 {
+        self.base + self.buf.len() as u64
+    }
+
+    /// Line number (1-based) of absolute offset `at`, counting newlines lazily.
+    fn line_of(&mut self, at: u64) -> u64 {
+        if at > self.counted_to {
+            let from = (self.counted_to - self.base) as usize;
+            let to = (at - self.base) as usize;
+            self.lines_before += memchr::memchr_iter(b'\n', &self.buf[from..to]).count() as u64;
+            self.counted_to = at;
+        }
+        self.lines_before + 1
+    }
+
+    /// Drops the bytes before absolute offset `keep`, after counting their newlines;
+    /// returns how many were dropped.
+    fn drop_before(&mut self, keep: u64) -> usize {
+        if keep > self.counted_to {
+            self.line_of(keep);
+        }
+        let dropped = (keep - self.base) as usize;
+        self.buf.drain(..dropped);
+        self.base = keep;
+        dropped
+    }
+
+    /// The bytes between two absolute offsets, both in the window.
+    fn bytes(&self, start: u64, end: u64) -> &[u8] {
+        &self.buf[(start - self.base) as usize..(end - self.base) as usize]
+    }
+}
+
+/// One split in progress: the reader, the caller's callback, the window over the
+/// stream, the position in it and what the scan has seen.
+struct Splitter<R, F> {
+    reader: R,
+    on_piece: F,
+    window: Window,
+    /// Position in `window.buf` of the next byte to look at.
+    pos: usize,
+    scan: Scan,
+    mode: Mode,
+    eof: bool,
+    /// An I/O error (a truncated gzip stream, say): its offset and message.
+    read_error: Option<(u64, String)>,
+    /// In lines mode after an error: skip to the next newline.
+    skipping_line: bool,
+}
+
+impl<R: Read, F: FnMut(Piece<'_>)> Splitter<R, F> {
+    fn new(reader: R, on_piece: F) -> Self {
+        Splitter {
+            reader,
+            on_piece,
+            window: Window::new(),
+            pos: 0,
+            scan: Scan::new(),
+            mode: Mode::Unknown,
+            eof: false,
+            read_error: None,
+            skipping_line: false,
+        }
+    }
+
+    fn run(mut self) {
+        // Reports a structural error at `offset`; ends the scan when the input is not
+        // JSON lines (see `Splitter::fail`).
+        macro_rules! fail {
+            ($offset:expr, $message:expr) => {
+                if self.fail($offset, $message) {
+                    return;
                 }
-                Ok(_) => {}
-                Err(err) => {
-                    // Deliver what was read before the error, then report it.
-                    read_error = Some((base + buf.len() as u64, err.to_string()));
-                    eof = true;
-                }
-            }
-            continue;
+            };
         }
 
-        if skipping_line {
-            match memchr::memchr(b'\n', &buf[pos..]) {
-                Some(i) => {
-                    pos += i + 1;
-                    skipping_line = false;
+        loop {
+            if self.pos >= self.window.buf.len() {
+                if self.eof {
+                    break;
                 }
-                None => pos = buf.len(),
-            }
-            continue;
-        }
-
-        if scan.in_string {
-            match memchr::memchr3(b'"', b'\\', b'\n', &buf[pos..]) {
-                None => pos = buf.len(),
-                Some(i) => {
-                    let at = pos + i;
-                    match buf[at] {
-                        b'\\' => {
-                            if at + 1 >= buf.len() {
-                                if eof {
-                                    pos = buf.len();
-                                } else {
-                                    // Need the escaped byte: read more first.
-                                    pos = at;
-                                    if !refill_pending(&mut reader, &mut buf, &mut eof) {
-                                        pos = buf.len();
-                                    }
-                                }
-                            } else {
-                                pos = at + 2;
-                            }
-                        }
-                        b'\n' => {
-                            pos = at;
-                            let offset = base + at as u64;
-                            let message = "line break inside a JSON string".to_string();
-                            fail!(offset, message);
-                        }
-                        _ => {
-                            scan.in_string = false;
-                            pos = at + 1;
-                            if scan.expect_key && scan.stack.len() == 1 {
-                                let key = &buf[(scan.key_start - base) as usize..at];
-                                scan.pending_container = match key {
-                                    b"Records" => Container::Records,
-                                    b"Events" => Container::Events,
-                                    _ => Container::None,
-                                };
-                                scan.expect_key = false;
-                            }
-                        }
-                    }
-                }
-            }
-            continue;
-        }
-
-        // Inside a record of an array: only strings and brackets matter until it closes.
-        if let Some(element_depth) = scan.element_depth
-            && scan.stack.len() > element_depth
-        {
-            let next = skip_inside_element(&buf, pos, &mut scan, element_depth);
-            if next != pos {
-                pos = next;
+                self.read_more();
                 continue;
             }
-        }
 
-        let byte = buf[pos];
-        let offset = base + pos as u64;
-        pos += 1;
-        let depth = scan.stack.len();
-        match byte {
-            b' ' | b'\t' | b'\r' => {}
-            b'\n' => {
-                if depth > 0 {
-                    if !scan.first_value_done {
-                        scan.newline_in_first_value = true;
+            if self.skipping_line {
+                match memchr::memchr(b'\n', &self.window.buf[self.pos..]) {
+                    Some(i) => {
+                        self.pos += i + 1;
+                        self.skipping_line = false;
                     }
-                    if mode == Mode::Lines {
-                        let message = "JSON value not complete at the end of its line".to_string();
+                    None => self.pos = self.window.buf.len(),
+                }
+                continue;
+            }
+
+            if self.scan.in_string {
+                let buf = &self.window.buf;
+                match memchr::memchr3(b'"', b'\\', b'\n', &buf[self.pos..]) {
+                    None => self.pos = buf.len(),
+                    Some(i) => {
+                        let at = self.pos + i;
+                        match buf[at] {
+                            b'\\' => {
+                                if at + 1 >= buf.len() {
+                                    if self.eof {
+                                        self.pos = buf.len();
+                                    } else {
+                                        // Need the escaped byte: read more first.
+                                        self.pos = at;
+                                        if !refill_pending(
+                                            &mut self.reader,
+                                            &mut self.window.buf,
+                                            &mut self.eof,
+                                        ) {
+                                            self.pos = self.window.buf.len();
+                                        }
+                                    }
+                                } else {
+                                    self.pos = at + 2;
+                                }
+                            }
+                            b'\n' => {
+                                self.pos = at;
+                                let offset = self.window.base + at as u64;
+                                let message = "line break inside a JSON string".to_string();
+                                fail!(offset, message);
+                            }
+                            _ => {
+                                self.scan.in_string = false;
+                                self.pos = at + 1;
+                                if self.scan.expect_key && self.scan.stack.len() == 1 {
+                                    let key = self
+                                        .window
+                                        .bytes(self.scan.key_start, self.window.base + at as u64);
+                                    self.scan.pending_container = match key {
+                                        b"Records" => Container::Records,
+                                        b"Events" => Container::Events,
+                                        _ => Container::None,
+                                    };
+                                    self.scan.expect_key = false;
+                                }
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+
+            // Inside a record of an array: only strings and brackets matter until it
+            // closes.
+            if let Some(element_depth) = self.scan.element_depth
+                && self.scan.stack.len() > element_depth
+            {
+                let next =
+                    skip_inside_element(&self.window.buf, self.pos, &mut self.scan, element_depth);
+                if next != self.pos {
+                    self.pos = next;
+                    continue;
+                }
+            }
+
+            let byte = self.window.buf[self.pos];
+            let offset = self.window.base + self.pos as u64;
+            self.pos += 1;
+            let scan = &mut self.scan;
+            let depth = scan.stack.len();
+            match byte {
+                b' ' | b'\t' | b'\r' => {}
+                b'\n' => {
+                    if depth > 0 {
+                        if !scan.first_value_done {
+                            scan.newline_in_first_value = true;
+                        }
+                        if self.mode == Mode::Lines {
+                            let message =
+                                "JSON value not complete at the end of its line".to_string();
+                            fail!(offset, message);
+                            // The newline itself ends the skipped line.
+                            self.skipping_line = false;
+                        }
+                    }
+                }
+                b'"' => {
+                    if depth == 0 {
+                        let message = "expected a JSON object or array".to_string();
                         fail!(offset, message);
-                        // The newline itself ends the skipped line.
-                        skipping_line = false;
+                        continue;
                     }
+                    scan.in_string = true;
+                    if depth == 1 && scan.stack[0] == b'{' && scan.expect_key {
+                        scan.key_start = offset + 1;
+                    }
+                    start_element(scan, offset);
                 }
-            }
-            b'"' => {
-                if depth == 0 {
-                    let message = "expected a JSON object or array".to_string();
-                    fail!(offset, message);
-                    continue;
-                }
-                scan.in_string = true;
-                if depth == 1 && scan.stack[0] == b'{' && scan.expect_key {
-                    scan.key_start = offset + 1;
-                }
-                start_element(&mut scan, offset);
-            }
-            b'{' | b'[' => {
-                if depth >= MAX_DEPTH {
-                    let message = format!("JSON nested deeper than {MAX_DEPTH} levels");
-                    fail!(offset, message);
-                    continue;
-                }
-                if depth == 0 {
-                    scan.value_start = Some(offset);
-                    scan.container = Container::None;
-                    scan.element_depth = None;
-                    if byte == b'[' {
-                        scan.element_depth = Some(1);
-                        scan.container = Container::Array;
+                b'{' | b'[' => {
+                    if depth >= MAX_DEPTH {
+                        let message = format!("JSON nested deeper than {MAX_DEPTH} levels");
+                        fail!(offset, message);
+                        continue;
+                    }
+                    if depth == 0 {
+                        scan.value_start = Some(offset);
+                        scan.container = Container::None;
+                        scan.element_depth = None;
+                        if byte == b'[' {
+                            scan.element_depth = Some(1);
+                            scan.container = Container::Array;
+                            scan.value_start = None;
+                        } else {
+                            scan.expect_key = true;
+                        }
+                    } else if depth == 1
+                        && byte == b'['
+                        && scan.stack[0] == b'{'
+                        && scan.element_depth.is_none()
+                        && scan.pending_container != Container::None
+                    {
+                        // `{"Records": [` : records are the elements of this array.
+                        scan.element_depth = Some(2);
+                        scan.container = scan.pending_container;
                         scan.value_start = None;
                     } else {
+                        start_element(scan, offset);
+                    }
+                    scan.stack.push(byte);
+                }
+                b'}' | b']' => {
+                    let open = if byte == b'}' { b'{' } else { b'[' };
+                    if scan.stack.last() != Some(&open) {
+                        let message = format!("unbalanced '{}'", byte as char);
+                        fail!(offset, message);
+                        continue;
+                    }
+                    if Some(depth) == scan.element_depth {
+                        // `]` closes the container array: emit its last element.
+                        self.emit_element(offset);
+                    }
+                    let scan = &mut self.scan;
+                    scan.stack.pop();
+                    if scan.stack.is_empty() {
+                        if scan.element_depth.is_none() {
+                            self.emit_element(offset + 1);
+                        }
+                        let scan = &mut self.scan;
+                        scan.element_depth = None;
+                        scan.container = Container::None;
+                        scan.value_start = None;
+                        scan.expect_key = false;
+                        if !scan.first_value_done {
+                            scan.first_value_done = true;
+                            self.mode = if scan.newline_in_first_value {
+                                Mode::Document
+                            } else {
+                                Mode::Lines
+                            };
+                        }
+                    }
+                }
+                b',' => {
+                    if Some(depth) == scan.element_depth {
+                        self.emit_element(offset);
+                    } else if depth == 1 && scan.stack[0] == b'{' {
                         scan.expect_key = true;
+                        scan.pending_container = Container::None;
                     }
-                } else if depth == 1
-                    && byte == b'['
-                    && scan.stack[0] == b'{'
-                    && scan.element_depth.is_none()
-                    && scan.pending_container != Container::None
-                {
-                    // `{"Records": [` : records are the elements of this array.
-                    scan.element_depth = Some(2);
-                    scan.container = scan.pending_container;
-                    scan.value_start = None;
-                } else {
-                    start_element(&mut scan, offset);
                 }
-                scan.stack.push(byte);
-            }
-            b'}' | b']' => {
-                let open = if byte == b'}' { b'{' } else { b'[' };
-                if scan.stack.last() != Some(&open) {
-                    let message = format!("unbalanced '{}'", byte as char);
-                    fail!(offset, message);
-                    continue;
-                }
-                if Some(depth) == scan.element_depth {
-                    // `]` closes the container array: emit its last element.
-                    emit_element(
-                        &mut scan,
-                        &buf,
-                        base,
-                        offset,
-                        &mut lines_before,
-                        &mut counted_to,
-                        &mut on_piece,
-                        line_of,
-                    );
-                }
-                scan.stack.pop();
-                if scan.stack.is_empty() {
-                    if scan.element_depth.is_none() {
-                        emit_element(
-                            &mut scan,
-                            &buf,
-                            base,
-                            offset + 1,
-                            &mut lines_before,
-                            &mut counted_to,
-                            &mut on_piece,
-                            line_of,
-                        );
+                _ => {
+                    if depth == 0 {
+                        let message = "expected a JSON object or array".to_string();
+                        fail!(offset, message);
+                        continue;
                     }
-                    scan.element_depth = None;
-                    scan.container = Container::None;
-                    scan.value_start = None;
-                    scan.expect_key = false;
-                    if !scan.first_value_done {
-                        scan.first_value_done = true;
-                        mode = if scan.newline_in_first_value {
-                            Mode::Document
-                        } else {
-                            Mode::Lines
-                        };
+                    if byte != b':' {
+                        start_element(scan, offset);
                     }
                 }
             }
-            b',' => {
-                if Some(depth) == scan.element_depth {
-                    emit_element(
-                        &mut scan,
-                        &buf,
-                        base,
-                        offset,
-                        &mut lines_before,
-                        &mut counted_to,
-                        &mut on_piece,
-                        line_of,
-                    );
-                } else if depth == 1 && scan.stack[0] == b'{' {
-                    scan.expect_key = true;
-                    scan.pending_container = Container::None;
-                }
-            }
-            _ => {
-                if depth == 0 {
-                    let message = "expected a JSON object or array".to_string();
-                    fail!(offset, message);
-                    continue;
-                }
-                if byte != b':' {
-                    start_element(&mut scan, offset);
-                }
+        }
+        self.finish();
+    }
+
+    /// The window is used up: drops what the current value (or top-level key) does not
+    /// need, then reads the next chunk (or notes the end of input or a read error).
+    fn read_more(&mut self) {
+        let scan = &mut self.scan;
+        // A value past the size limit is not kept: it is skipped, then reported.
+        if let Some(start) = scan.value_start
+            && !scan.oversized
+            && (self.window.end() - start) as usize > MAX_RECORD_BYTES
+        {
+            scan.oversized = true;
+            scan.oversized_line = self.window.line_of(start);
+        }
+        let mut keep = self.window.end();
+        if let Some(start) = scan.value_start
+            && !scan.oversized
+        {
+            keep = keep.min(start);
+        }
+        if scan.in_string && scan.expect_key {
+            keep = keep.min(scan.key_start);
+        }
+        self.pos -= self.window.drop_before(keep);
+        match read_chunk(&mut self.reader, &mut self.window.buf) {
+            Ok(0) => self.eof = true,
+            Ok(_) => {}
+            Err(err) => {
+                // Deliver what was read before the error, then report it.
+                self.read_error = Some((self.window.end(), err.to_string()));
+                self.eof = true;
             }
         }
     }
 
-    if let Some((at, err)) = read_error {
-        let start = match scan.value_start {
-            Some(start) if !scan.stack.is_empty() && start >= base => start,
-            _ => at,
-        };
-        let line = line_of(&buf, base, start, &mut lines_before, &mut counted_to);
-        on_piece(Piece::Error {
-            offset: start,
-            line,
-            message: format!("input could not be read past byte {at}: {err}"),
-        });
-        return;
+    /// The end of input: a read error, or a value left open, is a last error.
+    fn finish(mut self) {
+        let base = self.window.base;
+        if let Some((at, err)) = self.read_error.take() {
+            let start = match self.scan.value_start {
+                Some(start) if !self.scan.stack.is_empty() && start >= base => start,
+                _ => at,
+            };
+            let line = self.window.line_of(start);
+            (self.on_piece)(Piece::Error {
+                offset: start,
+                line,
+                message: format!("input could not be read past byte {at}: {err}"),
+            });
+            return;
+        }
+        if !self.scan.stack.is_empty() || self.scan.in_string {
+            let at = self.window.end();
+            let start = self.scan.value_start.unwrap_or(at);
+            let line = self.window.line_of(start.max(base));
+            (self.on_piece)(Piece::Error {
+                offset: start,
+                line,
+                message: "file ends inside a JSON value (truncated?)".to_string(),
+            });
+        }
     }
-    if !scan.stack.is_empty() || scan.in_string {
-        let at = base + buf.len() as u64;
-        let start = scan.value_start.unwrap_or(at);
-        let line = line_of(
-            &buf,
-            base,
-            start.max(base),
-            &mut lines_before,
-            &mut counted_to,
-        );
-        on_piece(Piece::Error {
+
+    /// Hands the value being collected, which ends at absolute offset `end`, to the
+    /// caller (an error when it was too large to keep).
+    fn emit_element(&mut self, end: u64) {
+        let Some(start) = self.scan.value_start.take() else {
+            return;
+        };
+        if self.scan.oversized {
+            self.scan.oversized = false;
+            let line = self.scan.oversized_line;
+            (self.on_piece)(Piece::Error {
+                offset: start,
+                line,
+                message: format!(
+                    "record of {} bytes is larger than the {} MiB limit",
+                    end - start,
+                    MAX_RECORD_BYTES >> 20
+                ),
+            });
+            return;
+        }
+        let line = self.window.line_of(start);
+        let bytes = trim_ascii_end(self.window.bytes(start, end));
+        (self.on_piece)(Piece::Record {
+            bytes,
             offset: start,
             line,
-            message: "file ends inside a JSON value (truncated?)".to_string(),
+            container: self.scan.container,
         });
+    }
+
+    /// Reports a structural error at absolute offset `offset`. In lines mode the rest
+    /// of the line is skipped and the scan goes on; otherwise the scan ends (returns
+    /// true).
+    fn fail(&mut self, offset: u64, message: String) -> bool {
+        let start = match self.scan.value_start {
+            Some(start) if start >= self.window.base => start,
+            _ => offset,
+        };
+        let line = self.window.line_of(start);
+        let error_line = self.window.line_of(offset);
+        let where_ = if error_line != line {
+            format!(" (at line {error_line})")
+        } else {
+            String::new()
+        };
+        let lines_mode = self.mode == Mode::Lines
+            || (self.mode == Mode::Unknown && !self.scan.newline_in_first_value);
+        let tail = if lines_mode {
+            ""
+        } else {
+            "; the rest of the file was not read"
+        };
+        (self.on_piece)(Piece::Error {
+            offset: start,
+            line,
+            message: format!("{message}{where_}{tail}"),
+        });
+        if lines_mode {
+            self.mode = Mode::Lines;
+            self.scan.reset();
+            self.scan.first_value_done = true;
+            self.skipping_line = true;
+            false
+        } else {
+            true
+        }
     }
 }
 
@@ -515,101 +617,12 @@ fn start_element(scan: &mut Scan, offset: u64) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn emit_element(
-    scan: &mut Scan,
-    buf: &[u8],
-    base: u64,
-    end: u64,
-    lines_before: &mut u64,
-    counted_to: &mut u64,
-    on_piece: &mut impl FnMut(Piece<'_>),
-    line_of: impl Fn(&[u8], u64, u64, &mut u64, &mut u64) -> u64,
-) {
-    let Some(start) = scan.value_start.take() else {
-        return;
-    };
-    if scan.oversized {
-        scan.oversized = false;
-        let line = scan.oversized_line;
-        on_piece(Piece::Error {
-            offset: start,
-            line,
-            message: format!(
-                "record of {} bytes is larger than the {} MiB limit",
-                end - start,
-                MAX_RECORD_BYTES >> 20
-            ),
-        });
-        return;
-    }
-    let line = line_of(buf, base, start, lines_before, counted_to);
-    let bytes = &buf[(start - base) as usize..(end - base) as usize];
-    let bytes = trim_ascii_end(bytes);
-    on_piece(Piece::Record {
-        bytes,
-        offset: start,
-        line,
-        container: scan.container,
-    });
-}
-
 fn trim_ascii_end(bytes: &[u8]) -> &[u8] {
     let mut end = bytes.len();
     while end > 0 && bytes[end - 1].is_ascii_whitespace() {
         end -= 1;
     }
     &bytes[..end]
-}
-
-/// Reports a structural error. In lines mode the rest of the line is skipped and the
-/// scan goes on; otherwise the scan ends (returns true).
-#[allow(clippy::too_many_arguments)]
-fn fail(
-    scan: &mut Scan,
-    mode: &mut Mode,
-    skipping_line: &mut bool,
-    offset: u64,
-    message: String,
-    buf: &[u8],
-    base: u64,
-    lines_before: &mut u64,
-    counted_to: &mut u64,
-    on_piece: &mut impl FnMut(Piece<'_>),
-    line_of: impl Fn(&[u8], u64, u64, &mut u64, &mut u64) -> u64,
-) -> bool {
-    let start = match scan.value_start {
-        Some(start) if start >= base => start,
-        _ => offset,
-    };
-    let line = line_of(buf, base, start, lines_before, counted_to);
-    let error_line = line_of(buf, base, offset, lines_before, counted_to);
-    let where_ = if error_line != line {
-        format!(" (at line {error_line})")
-    } else {
-        String::new()
-    };
-    let lines_mode =
-        *mode == Mode::Lines || (*mode == Mode::Unknown && !scan.newline_in_first_value);
-    let tail = if lines_mode {
-        ""
-    } else {
-        "; the rest of the file was not read"
-    };
-    on_piece(Piece::Error {
-        offset: start,
-        line,
-        message: format!("{message}{where_}{tail}"),
-    });
-    if lines_mode {
-        *mode = Mode::Lines;
-        scan.reset();
-        scan.first_value_done = true;
-        *skipping_line = true;
-        false
-    } else {
-        true
-    }
 }
 
 /// Appends up to [`READ_CHUNK`] bytes to `buf` without zeroing them first; 0 at the
