@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Lints the deployment template, from the repository root:
+# Lints the deployment templates, from the repository root:
 #   1. cfn-lint (runs the SAM transform, then validates the CloudFormation it yields),
 #   2. checkov (every failing check is fixed or skipped with a reason in the resource's Metadata),
 #   3. the Glue tables' columns against the Parquet schema in crates/correlate/src/schema.rs,
 #   4. the output bucket's and the findings bus's policies: who they deny, for a matrix of requests
 #      (deploy/policy_decisions.py; the policy language as documented, not AWS's evaluator),
 #   5. the parameters' AllowedPatterns against accepted and refused values (deploy/parameter_patterns.py:
-#      no IAM wildcard or policy variable can reach a policy through a parameter).
+#      no IAM wildcard or policy variable can reach a policy through a parameter),
+#   6. the broker's function URL (deploy/broker/template.yaml): AWS_IAM auth, invocations only from the
+#      organisation and only through the URL.
 # The tools live in their own virtualenvs under ~/.cache/sessiontrail/ so their pins (checkov pins
 # boto3 1.35, cfn-lint's aws-sam-translator pulls a newer boto3) never meet the CI's
 # (botocore==1.43.11, moto, jsonschema) in the user's site-packages. Exits non-zero on any failure.
@@ -19,6 +21,8 @@ CACHE="${HOME}/.cache/sessiontrail"
 CFN_LINT_VERSION=1.53.3
 CHECKOV_VERSION=3.3.30
 TEMPLATE=deploy/template.yaml
+# Every template cfn-lint and checkov check: the audit stack and the broker account's stack.
+TEMPLATES=(deploy/template.yaml deploy/broker/template.yaml)
 
 # ensure VENV PACKAGE VERSION: install PACKAGE==VERSION into $CACHE/VENV unless already there.
 ensure() {
@@ -37,13 +41,15 @@ ensure venv-checkov checkov "${CHECKOV_VERSION}"
 
 status=0
 
-echo "== cfn-lint ${TEMPLATE}"
-"${CACHE}/venv-cfn-lint/bin/cfn-lint" -- "${TEMPLATE}" || status=1
+for template in "${TEMPLATES[@]}"; do
+    echo "== cfn-lint ${template}"
+    "${CACHE}/venv-cfn-lint/bin/cfn-lint" -- "${template}" || status=1
 
-echo "== checkov -f ${TEMPLATE}"
-# --skip-download: no call to the Prisma Cloud API (guidelines, BC_* ids), so no network is needed.
-"${CACHE}/venv-checkov/bin/checkov" -f "${TEMPLATE}" --framework cloudformation --quiet --compact \
-    --skip-download || status=1
+    echo "== checkov -f ${template}"
+    # --skip-download: no call to the Prisma Cloud API (guidelines, BC_* ids), so no network is needed.
+    "${CACHE}/venv-checkov/bin/checkov" -f "${template}" --framework cloudformation --quiet --compact \
+        --skip-download || status=1
+done
 
 echo "== Glue columns vs crates/correlate/src/schema.rs"
 "${CACHE}/venv-cfn-lint/bin/python" - "${TEMPLATE}" crates/correlate/src/schema.rs <<'PY' || status=1
@@ -110,6 +116,36 @@ fi
 
 echo "== parameter AllowedPatterns (deploy/parameter_patterns.py)"
 "${CACHE}/venv-cfn-lint/bin/python" deploy/parameter_patterns.py "${TEMPLATE}" || status=1
+
+echo "== the broker's function URL: AWS_IAM, admitted only for the organisation"
+"${CACHE}/venv-cfn-lint/bin/python" - deploy/broker/template.yaml <<'PY' || status=1
+import sys
+
+from cfnlint.decode import cfn_yaml
+
+resources = cfn_yaml.load(sys.argv[1])["Resources"]
+problems = []
+urls = [(n, r["Properties"].get("FunctionUrlConfig")) for n, r in resources.items()
+        if r.get("Type") == "AWS::Serverless::Function"]
+for name, url in urls:
+    if url is None or url.get("AuthType") != "AWS_IAM":
+        problems.append("%s: FunctionUrlConfig.AuthType is not AWS_IAM" % name)
+permissions = {n: r["Properties"] for n, r in resources.items() if r.get("Type") == "AWS::Lambda::Permission"}
+actions = sorted(p["Action"] for p in permissions.values())
+if actions != ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]:
+    problems.append("permissions grant %s, not exactly InvokeFunctionUrl and InvokeFunction" % actions)
+for name, p in permissions.items():
+    if p.get("Principal") == "*" and "PrincipalOrgID" not in p:
+        problems.append("%s: Principal * without PrincipalOrgID" % name)
+    if p["Action"] == "lambda:InvokeFunction" and p.get("InvokedViaFunctionUrl") is not True:
+        problems.append("%s: lambda:InvokeFunction not limited to the function URL" % name)
+    if p["Action"] == "lambda:InvokeFunctionUrl" and p.get("FunctionUrlAuthType") != "AWS_IAM":
+        problems.append("%s: FunctionUrlAuthType is not AWS_IAM" % name)
+for problem in problems:
+    print(problem)
+print("broker URL: %d function(s), %d permission(s), %d problem(s)" % (len(urls), len(permissions), len(problems)))
+sys.exit(1 if problems else 0)
+PY
 
 if [ "${status}" -ne 0 ]; then
     echo "deploy/check.sh: FAILED" >&2
