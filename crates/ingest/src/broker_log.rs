@@ -36,7 +36,7 @@ use crate::input_files::{
 };
 use crate::limits::{
     InputLimits, MAX_LEAK_PATHS, MAX_LEAKS_PER_FILE, MAX_PARSED_JSON_BYTES, MAX_RECORD_BYTES,
-    MAX_REJECTS_PER_FILE, MAX_SUBSCRIPTION_PAYLOAD_BYTES, human_bytes, json_too_costly,
+    MAX_SUBSCRIPTION_PAYLOAD_BYTES, RejectOverflow, human_bytes, json_too_costly,
 };
 use crate::reject::{InputKind, Location, Reject};
 use crate::session_event::type_name;
@@ -102,14 +102,12 @@ pub struct BrokerRead {
     file: FileBudget,
 }
 
-/// What the file being read has kept, against [`MAX_REJECTS_PER_FILE`] and
+/// What the file being read has kept, against [`crate::limits::MAX_REJECTS_PER_FILE`] and
 /// [`MAX_LEAKS_PER_FILE`], and what stands for the rest.
 #[derive(Debug, Default, Clone)]
 struct FileBudget {
-    rejects_at_start: usize,
     leaks_at_start: usize,
-    /// Where the first reject not kept was, and how many were not kept.
-    more_rejects: Option<(Location, u64)>,
+    rejects: RejectOverflow,
     /// The leak standing for the leaks not kept.
     more_leaks: Option<TokenLeak>,
     /// What the file's `awslogs.data` payloads may inflate to together (as much as the
@@ -155,7 +153,6 @@ impl BrokerRead {
     /// Starts the per-file caps, for a file of `stored` bytes as stored.
     fn begin_file(&mut self, stored: Option<u64>) {
         self.file = FileBudget {
-            rejects_at_start: self.rejects.len(),
             leaks_at_start: self.leaks.len(),
             nested_limit: InputLimits::default().inflated_limit(stored),
             ..FileBudget::default()
@@ -165,27 +162,16 @@ impl BrokerRead {
     /// Ends the per-file caps: one reject (one leak) for what was not kept.
     fn end_file(&mut self) {
         let budget = std::mem::take(&mut self.file);
-        if let Some((location, count)) = budget.more_rejects {
-            self.rejects.push(Reject::new(
-                InputKind::BrokerLog,
-                location,
-                format!(
-                    "{count} more lines of this file from here on were rejected (only the first {MAX_REJECTS_PER_FILE} rejects of a file are listed)"
-                ),
-            ));
-        }
+        self.rejects.extend(budget.rejects.finish(
+            InputKind::BrokerLog,
+            "lines of this file from here on were rejected",
+        ));
         self.leaks.extend(budget.more_leaks);
     }
 
     fn reject(&mut self, at: &Context, reason: impl Into<String>) {
-        if self.rejects.len() - self.file.rejects_at_start.min(self.rejects.len())
-            >= MAX_REJECTS_PER_FILE
-        {
+        if !self.file.rejects.admit(&at.location) {
             self.stats.rejected += 1;
-            self.file
-                .more_rejects
-                .get_or_insert_with(|| (at.location.clone(), 0))
-                .1 += 1;
             return;
         }
         let mut reason = reason.into();

@@ -20,7 +20,7 @@ use crate::input_files::{
     content_stream, is_event_history_csv, open_content,
 };
 use crate::json_split::{Container, Piece, split_records};
-use crate::limits::{InputLimits, MAX_PARSED_JSON_BYTES, MAX_REJECTS_PER_FILE, json_too_costly};
+use crate::limits::{InputLimits, MAX_PARSED_JSON_BYTES, RejectOverflow, json_too_costly};
 use crate::reject::{InputKind, Location, Reject};
 use crate::session_event::{SessionEvent, is_session_record, session_event_from_record, type_name};
 use crate::text_encoding::{TextReader, UTF8_BOM};
@@ -209,17 +209,13 @@ pub fn read_cloudtrail(reader: impl std::io::Read, name: &str, out: &mut CloudTr
     let encoding = text.encoding();
     let bias = encoding.offset_bias();
     let note = encoding.offset_note();
-    // Rejects past MAX_REJECTS_PER_FILE are counted, and one reject says how many.
-    let mut kept = 0usize;
-    let mut more: Option<(Location, u64)> = None;
+    let mut overflow = RejectOverflow::default();
     let mut reject = |out: &mut CloudTrailRead, line: u64, offset: u64, reason: String| {
         let location = Location::at(name, line, offset + bias);
-        if kept >= MAX_REJECTS_PER_FILE {
+        if !overflow.admit(&location) {
             out.stats.rejected += 1;
-            more.get_or_insert((location, 0)).1 += 1;
             return;
         }
-        kept += 1;
         let reason = match note {
             Some(note) => reason + note,
             None => reason,
@@ -254,15 +250,10 @@ pub fn read_cloudtrail(reader: impl std::io::Read, name: &str, out: &mut CloudTr
         }
     });
     out.stats.bytes += counting.bytes;
-    if let Some((location, count)) = more {
-        out.rejects.push(Reject::new(
-            InputKind::Cloudtrail,
-            location,
-            format!(
-                "{count} more records of this file from here on could not be read (only the first {MAX_REJECTS_PER_FILE} rejects of a file are listed)"
-            ),
-        ));
-    }
+    out.rejects.extend(overflow.finish(
+        InputKind::Cloudtrail,
+        "records of this file from here on could not be read",
+    ));
 }
 
 /// Parses one candidate record: a CloudTrail record, an EventBridge envelope or a

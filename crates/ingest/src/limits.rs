@@ -102,6 +102,39 @@ impl InputLimits {
     }
 }
 
+/// The rejects of one file past [`MAX_REJECTS_PER_FILE`]: not listed but counted, and
+/// one reject, at the first not listed, says how many.
+#[derive(Debug, Default, Clone)]
+pub struct RejectOverflow {
+    listed: usize,
+    more: Option<(Location, u64)>,
+}
+
+impl RejectOverflow {
+    /// Whether a reject at `location` is listed; when it is not, it is counted.
+    pub fn admit(&mut self, location: &Location) -> bool {
+        if self.listed < MAX_REJECTS_PER_FILE {
+            self.listed += 1;
+            return true;
+        }
+        self.more.get_or_insert_with(|| (location.clone(), 0)).1 += 1;
+        false
+    }
+
+    /// The reject standing for those not listed: "N more `what` (only the first ...".
+    pub fn finish(self, kind: InputKind, what: &str) -> Option<Reject> {
+        self.more.map(|(location, count)| {
+            Reject::new(
+                kind,
+                location,
+                format!(
+                    "{count} more {what} (only the first {MAX_REJECTS_PER_FILE} rejects of a file are listed)"
+                ),
+            )
+        })
+    }
+}
+
 /// `2 GiB`, `64 MiB`, `254.8 MiB`, `512 bytes`.
 pub fn human_bytes(bytes: u64) -> String {
     for (unit, shift) in [("GiB", 30), ("MiB", 20)] {
