@@ -1,15 +1,9 @@
-//! A finding row of the dataset (`findings/`), its stable id, and its conversion to
-//! Arrow at the edge.
+//! A finding row of the dataset (`findings/`) and its stable id. Its conversion to
+//! Arrow is at the edge, in `crate::schema` (feature `dataset`).
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray};
-use datafusion::arrow::error::ArrowError;
-use sessiontrail_ingest::canonical_json::to_canonical_string;
 use sessiontrail_ingest::time::{EpochMillis, format_rfc3339_millis, utc_date};
 
 use crate::rule::{Rule, Severity};
-use crate::schema::findings_schema;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -71,80 +65,9 @@ pub fn finding_id(rule: Rule, key: &str) -> String {
     format!("{}-{hash:016x}", rule.as_str())
 }
 
-/// Rows to columns, at the edge where findings are written.
-pub fn findings_to_batch(rows: &[Finding]) -> Result<RecordBatch, ArrowError> {
-    fn text<'a>(rows: &'a [Finding], get: impl Fn(&'a Finding) -> Option<&'a str>) -> ArrayRef {
-        Arc::new(rows.iter().map(get).collect::<StringArray>())
-    }
-    // Keys sorted whatever serde_json's features in this build (see canonical_json).
-    let evidence: StringArray = rows
-        .iter()
-        .map(|r| Some(to_canonical_string(&r.evidence)))
-        .collect();
-    let columns: Vec<ArrayRef> = vec![
-        text(rows, |r| Some(r.finding_id.as_str())),
-        text(rows, |r| Some(r.rule.as_str())),
-        text(rows, |r| Some(r.severity().as_str())),
-        text(rows, |r| r.session_id.as_deref()),
-        Arc::new(
-            rows.iter()
-                .map(|r| Some(r.event_time))
-                .collect::<TimestampMillisecondArray>()
-                .with_timezone("UTC"),
-        ),
-        text(rows, |r| r.account_id.as_deref()),
-        text(rows, |r| r.region.as_deref()),
-        text(rows, |r| r.target.as_deref()),
-        text(rows, |r| r.principal_arn.as_deref()),
-        text(rows, |r| r.permission_set.as_deref()),
-        text(rows, |r| Some(r.detail.as_str())),
-        Arc::new(evidence),
-        // A finding the correlation raises is open; resolutions are made where a
-        // partition is rewritten (crate::run).
-        Arc::new(
-            std::iter::repeat_n(None::<i64>, rows.len())
-                .collect::<TimestampMillisecondArray>()
-                .with_timezone("UTC"),
-        ),
-        text(rows, |_| None),
-    ];
-    RecordBatch::try_new(findings_schema(), columns)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn evidence_is_written_with_sorted_keys_whatever_the_build() {
-        // Inserted out of order: with serde_json's preserve_order (switched on in test
-        // builds by a dev-dependency) a plain to_string would keep this order.
-        let mut evidence = serde_json::Map::new();
-        evidence.insert("zeta".into(), serde_json::json!(1));
-        evidence.insert("alpha".into(), serde_json::json!({"y": 2, "b": 3}));
-        let finding = Finding {
-            finding_id: "x".into(),
-            rule: Rule::ClockSkew,
-            session_id: None,
-            event_time: 0,
-            account_id: None,
-            region: None,
-            target: None,
-            principal_arn: None,
-            permission_set: None,
-            detail: String::new(),
-            evidence: serde_json::Value::Object(evidence),
-            owner: String::new(),
-        };
-        let batch = findings_to_batch(&[finding]).unwrap();
-        let column = batch
-            .column_by_name("evidence")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap();
-        assert_eq!(column.value(0), r#"{"alpha":{"b":3,"y":2},"zeta":1}"#);
-    }
 
     #[test]
     fn ids_are_stable_and_distinct() {

@@ -1,17 +1,12 @@
-//! A session row of the dataset (`sessions/`), and its conversion to Arrow at the edge.
+//! A session row of the dataset (`sessions/`). Its conversion to Arrow is at the edge,
+//! in `crate::schema` (feature `dataset`).
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{
-    ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampMillisecondArray,
-};
-use datafusion::arrow::error::ArrowError;
 use sessiontrail_ingest::time::{EpochMillis, utc_date};
 
-use crate::schema::sessions_schema;
 use crate::status::SessionStatus;
 
-/// One session. Field meanings are documented on [`sessions_schema`].
+/// One session. Field meanings are documented on the `sessions` schema
+/// (`crate::schema::sessions_schema`, feature `dataset`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub session_id: Option<String>,
@@ -70,38 +65,4 @@ impl Session {
     pub fn partition(&self) -> String {
         utc_date(self.start_time)
     }
-}
-
-/// Rows to columns, at the edge where sessions are written.
-pub fn sessions_to_batch(rows: &[Session]) -> Result<RecordBatch, ArrowError> {
-    fn text<'a>(rows: &'a [Session], get: impl Fn(&'a Session) -> Option<&'a str>) -> ArrayRef {
-        Arc::new(rows.iter().map(get).collect::<StringArray>())
-    }
-    let utc = |array: TimestampMillisecondArray| array.with_timezone("UTC");
-    let columns: Vec<ArrayRef> = vec![
-        text(rows, |r| r.session_id.as_deref()),
-        text(rows, |r| Some(r.status.as_str())),
-        Arc::new(utc(rows.iter().map(|r| Some(r.start_time)).collect())),
-        Arc::new(utc(rows.iter().map(|r| r.end_time).collect())),
-        text(rows, |r| r.account_id.as_deref()),
-        text(rows, |r| r.region.as_deref()),
-        text(rows, |r| r.target.as_deref()),
-        text(rows, |r| r.document_name.as_deref()),
-        Arc::new(
-            rows.iter()
-                .map(|r| Some(r.via_broker))
-                .collect::<BooleanArray>(),
-        ),
-        text(rows, |r| r.cloudtrail_event_id.as_deref()),
-        text(rows, |r| r.cloudtrail_principal_arn.as_deref()),
-        text(rows, |r| r.original_principal_arn.as_deref()),
-        text(rows, |r| r.original_user.as_deref()),
-        text(rows, |r| r.permission_set.as_deref()),
-        text(rows, |r| r.expected_document.as_deref()),
-        text(rows, |r| r.run_as.as_deref()),
-        text(rows, |r| r.broker_request_id.as_deref()),
-        text(rows, |r| r.source_ip.as_deref()),
-        text(rows, |r| r.user_agent.as_deref()),
-    ];
-    RecordBatch::try_new(sessions_schema(), columns)
 }

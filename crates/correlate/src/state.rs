@@ -13,6 +13,21 @@
 //! dataset. It is written with a precondition on the version that was read, so of two
 //! runs racing on one dataset (two Lambda invocations) one wins and the other starts
 //! over from the winner's state.
+//!
+//! Between runs the state also moves: `rehydrate` brings back, before a run, the
+//! sessions past retention that its records belong to; `prune` moves, after it, what
+//! no later run needs at hand to the archive ([`crate::archive`]) and the cold index.
+
+// Steps of a run (feature `dataset`), not of the state's format.
+#[cfg(feature = "dataset")]
+mod prune;
+#[cfg(feature = "dataset")]
+mod rehydrate;
+
+#[cfg(feature = "dataset")]
+pub(crate) use prune::prune;
+#[cfg(feature = "dataset")]
+pub(crate) use rehydrate::rehydrate;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};

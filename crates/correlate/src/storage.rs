@@ -82,6 +82,16 @@ impl LocalStorage {
         self.root.join(key)
     }
 
+    /// The dataset in the folder `root` for a run: the temporary files a killed run
+    /// left there are removed first ([`LocalStorage::remove_temporary_files`]). For one
+    /// run at a time on a folder: runs racing on one folder each use
+    /// [`LocalStorage::new`].
+    pub fn for_run(root: impl Into<PathBuf>) -> Self {
+        let storage = LocalStorage::new(root);
+        storage.remove_temporary_files();
+        storage
+    }
+
     /// Removes temporary files of a run that was killed (never visible to readers).
     pub fn remove_temporary_files(&self) {
         let _ = std::fs::remove_dir_all(self.root.join(".tmp"));
@@ -217,8 +227,8 @@ impl Storage for LocalStorage {
     }
 }
 
-/// Writes `bytes` to a temporary file under `ROOT/.tmp/`, syncs it, and renames it to
-/// `target`.
+/// Writes `bytes` to a temporary file under `ROOT/.tmp/` and renames it to `target`
+/// ([`replace_file`]).
 pub fn write_atomically(root: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp_dir = root.join(".tmp");
     std::fs::create_dir_all(&tmp_dir)?;
@@ -231,11 +241,27 @@ pub fn write_atomically(root: &Path, target: &Path, bytes: &[u8]) -> std::io::Re
         std::process::id(),
         std::thread::current().id(),
     ));
-    let mut file = File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, target)
+    replace_file(&tmp, target, bytes)
+}
+
+/// Replaces `target` by `bytes` through the file `temporary` (on the same file system):
+/// written, synced and renamed over `target`, so a reader sees the old file or the new
+/// one, never half of one. When a step fails the temporary file is removed. The one
+/// way files are replaced: a local dataset's ([`write_atomically`]) and the monthly
+/// report's (`sessiontrail-report`). What a killed process leaves is removed by
+/// [`LocalStorage::remove_temporary_files`] for a dataset.
+pub fn replace_file(temporary: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let replaced = (|| {
+        let mut file = File::create(temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(temporary, target)
+    })();
+    if replaced.is_err() {
+        let _ = std::fs::remove_file(temporary);
+    }
+    replaced
 }
 
 /// The behaviour every [`Storage`] must have, checked on an empty one: the tests of each
