@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sessiontrail_correlate::storage::replace_file;
+
 pub use figures::{Column, ColumnKind, Figure};
 pub use finality::{Finality, duration_text};
 pub use json::REPORT_JSON_VERSION;
@@ -215,12 +217,9 @@ pub fn render_json(report: &MonthlyReport) -> serde_json::Value {
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, renamed over
-/// `path`: a reader sees the old file or the new one, never half of one.
+/// `path`: a reader sees the old file or the new one, never half of one
+/// ([`replace_file`], the same way a dataset's files are replaced).
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let failed = |source| ReportError::WriteReport {
-        path: path.to_path_buf(),
-        source,
-    };
     let mut temporary = PathBuf::from(path);
     let name = format!(
         ".{}.tmp",
@@ -229,9 +228,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
             .unwrap_or_default()
     );
     temporary.set_file_name(name);
-    std::fs::write(&temporary, bytes).map_err(failed)?;
-    std::fs::rename(&temporary, path).map_err(|source| {
-        let _ = std::fs::remove_file(&temporary);
-        failed(source)
+    replace_file(&temporary, path, bytes).map_err(|source| ReportError::WriteReport {
+        path: path.to_path_buf(),
+        source,
     })
 }
