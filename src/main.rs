@@ -10,12 +10,11 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use sessiontrail_aws::backfill::{RequestPacer, lookup_session_events};
 use sessiontrail_aws::mirror::mirror_dataset;
-use sessiontrail_aws::s3_inputs::{CloudTrailScope, read_s3_inputs};
-use sessiontrail_aws::{Location, S3, S3Storage, load_aws_config, s3_client, split_locations};
-use sessiontrail_correlate::storage::LocalStorage;
-use sessiontrail_correlate::{
-    Inputs, Policy, RunOptions, RunSettings, Severity, read_local_inputs_reporting,
+use sessiontrail_aws::s3_inputs::CloudTrailScope;
+use sessiontrail_aws::{
+    DatasetStorage, InputLocations, Location, S3, load_aws_config, merge_inputs, s3_client,
 };
+use sessiontrail_correlate::{Inputs, Policy, RunSettings, Severity};
 use sessiontrail_report::monthly_report::Month;
 use sessiontrail_report::{FindingsFormat, OutputFormat, ReportSettings, TablePartitions};
 
@@ -303,6 +302,12 @@ static GENERATE_DEFAULTS: std::sync::LazyLock<sessiontrail_generate::GenerateOpt
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let quiet = match &cli.command {
+        Command::Correlate(args) => args.run.quiet,
+        Command::Backfill(args) => args.run.quiet,
+        _ => false,
+    };
+    init_logs(quiet);
     let result = match cli.command {
         Command::Correlate(args) => correlate(args),
         Command::Query(args) => query(args),
@@ -320,6 +325,35 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// Logs of the library crates ([`tracing`] events) in a human format on stderr:
+/// warnings and errors (only errors under `--quiet`), nothing from other crates;
+/// `RUST_LOG` says otherwise. What a command prints (its summary, its errors) is not a
+/// log and does not go through here.
+fn init_logs(quiet: bool) {
+    let level = if quiet { "error" } else { "warn" };
+    let default = [
+        "sessiontrail",
+        "sessiontrail_ingest",
+        "sessiontrail_correlate",
+        "sessiontrail_report",
+        "sessiontrail_generate",
+        "sessiontrail_aws",
+    ]
+    .iter()
+    .fold("off".to_string(), |filter, name| {
+        format!("{filter},{name}={level}")
+    });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .without_time()
+        .with_target(false)
+        .with_env_filter(filter)
+        .try_init();
 }
 
 /// The error and its causes, each said once: a cause whose text the message already
@@ -432,37 +466,25 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 fn correlate(args: CorrelateArgs) -> Result<u8> {
     let policy = Policy::load(&args.dataset.policy)?;
-    let cloudtrail = locations(&args.cloudtrail)?;
-    let broker_logs = locations(&args.dataset.broker_log)?;
+    let locations = InputLocations::parse(&args.cloudtrail, &args.dataset.broker_log)?;
     let out = Location::parse(&args.dataset.out)?;
     let scope = args.scope.scope()?;
-    if !scope.is_everything() && !cloudtrail.iter().any(Location::is_s3) {
+    if !scope.is_everything() && !locations.has_s3_cloudtrail() {
         bail!(
             "--since, --until, --account and --region narrow s3:// CloudTrail locations; for folders, name the folders to read"
         );
     }
-    let (local_cloudtrail, s3_cloudtrail) = split_locations(&cloudtrail);
-    let (local_broker, s3_broker) = split_locations(&broker_logs);
-    let mut options = RunOptions::new(local_cloudtrail, local_broker, PathBuf::new());
-    if let Some(threads) = args.run.threads {
-        options.threads = threads.max(1);
-    }
     let bar = progress_bar(!args.run.quiet, "reading CloudTrail");
-    let mut inputs = read_local_inputs_reporting(&options, &advance(&bar))?;
+    let mut inputs = locations.read_local(args.run.threads, &advance(&bar))?;
     bar.finish_and_clear();
-    let aws = Aws::new_if(s3_cloudtrail.len() + s3_broker.len() > 0 || out.is_s3())?;
+    let aws = Aws::new_if(locations.has_s3() || out.is_s3())?;
     if let Some(aws) = &aws {
         let bar = progress_bar(!args.run.quiet, "reading CloudTrail from S3");
-        let from_s3 = aws.runtime.block_on(read_s3_inputs(
-            &aws.s3,
-            &s3_cloudtrail,
-            &s3_broker,
-            &scope,
-            &advance(&bar),
-        ))?;
+        let from_s3 = aws
+            .runtime
+            .block_on(locations.read_s3(&aws.s3, &scope, &advance(&bar)))?;
         bar.finish_and_clear();
-        inputs.cloudtrail.merge(from_s3.cloudtrail);
-        inputs.broker.merge(from_s3.broker);
+        merge_inputs(&mut inputs, from_s3);
     }
     run_and_report(&policy, &out, aws.as_ref(), inputs, &args.run)
 }
@@ -480,19 +502,8 @@ fn run_and_report(
         as_of: args.as_of,
         outbox: false,
     };
-    let result = match (out, aws) {
-        (Location::S3(url), Some(aws)) => {
-            let storage = S3Storage::new(aws.s3.clone(), url.clone());
-            sessiontrail_correlate::run_on(policy, &storage, inputs, &settings)
-        }
-        (Location::Local(dir), _) => {
-            let storage = LocalStorage::new(dir);
-            // Temporary files of a run that was killed: never visible to readers.
-            storage.remove_temporary_files();
-            sessiontrail_correlate::run_on(policy, &storage, inputs, &settings)
-        }
-        (Location::S3(_), None) => bail!("an s3:// dataset needs the AWS configuration"),
-    };
+    let storage = DatasetStorage::for_run(out, aws.map(|aws| &aws.s3))?;
+    let result = sessiontrail_correlate::run_on(policy, &storage, inputs, &settings);
     let mut summary = match result {
         Ok(summary) => summary,
         // Refused before anything was written (RunError::AsOfBeforeLastRun: --as-of
@@ -530,13 +541,6 @@ fn run_and_report(
         }
     }
     Ok(0)
-}
-
-fn locations(texts: &[String]) -> Result<Vec<Location>> {
-    texts
-        .iter()
-        .map(|t| Location::parse(t).map_err(anyhow::Error::from))
-        .collect()
 }
 
 impl ScopeArgs {
@@ -611,8 +615,7 @@ fn backfill(args: BackfillArgs) -> Result<u8> {
         );
     }
     let out = Location::parse(&args.dataset.out)?;
-    let broker_logs = locations(&args.dataset.broker_log)?;
-    let (local_broker, s3_broker) = split_locations(&broker_logs);
+    let locations = InputLocations::parse(&[], &args.dataset.broker_log)?;
     let aws = Aws::new_if(true)?.expect("asked for");
     let regions = if args.lookup_region.is_empty() {
         vec![
@@ -624,11 +627,7 @@ fn backfill(args: BackfillArgs) -> Result<u8> {
     } else {
         args.lookup_region.clone()
     };
-    let mut options = RunOptions::new(Vec::new(), local_broker, PathBuf::new());
-    if let Some(threads) = args.run.threads {
-        options.threads = threads.max(1);
-    }
-    let mut inputs = read_local_inputs_reporting(&options, &|_, _| {})?;
+    let mut inputs = locations.read_local(args.run.threads, &|_, _| {})?;
     let quiet = args.run.quiet;
     for region in &regions {
         let client = sessiontrail_aws::backfill::cloudtrail_client(&aws.sdk, region);
@@ -653,14 +652,12 @@ fn backfill(args: BackfillArgs) -> Result<u8> {
         }
         inputs.cloudtrail.merge(read.cloudtrail);
     }
-    let from_s3 = aws.runtime.block_on(read_s3_inputs(
+    let from_s3 = aws.runtime.block_on(locations.read_s3(
         &aws.s3,
-        &[],
-        &s3_broker,
         &CloudTrailScope::default(),
         &|_, _| {},
     ))?;
-    inputs.broker.merge(from_s3.broker);
+    merge_inputs(&mut inputs, from_s3);
     run_and_report(&policy, &out, Some(&aws), inputs, &args.run)
 }
 

@@ -1,4 +1,8 @@
-//! One Lambda invocation: what triggered it, and the run it makes.
+//! The Lambda function's handler: the library `lambda/src/main.rs` calls. The binary
+//! only installs the JSON log subscriber ([`json_log_subscriber`]), builds a
+//! [`Handler`] from the environment ([`Handler::from_env`]) and hands each event to
+//! [`Handler::handle`]; everything an invocation does is here: what triggered it, and
+//! the run it makes.
 //!
 //! - EventBridge "AWS API Call via CloudTrail" (ssm StartSession / ResumeSession /
 //!   TerminateSession): the real-time path. The event is read by the same lenient
@@ -20,13 +24,18 @@
 //! with the record's `recipientAccountId` / `awsRegion`; an Object Created event whose
 //! `source` is not `aws.s3` or whose object is under no configured location; a
 //! scheduled event from another source than `aws.events` / `aws.scheduler`. It is
-//! logged (a `warn` line with the event id and the reason) and counted (EMF
+//! logged (a `WARN` line with the event id and the reason) and counted (EMF
 //! `events_refused`), nothing is read or written, and the invocation succeeds: retrying
 //! it cannot change the answer, so it must not cycle through retries into the DLQ.
 //!
 //! The policy is read at start-up and, when it is an `s3://` object, again whenever its
 //! ETag changes: each invocation that needs it makes a conditional GET
 //! (`If-None-Match`), answered `304 Not Modified` while it is unchanged.
+//!
+//! Logs are [`tracing`] events, written by the function as one JSON object per line
+//! on stderr ([`json_log_subscriber`]: `timestamp`, `level`, `message`, the event's
+//! fields such as `event_id`, and `target`). EMF metric lines are not logs: they are
+//! printed on stdout as they are, one JSON object per line, for CloudWatch to parse.
 
 use std::sync::{Arc, Mutex};
 
@@ -34,6 +43,7 @@ use serde_json::{Value, json};
 use sessiontrail_correlate::state::{State, StateError};
 use sessiontrail_correlate::storage::{Storage, StorageError};
 use sessiontrail_correlate::{Inputs, Policy, RunError, RunSettings, RunSummary, run_on};
+use sessiontrail_ingest::InputKind;
 use sessiontrail_ingest::canonical_json::to_canonical_string;
 use sessiontrail_ingest::cloudtrail::read_cloudtrail_object;
 use sessiontrail_ingest::input_files::{ReadBuffers, is_digest_or_insight};
@@ -46,9 +56,9 @@ use crate::alerts::{
     pending_alerts, undeliverable_alerts, update_outbox,
 };
 use crate::lambda_config::{Accounts, ConfigError, LambdaConfig};
+use crate::location::{DatasetStorage, read_s3_objects};
 use crate::mirror::mirror_dataset;
-use crate::s3::{S3, S3Storage, sdk_error_text};
-use crate::s3_inputs::{read_broker_log_objects, read_cloudtrail_objects};
+use crate::s3::{S3, sdk_error_text};
 use crate::s3_url::S3Url;
 
 /// What an event asks for.
@@ -370,10 +380,10 @@ impl Handler {
             .to_vec();
         let text = String::from_utf8(bytes).map_err(|e| error(e.to_string()))?;
         let policy = Arc::new(Policy::parse(&text).map_err(error)?);
-        log_value(json!({
-            "level": "info",
-            "message": format!("policy {location} changed (ETag {etag} -> {new_etag}): read again"),
-        }));
+        tracing::info!(
+            policy = %location,
+            "policy {location} changed (ETag {etag} -> {new_etag}): read again"
+        );
         let mut loaded = self.policy.lock().expect("the policy lock is not poisoned");
         loaded.policy = Arc::clone(&policy);
         loaded.etag = Some(new_etag);
@@ -385,12 +395,7 @@ impl Handler {
         let trigger = match classify(&event, &self.config, &self.accounts) {
             Ok(trigger) => trigger,
             Err(InvocationError::Refused { id, reason }) => {
-                log_value(json!({
-                    "level": "warn",
-                    "event_id": id,
-                    "refused": true,
-                    "message": format!("event refused, nothing read or written: {reason}"),
-                }));
+                log_refused(&id, &reason);
                 self.print_emf(&emf_counts(
                     &self.config.metrics_namespace,
                     &[("events_refused", 1)],
@@ -399,7 +404,7 @@ impl Handler {
                 return Ok(json!({"refused": reason}));
             }
             Err(err) => {
-                log("error", &err.to_string(), &clip(&event_id(&event)));
+                log_failed(&clip(&event_id(&event)), &err);
                 return Err(err);
             }
         };
@@ -409,13 +414,8 @@ impl Handler {
             outcome["elapsed_ms"] = json!(started.elapsed().as_millis() as u64);
         }
         match &result {
-            Ok(outcome) => log_value(json!({
-                "level": "info",
-                "event_id": trigger.id(),
-                "trigger": trigger.kind(),
-                "outcome": outcome,
-            })),
-            Err(err) => log("error", &err.to_string(), trigger.id()),
+            Ok(outcome) => log_done(&trigger, outcome),
+            Err(err) => log_failed(trigger.id(), err),
         }
         result
     }
@@ -470,31 +470,22 @@ impl Handler {
                     key: key.clone(),
                 };
                 // classify() refused objects under no configured location.
-                if self
+                let kind = if self
                     .config
                     .broker_logs
                     .iter()
                     .any(|b| b.contains(bucket, key))
                 {
-                    let broker = read_broker_log_objects(&self.s3, vec![url])
-                        .await
-                        .map_err(storage_err)?;
-                    Inputs {
-                        cloudtrail: Default::default(),
-                        broker,
-                    }
+                    InputKind::BrokerLog
                 } else {
                     if is_digest_or_insight(std::path::Path::new(key)) {
                         return Ok(json!({"ignored": "a CloudTrail digest or insight file"}));
                     }
-                    let cloudtrail = read_cloudtrail_objects(&self.s3, vec![url], &|_, _| {})
-                        .await
-                        .map_err(storage_err)?;
-                    Inputs {
-                        cloudtrail,
-                        broker: Default::default(),
-                    }
-                }
+                    InputKind::Cloudtrail
+                };
+                read_s3_objects(&self.s3, kind, vec![url])
+                    .await
+                    .map_err(storage_err)?
             }
             Trigger::Scheduled { .. } => Inputs::default(),
         };
@@ -560,8 +551,8 @@ impl Handler {
         Ok(outcome)
     }
 
-    fn storage(&self) -> S3Storage {
-        S3Storage::new(self.s3.clone(), self.config.out.clone())
+    fn storage(&self) -> DatasetStorage {
+        DatasetStorage::s3(&self.s3, &self.config.out)
     }
 
     async fn run(
@@ -789,32 +780,27 @@ impl AlertsOutcome {
 fn log_publish_report(bus: &str, report: &PublishReport) {
     for (finding_id, outcome) in &report.outcomes {
         if let Outcome::Undeliverable { code, message } = outcome {
-            log_value(json!({
-                "level": "error",
-                "finding_id": finding_id,
-                "error_code": code,
-                "message": format!(
-                    "alert undeliverable: PutEvents refused it for good ({code}: {}); set aside in the state, not sent again",
-                    clip(message)
-                ),
-            }));
+            tracing::error!(
+                finding_id = %finding_id,
+                error_code = %code,
+                "alert undeliverable: PutEvents refused it for good ({code}: {}); set aside in the state, not sent again",
+                clip(message)
+            );
         }
     }
     for finding_id in &report.truncated {
-        log_value(json!({
-            "level": "warn",
-            "finding_id": finding_id,
-            "message": "alert cut down to fit PutEvents' limits; the whole finding is in the dataset's findings/",
-        }));
+        tracing::warn!(
+            finding_id = %finding_id,
+            "alert cut down to fit PutEvents' limits; the whole finding is in the dataset's findings/"
+        );
     }
     if let Some(error) = &report.error {
-        log_value(json!({
-            "level": "error",
-            "message": format!(
-                "publishing findings to the event bus {bus}: {error}; {} alerts wait in the outbox for the next invocation",
-                report.waiting()
-            ),
-        }));
+        tracing::error!(
+            event_bus = %bus,
+            waiting = report.waiting(),
+            "publishing findings to the event bus {bus}: {error}; {} alerts wait in the outbox for the next invocation",
+            report.waiting()
+        );
     }
 }
 
@@ -829,8 +815,8 @@ fn state_storage_error(err: StateError) -> StorageError {
 }
 
 async fn blocking_state<T: Send + 'static>(
-    storage: S3Storage,
-    work: impl FnOnce(&S3Storage) -> Result<T, StateError> + Send + 'static,
+    storage: DatasetStorage,
+    work: impl FnOnce(&DatasetStorage) -> Result<T, StateError> + Send + 'static,
 ) -> Result<T, StorageError> {
     tokio::task::spawn_blocking(move || work(&storage))
         .await
@@ -888,15 +874,55 @@ fn event_id(event: &Value) -> String {
         .to_string()
 }
 
-fn log(level: &str, message: &str, event_id: &str) {
-    log_value(json!({"level": level, "event_id": event_id, "message": message}));
+/// A refused event: understood, not allowed, nothing read or written.
+fn log_refused(event_id: &str, reason: &str) {
+    tracing::warn!(
+        event_id = %event_id,
+        refused = true,
+        reason = %reason,
+        "event refused, nothing read or written: {reason}"
+    );
 }
 
-/// One JSON log line on stderr (CloudWatch Logs keeps both streams; EMF lines go to
-/// stdout).
-fn log_value(value: Value) {
-    eprintln!("{}", to_canonical_string(&value));
+/// An invocation that fails (EventBridge retries it, then the DLQ keeps the event).
+fn log_failed(event_id: &str, err: &InvocationError) {
+    tracing::error!(event_id = %event_id, "{err}");
 }
+
+/// An invocation that did its work: `outcome` is its answer, as canonical JSON text.
+fn log_done(trigger: &Trigger, outcome: &Value) {
+    tracing::info!(
+        event_id = %trigger.id(),
+        trigger = trigger.kind(),
+        outcome = %to_canonical_string(outcome),
+        "event handled"
+    );
+}
+
+/// The function's log subscriber: every [`tracing`] event as one JSON object per line
+/// on `writer` (the function gives stderr; EMF lines go to stdout), its fields at the
+/// top level next to `timestamp`, `level` (`INFO`, `WARN`, `ERROR`), `message` and
+/// `target`. `RUST_LOG` filters (default: `info` for sessiontrail's crates, `warn` for
+/// the rest, such as the AWS SDK and the Lambda runtime).
+pub fn json_log_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_ansi(false)
+        .with_writer(writer)
+        .with_env_filter(filter)
+        .finish()
+}
+
+/// What is logged unless `RUST_LOG` says otherwise.
+pub const DEFAULT_LOG_FILTER: &str = "warn,sessiontrail_aws=info,sessiontrail_correlate=info,sessiontrail_ingest=info,sessiontrail_report=info,sessiontrail_lambda=info";
 
 #[cfg(test)]
 mod tests {
@@ -1056,6 +1082,66 @@ mod tests {
         other["detail"]["recipientAccountId"] = json!("999999999999");
         assert!(classify(&other, &config(), &Accounts::any()).is_ok());
         assert!(classify(&other, &config(), &accounts()).is_err());
+    }
+
+    /// What the function's log subscriber writes for a log call: its JSON lines, parsed.
+    fn logged(log: impl FnOnce()) -> Vec<Value> {
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        tracing::subscriber::with_default(json_log_subscriber(move || writer.clone()), log);
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    }
+
+    #[test]
+    fn logs_are_json_lines_with_their_fields_at_the_top_level() {
+        let lines = logged(|| log_refused("e1", "account \"9\" is not in SESSIONTRAIL_ACCOUNTS"));
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let line = &lines[0];
+        assert_eq!(line["level"], "WARN", "{line}");
+        assert_eq!(line["event_id"], "e1", "{line}");
+        assert_eq!(line["refused"], true, "{line}");
+        assert_eq!(
+            line["reason"], "account \"9\" is not in SESSIONTRAIL_ACCOUNTS",
+            "{line}"
+        );
+        assert!(
+            line["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("event refused, nothing read or written: account"),
+            "{line}"
+        );
+        assert_eq!(line["target"], "sessiontrail_aws::lambda_handler", "{line}");
+        assert!(line["timestamp"].is_string(), "{line}");
+
+        let err = classify(&json!({"id": "x1"}), &config(), &accounts()).unwrap_err();
+        let lines = logged(|| log_failed("x1", &err));
+        assert_eq!(lines[0]["level"], "ERROR", "{:?}", lines);
+        assert_eq!(lines[0]["event_id"], "x1");
+        assert_eq!(lines[0]["message"], err.to_string());
+
+        let trigger = Trigger::Scheduled { id: "s1".into() };
+        let outcome = json!({"sessions": {"attributed": 2}, "new_findings": 0});
+        let lines = logged(|| log_done(&trigger, &outcome));
+        assert_eq!(lines[0]["level"], "INFO");
+        assert_eq!(lines[0]["trigger"], "scheduled");
+        let logged_outcome: Value =
+            serde_json::from_str(lines[0]["outcome"].as_str().unwrap()).unwrap();
+        assert_eq!(logged_outcome, outcome);
     }
 
     #[test]
