@@ -21,8 +21,9 @@ CACHE="${HOME}/.cache/sessiontrail"
 CFN_LINT_VERSION=1.53.3
 CHECKOV_VERSION=3.3.30
 TEMPLATE=deploy/template.yaml
-# Every template cfn-lint and checkov check: the audit stack and the broker account's stack.
-TEMPLATES=(deploy/template.yaml deploy/broker/template.yaml)
+# Every template cfn-lint and checkov check: the audit stack, the broker account's stack, and the member-account
+# template `sessiontrail guard-rails` generates from deploy/broker/sessiontrail.example.toml.
+TEMPLATES=(deploy/template.yaml deploy/broker/template.yaml deploy/broker/example/member-stackset.json)
 
 # ensure VENV PACKAGE VERSION: install PACKAGE==VERSION into $CACHE/VENV unless already there.
 ensure() {

@@ -84,6 +84,19 @@ enum Command {
     Findings(FindingsArgs),
     /// Write realistic CloudTrail, broker log, policy and ground truth for trying things out.
     Generate(GenerateArgs),
+    /// Write the session broker's guard rails from the policy file: the member-account
+    /// StackSet template (a Session document per permission set, the session-starter
+    /// role) and each permission set's inline policy.
+    #[command(after_help = "Example:\n  \
+        sessiontrail guard-rails --policy sessiontrail.toml --out guard-rails/ \\\n      \
+        --broker-function-arn arn:aws:lambda:eu-west-1:111122223333:function:sessiontrail-broker\n  \
+        # then, in the management account:\n  \
+        aws cloudformation create-stack-set --stack-set-name sessiontrail-guard-rails \\\n      \
+        --template-body file://guard-rails/member-stackset.json --capabilities CAPABILITY_NAMED_IAM ...\n  \
+        aws sso-admin put-inline-policy-to-permission-set --instance-arn ... --permission-set-arn ... \\\n      \
+        --inline-policy file://guard-rails/permission-set-Admin.json\n\n\
+        What each file holds: docs/contracts.md \"Broker guard rails\".")]
+    GuardRails(GuardRailsArgs),
     /// Correlate ssm session events pulled through CloudTrail LookupEvents (accounts
     /// without a trail bucket; the last 90 days), with the broker log.
     #[command(after_help = "Example:\n  \
@@ -296,6 +309,35 @@ struct GenerateArgs {
     no_planted_cases: bool,
 }
 
+#[derive(Args)]
+struct GuardRailsArgs {
+    /// The policy file the broker and the audit share.
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// Output folder; existing files of the same names are replaced.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The broker function's ARN (the broker stack's BrokerFunctionArn output).
+    #[arg(long, value_name = "ARN")]
+    broker_function_arn: String,
+    /// The session-starter role's name (the broker stack's StarterRoleName).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "sessiontrail-session-starter"
+    )]
+    starter_role_name: String,
+    /// The partition of the permission-set policies' ARNs.
+    #[arg(long, default_value = "aws")]
+    partition: String,
+    /// Session documents' idleSessionTimeout, minutes (1 to 60).
+    #[arg(long, value_name = "MINUTES", default_value_t = 20)]
+    idle_session_timeout: u32,
+    /// Session documents' maxSessionDuration, minutes (1 to 1440).
+    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+    max_session_duration: u32,
+}
+
 /// `sessiontrail generate`'s defaults, shown in its help.
 static GENERATE_DEFAULTS: std::sync::LazyLock<sessiontrail_generate::GenerateOptions> =
     std::sync::LazyLock::new(Default::default);
@@ -314,6 +356,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report(args),
         Command::Findings(args) => findings(args),
         Command::Generate(args) => generate(args),
+        Command::GuardRails(args) => guard_rails(args),
         Command::Backfill(args) => backfill(args),
     };
     match result {
@@ -782,6 +825,24 @@ fn generate(args: GenerateArgs) -> Result<u8> {
     }
     let summary = sessiontrail_generate::generate(&args.out, &options)?;
     println!("{summary}");
+    Ok(0)
+}
+
+fn guard_rails(args: GuardRailsArgs) -> Result<u8> {
+    use sessiontrail_broker::guard_rails::{GuardRailSettings, guard_rail_files, write_files};
+    let policy = Policy::load(&args.policy)?;
+    let settings = GuardRailSettings {
+        partition: args.partition,
+        broker_function_arn: args.broker_function_arn,
+        starter_role_name: args.starter_role_name,
+        idle_session_timeout_minutes: args.idle_session_timeout,
+        max_session_duration_minutes: args.max_session_duration,
+    };
+    let files = guard_rail_files(&policy, &settings)
+        .with_context(|| format!("guard rails of {}", args.policy.display()))?;
+    for path in write_files(&args.out, &files)? {
+        println!("{}", path.display());
+    }
     Ok(0)
 }
 

@@ -743,3 +743,63 @@ fn the_start_with_example_gives_the_readme_counts() {
         }
     }
 }
+
+#[test]
+fn guard_rails_are_written_from_the_policy_and_refused_with_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("guard-rails");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let arn = "arn:aws:lambda:eu-west-1:111122223333:function:sessiontrail-broker";
+    let output = run(&[
+        "guard-rails",
+        "--policy",
+        path_str(&root.join("deploy/broker/sessiontrail.example.toml")),
+        "--out",
+        path_str(&out),
+        "--broker-function-arn",
+        arn,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    // The files deploy/check.sh lints are the ones the command writes.
+    for name in [
+        "member-stackset.json",
+        "permission-set-Admin.json",
+        "permission-set-Developer.json",
+        "permission-set-ReadOnly.json",
+    ] {
+        assert_eq!(
+            std::fs::read(out.join(name)).unwrap(),
+            std::fs::read(root.join("deploy/broker/example").join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    // The fixture policy maps Dev to the account's default preferences document.
+    let output = run(&[
+        "guard-rails",
+        "--policy",
+        path_str(&root.join("fixtures/generated/sessiontrail.toml")),
+        "--out",
+        path_str(&dir.path().join("refused")),
+        "--broker-function-arn",
+        arn,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("permission set Dev is mapped to SSM-SessionManagerRunShell")
+            && stderr.contains("SSMRunAs-Dev-Session"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("refused").exists(), "nothing written");
+    // A wildcard in the broker ARN would become an IAM wildcard: refused.
+    let output = run(&[
+        "guard-rails",
+        "--policy",
+        path_str(&root.join("deploy/broker/sessiontrail.example.toml")),
+        "--out",
+        path_str(&dir.path().join("wild")),
+        "--broker-function-arn",
+        "arn:aws:lambda:eu-west-1:111122223333:function:*",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+}

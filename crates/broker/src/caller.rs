@@ -8,11 +8,11 @@
 //!
 //! The path. IAM Identity Center creates its roles under the path
 //! `aws-reserved/sso.amazonaws.com/[region/]`, but an STS assumed-role ARN does not carry
-//! the role's path, so the broker cannot see it in `userArn`. It is checked in two
-//! places: AWS checks it before the broker runs, in the function URL's resource-based
-//! policy (`aws:PrincipalArn` like
-//! `arn:<partition>:iam::*:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_*`, the
-//! deploy template's condition), and the broker asserts what the ARN does show: the role
+//! the role's path, so the broker cannot see it in `userArn`, and a Lambda resource
+//! policy cannot test `aws:PrincipalArn`. The function URL admits only the
+//! organisation's principals (`PrincipalOrgID`), only the permission sets' policies grant
+//! the invoke (docs/contracts.md "Caller" says what is left), and the broker asserts what
+//! the ARN does show: the role
 //! name's `AWSReservedSSO_` prefix and the 16 lowercase hex digits of its suffix, which
 //! Identity Center always gives it. The permission set is parsed by the same function
 //! the audit uses ([`sessiontrail_ingest::arn`]), so broker and audit agree on it.

@@ -12,10 +12,13 @@
 //! - [`response`]: the answers and their status codes;
 //! - [`log`]: the broker log record;
 //! - [`handler`]: one request, start to finish;
-//! - [`config`]: the environment.
+//! - [`config`]: the environment;
+//! - [`guard_rails`]: the member-account template and permission-set policies generated
+//!   from the policy file.
 
 pub mod caller;
 pub mod config;
+pub mod guard_rails;
 pub mod handler;
 pub mod log;
 pub mod mapping;
