@@ -20,16 +20,7 @@
 use sessiontrail_ingest::arn::{Arn, permission_set_of_role_name};
 
 /// The partitions whose STS assumed-role ARNs are understood.
-pub const PARTITIONS: &[&str] = &[
-    "aws",
-    "aws-cn",
-    "aws-us-gov",
-    "aws-iso",
-    "aws-iso-b",
-    "aws-iso-e",
-    "aws-iso-f",
-    "aws-eusc",
-];
+pub use sessiontrail_ingest::arn::PARTITIONS;
 
 /// The verified identity of a caller the broker accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -86,16 +86,7 @@ fn not_own_document(name: &str) -> Option<&'static str> {
         .then_some("a name AWS reserves for its own documents")
 }
 
-const PARTITIONS: [&str; 8] = [
-    "aws",
-    "aws-cn",
-    "aws-us-gov",
-    "aws-iso",
-    "aws-iso-b",
-    "aws-iso-e",
-    "aws-iso-f",
-    "aws-eusc",
-];
+use sessiontrail_ingest::arn::PARTITIONS;
 
 impl GuardRailSettings {
     fn check(&self) -> Result<(), GuardRailError> {

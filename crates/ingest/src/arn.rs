@@ -76,6 +76,20 @@ impl<'a> Arn<'a> {
     }
 }
 
+/// The AWS partitions (`arn:<partition>:...`): standard, China, GovCloud (US), the ISO
+/// partitions and the European Sovereign Cloud. Broker, guard rails and findings exports
+/// accept these and no other.
+pub const PARTITIONS: [&str; 8] = [
+    "aws",
+    "aws-cn",
+    "aws-us-gov",
+    "aws-iso",
+    "aws-iso-b",
+    "aws-iso-e",
+    "aws-iso-f",
+    "aws-eusc",
+];
+
 /// The permission set of an IAM Identity Center role name
 /// `AWSReservedSSO_<PermissionSet>_<suffix>`: only the final `_<suffix>` is stripped,
 /// so permission set names may themselves contain `_`.

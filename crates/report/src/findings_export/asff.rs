@@ -41,16 +41,7 @@ pub const MAX_TITLE: usize = 256;
 const MAX_PRODUCT_FIELD: usize = 2048;
 /// The AWS partitions: a finding's partition must be one of them to be spliced into
 /// its ARNs.
-pub const PARTITIONS: [&str; 8] = [
-    "aws",
-    "aws-cn",
-    "aws-us-gov",
-    "aws-iso",
-    "aws-iso-b",
-    "aws-iso-e",
-    "aws-iso-f",
-    "aws-eusc",
-];
+pub use sessiontrail_ingest::arn::PARTITIONS;
 /// The values of `Resource.Partition` (enum `Partition` of the Security Hub API
 /// model); another partition (`aws-iso`, `aws-iso-b`...) leaves the optional member out.
 const RESOURCE_PARTITIONS: [&str; 3] = ["aws", "aws-cn", "aws-us-gov"];
