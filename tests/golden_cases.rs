@@ -36,12 +36,13 @@ const STATUSES: [&str; 7] = [
     "orphan",
     "failed",
 ];
-const RULES: [&str; 11] = [
+const RULES: [&str; 12] = [
     "unattributed_session",
     "document_mismatch",
     "unknown_permission_set",
     "run_as_mismatch",
     "field_mismatch",
+    "in_band_identity_mismatch",
     "duplicate_broker_claim",
     "orphan_broker_record",
     "secret_in_broker_log",

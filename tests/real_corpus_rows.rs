@@ -6,6 +6,10 @@
 //! The expected event ids are found by walking the samples' JSON here, independently of
 //! the readers: any object with `eventSource`, `eventName` and `eventID`, at any depth,
 //! and inside `CloudTrailEvent` strings. Skips, saying so, where the folder is absent.
+//! Each row's in-band identity is what its record says (docs/contracts.md "In-band
+//! identity"): `sessionContext.sourceIdentity`, else `onBehalfOf.userId` with its
+//! `identityStoreArn`; the IAM Identity Center sessions of the lookup-events sample
+//! carry `onBehalfOf`.
 
 mod common;
 
@@ -80,6 +84,8 @@ fn sample_files(dir: &Path) -> Vec<PathBuf> {
 fn every_real_ssm_session_event_becomes_a_row() {
     let Some(dir) = corpus() else { return };
     let mut starts: BTreeSet<String> = BTreeSet::new();
+    // eventID -> (in_band_identity, in_band_source, in_band_identity_store), "" for none.
+    let mut in_band: BTreeMap<String, (String, String, String)> = BTreeMap::new();
     let mut terminated: BTreeMap<String, String> = BTreeMap::new();
     for file in sample_files(&dir) {
         for record in records_in(&file) {
@@ -89,6 +95,22 @@ fn every_real_ssm_session_event_becomes_a_row() {
             let id = record["eventID"].as_str().unwrap().to_string();
             match record["eventName"].as_str() {
                 Some("StartSession") => {
+                    let identity = &record["userIdentity"];
+                    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+                    let source_identity = text(&identity["sessionContext"]["sourceIdentity"]);
+                    let user_id = text(&identity["onBehalfOf"]["userId"]);
+                    let expected = if !source_identity.is_empty() {
+                        (source_identity, "source_identity".into(), String::new())
+                    } else if !user_id.is_empty() {
+                        (
+                            user_id,
+                            "on_behalf_of".into(),
+                            text(&identity["onBehalfOf"]["identityStoreArn"]),
+                        )
+                    } else {
+                        Default::default()
+                    };
+                    in_band.insert(id.clone(), expected);
                     starts.insert(id);
                 }
                 Some("TerminateSession") if record.get("errorCode").is_none() => {
@@ -148,6 +170,24 @@ fn every_real_ssm_session_event_becomes_a_row() {
             "StartSession {id} is the event of exactly one row"
         );
     }
+    let mut on_behalf_of = 0;
+    for row in &sessions {
+        let Some(expected) = in_band.get(&row["cloudtrail_event_id"]) else {
+            continue;
+        };
+        let have = (
+            row["in_band_identity"].clone(),
+            row["in_band_source"].clone(),
+            row["in_band_identity_store"].clone(),
+        );
+        assert_eq!(&have, expected, "{}", row["cloudtrail_event_id"]);
+        on_behalf_of += usize::from(have.1 == "on_behalf_of");
+    }
+    // The lookup-events sample: 20 StartSessions, each with onBehalfOf (SOURCES.md).
+    assert!(
+        on_behalf_of >= 20,
+        "rows with an onBehalfOf identity: {on_behalf_of}"
+    );
     for (session, _) in terminated {
         if let Some(row) = sessions.iter().find(|r| r["session_id"] == session) {
             assert!(!row["end_time"].is_empty(), "{session} has its end");

@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 
 use common::{path_str, run_ok};
 
-const SEVERITY: [(&str, &str); 11] = [
+const SEVERITY: [(&str, &str); 12] = [
     ("unattributed_session", "critical"),
     ("document_mismatch", "high"),
     ("unknown_permission_set", "high"),
     ("run_as_mismatch", "high"),
     ("field_mismatch", "high"),
+    ("in_band_identity_mismatch", "high"),
     ("duplicate_broker_claim", "high"),
     ("orphan_broker_record", "high"),
     ("secret_in_broker_log", "high"),

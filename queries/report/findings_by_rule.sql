@@ -14,6 +14,7 @@ WITH rules (rule, severity) AS (
         ('unknown_permission_set', 'high'),
         ('run_as_mismatch', 'high'),
         ('field_mismatch', 'high'),
+        ('in_band_identity_mismatch', 'high'),
         ('duplicate_broker_claim', 'high'),
         ('orphan_broker_record', 'high'),
         ('secret_in_broker_log', 'high'),

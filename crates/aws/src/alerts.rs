@@ -709,7 +709,7 @@ mod tests {
             let name = metric["Name"].as_str().unwrap();
             assert!(first.get(name).is_some_and(Value::is_number), "{name}");
         }
-        assert_eq!(directive["Metrics"].as_array().unwrap().len(), 11 + 4);
+        assert_eq!(directive["Metrics"].as_array().unwrap().len(), 12 + 4);
     }
 
     #[test]

@@ -179,6 +179,10 @@ mod tests {
             error_code: None,
             source_ip: None,
             user_agent: None,
+            source_identity: None,
+            on_behalf_of_user_id: None,
+            on_behalf_of_identity_store_arn: None,
+            reason: None,
         };
         let mut all = BTreeMap::new();
         all.insert(

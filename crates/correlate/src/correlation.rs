@@ -19,7 +19,7 @@ use sessiontrail_ingest::{BrokerOutcome, BrokerRecord, SessionEvent, SessionEven
 use crate::finding::{Finding, finding_id};
 use crate::policy::Policy;
 use crate::rule::Rule;
-use crate::session::Session;
+use crate::session::{InBandIdentity, InBandSource, Session};
 use crate::status::SessionStatus;
 
 /// What [`correlate`] found.
@@ -269,7 +269,7 @@ type SessionRule = fn(&mut Builder<'_>, &Subject<'_>);
 /// The rules about one session, each a function of its own, in the order their
 /// findings are raised. Every rule is here but secret_in_broker_log, which is about
 /// records (a test checks this list against [`Rule::ALL`]).
-const SESSION_RULES: [(Rule, SessionRule); 10] = [
+const SESSION_RULES: [(Rule, SessionRule); 11] = [
     (Rule::UnattributedSession, |b, s| b.unattributed_session(s)),
     (Rule::OrphanBrokerRecord, |b, s| b.orphan_broker_record(s)),
     (Rule::DirectSession, |b, s| b.direct_session(s)),
@@ -279,6 +279,9 @@ const SESSION_RULES: [(Rule, SessionRule); 10] = [
     (Rule::DocumentMismatch, |b, s| b.document_mismatch(s)),
     (Rule::RunAsMismatch, |b, s| b.run_as_mismatch(s)),
     (Rule::FieldMismatch, |b, s| b.field_mismatch(s)),
+    (Rule::InBandIdentityMismatch, |b, s| {
+        b.in_band_identity_mismatch(s)
+    }),
     (Rule::ClockSkew, |b, s| b.clock_skew(s)),
     (Rule::DuplicateBrokerClaim, |b, s| {
         b.duplicate_broker_claim(s)
@@ -367,6 +370,7 @@ impl Builder<'_> {
             .clone()
             .unwrap_or_else(|| policy.default_document.clone());
         let end_time = end_time(session_controls);
+        let in_band = InBandIdentity::of(start);
         let session = Session {
             session_id: (status != SessionStatus::Failed)
                 .then(|| start.session_id.clone())
@@ -399,6 +403,10 @@ impl Builder<'_> {
                 .and_then(|r| r.source_ip.clone())
                 .or_else(|| start.source_ip.clone()),
             user_agent: start.user_agent.clone(),
+            in_band_source: in_band.as_ref().map(|i| i.source),
+            in_band_identity_store: in_band.as_ref().and_then(|i| i.identity_store.clone()),
+            in_band_identity: in_band.map(|i| i.identity),
+            reason: start.reason.clone(),
         };
         let key = session.key();
         let owner = self.out.owners.entry(key).or_default();
@@ -449,6 +457,11 @@ impl Builder<'_> {
             broker_request_id: Some(record.request_id.clone()),
             source_ip: record.source_ip.clone(),
             user_agent: None,
+            // No CloudTrail record: nothing in band.
+            in_band_identity: None,
+            in_band_source: None,
+            in_band_identity_store: None,
+            reason: None,
         };
         let owner = self.out.owners.entry(session.key()).or_default();
         claim.iter().for_each(|r| owner.record(r));
@@ -485,21 +498,38 @@ impl Builder<'_> {
         }
     }
 
-    /// unattributed_session: the status says it.
+    /// unattributed_session: the status says it. An in-band identity (the StartSession
+    /// names one itself) says whose session it probably was.
     fn unattributed_session(&mut self, s: &Subject) {
-        if s.session.status != SessionStatus::Unattributed {
+        let session = s.session;
+        if session.status != SessionStatus::Unattributed {
             return;
         }
-        self.push(
-            Rule::UnattributedSession,
-            &s.key,
-            s.session,
-            format!(
-                "StartSession by the broker has no broker record after {}: no human is known for this session",
-                humanize(self.policy.grace)
+        let waited = humanize(self.policy.grace);
+        let mut evidence = json!({"event_id": session.cloudtrail_event_id,
+                                  "principal_arn": session.cloudtrail_principal_arn});
+        let detail = match (&session.in_band_identity, session.in_band_source) {
+            (Some(identity), Some(source)) => {
+                evidence["in_band_identity"] = json!(identity);
+                evidence["in_band_source"] = json!(source.as_str());
+                let whose = match (source, &session.in_band_identity_store) {
+                    (InBandSource::OnBehalfOf, Some(store)) => {
+                        evidence["in_band_identity_store"] = json!(store);
+                        format!("Identity Center user {identity} of {store}")
+                    }
+                    (InBandSource::OnBehalfOf, None) => format!("Identity Center user {identity}"),
+                    (InBandSource::SourceIdentity, _) => identity.clone(),
+                };
+                format!(
+                    "StartSession by the broker has no broker record after {waited}; CloudTrail's {} names {whose}",
+                    source.field_name()
+                )
+            }
+            _ => format!(
+                "StartSession by the broker has no broker record after {waited}: no human is known for this session"
             ),
-            json!({"event_id": s.session.cloudtrail_event_id, "principal_arn": s.session.cloudtrail_principal_arn}),
-        );
+        };
+        self.push(Rule::UnattributedSession, &s.key, session, detail, evidence);
     }
 
     /// orphan_broker_record: the status says it.
@@ -711,6 +741,34 @@ impl Builder<'_> {
             s.session,
             detail,
             json!({"fields": differing, "event_id": start.event_id, "request_id": record.request_id}),
+        );
+    }
+
+    /// in_band_identity_mismatch: the matched StartSession's `sourceIdentity` is not the
+    /// user of the broker record's caller (case-sensitive, as STS keeps both). An
+    /// `onBehalfOf` user id is not compared: no broker record carries one.
+    fn in_band_identity_mismatch(&mut self, s: &Subject) {
+        let Some((start, record)) = s.matched_pair() else {
+            return;
+        };
+        let Some(source_identity) = start.source_identity.as_deref() else {
+            return;
+        };
+        let caller_user = s.session.original_user.as_deref();
+        if caller_user == Some(source_identity) {
+            return;
+        }
+        self.push(
+            Rule::InBandIdentityMismatch,
+            &s.key,
+            s.session,
+            format!(
+                "CloudTrail's sourceIdentity names {source_identity} but the broker record's caller is {}",
+                caller_user.unwrap_or("no user")
+            ),
+            json!({"source_identity": source_identity, "original_user": caller_user,
+                   "caller_arn": record.caller_arn, "event_id": start.event_id,
+                   "request_id": record.request_id}),
         );
     }
 
@@ -1024,6 +1082,240 @@ mod tests {
     /// The rules about records rather than one session: raised by `Builder::secrets`
     /// and `leak_findings`.
     const RECORD_RULES: [Rule; 1] = [Rule::SecretInBrokerLog];
+
+    const POLICY: &str = r#"
+[broker]
+role_names = ["sessiontrail-session-starter"]
+grace = "30m"
+[[permission_set]]
+name = "Admin"
+document = "SSMRunAs-Admin-Session"
+run_as = "admin"
+"#;
+    /// 2026-07-15T12:45:55Z
+    const T: EpochMillis = 1_784_119_555_000;
+
+    /// StartSession of the broker's session-starter role, as CloudTrail records it.
+    fn start(session_id: &str, source_identity: Option<&str>) -> SessionEvent {
+        SessionEvent {
+            event_id: format!("event-{session_id}"),
+            event_name: SessionEventName::StartSession,
+            event_time: T,
+            event_version: Some("1.11".into()),
+            account_id: Some("111122223333".into()),
+            region: Some("eu-west-1".into()),
+            request_id: Some(format!("request-{session_id}")),
+            principal_type: Some("AssumedRole".into()),
+            principal_arn: Some(format!(
+                "arn:aws:sts::111122223333:assumed-role/sessiontrail-session-starter/{}",
+                source_identity.unwrap_or("broker")
+            )),
+            issuer_arn: Some("arn:aws:iam::111122223333:role/sessiontrail-session-starter".into()),
+            issuer_name: Some("sessiontrail-session-starter".into()),
+            session_id: Some(session_id.into()),
+            target: Some("i-0123456789abcdef0".into()),
+            document_name: Some("SSMRunAs-Admin-Session".into()),
+            error_code: None,
+            source_ip: None,
+            user_agent: None,
+            source_identity: source_identity.map(str::to_string),
+            on_behalf_of_user_id: None,
+            on_behalf_of_identity_store_arn: None,
+            reason: Some("OPS-42".into()),
+        }
+    }
+
+    /// The broker's record of a session started for `user` (Admin).
+    fn record(session_id: &str, user: &str) -> BrokerRecord {
+        BrokerRecord {
+            request_id: format!("lambda-{session_id}"),
+            ts: T - 400,
+            caller_arn: format!(
+                "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/{user}"
+            ),
+            caller_user_id: Some(format!("AROAEXAMPLESSOADMIN1:{user}")),
+            permission_set: Some("Admin".into()),
+            account_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            target: "i-0123456789abcdef0".into(),
+            document_name: Some("SSMRunAs-Admin-Session".into()),
+            run_as: Some("admin".into()),
+            outcome: BrokerOutcome::Started,
+            session_id: Some(session_id.into()),
+            ssm_request_id: None,
+            reason: Some("OPS-42".into()),
+            source_ip: None,
+            token_paths: vec![],
+        }
+    }
+
+    fn run(events: &[SessionEvent], records: &[BrokerRecord]) -> Correlation {
+        correlate(
+            events,
+            records,
+            &Policy::parse(POLICY).unwrap(),
+            T + 3_600_000,
+        )
+    }
+
+    fn rules_of<'a>(out: &'a Correlation, session_id: &str) -> Vec<&'a str> {
+        out.findings
+            .iter()
+            .filter(|f| f.session_id.as_deref() == Some(session_id))
+            .map(|f| f.rule.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_source_identity_other_than_the_callers_user_is_a_mismatch() {
+        let events = [
+            start("s-same", Some("alice@example.com")),
+            start("s-swapped", Some("bob@example.com")),
+            start("s-case", Some("Alice@example.com")),
+            start("s-none", None),
+        ];
+        let records = [
+            record("s-same", "alice@example.com"),
+            record("s-swapped", "alice@example.com"),
+            record("s-case", "alice@example.com"),
+            record("s-none", "alice@example.com"),
+        ];
+        let out = run(&events, &records);
+        assert!(
+            out.sessions
+                .iter()
+                .all(|s| s.status == SessionStatus::Attributed)
+        );
+        assert_eq!(rules_of(&out, "s-same"), Vec::<&str>::new());
+        assert_eq!(rules_of(&out, "s-none"), Vec::<&str>::new());
+        assert_eq!(rules_of(&out, "s-case"), ["in_band_identity_mismatch"]);
+        assert_eq!(rules_of(&out, "s-swapped"), ["in_band_identity_mismatch"]);
+        let swapped = out
+            .findings
+            .iter()
+            .find(|f| f.session_id.as_deref() == Some("s-swapped"))
+            .unwrap();
+        assert_eq!(
+            swapped.detail,
+            "CloudTrail's sourceIdentity names bob@example.com but the broker record's caller is alice@example.com"
+        );
+        assert_eq!(swapped.evidence["source_identity"], "bob@example.com");
+        assert_eq!(swapped.evidence["original_user"], "alice@example.com");
+        assert_eq!(swapped.evidence["request_id"], "lambda-s-swapped");
+        let row = out
+            .sessions
+            .iter()
+            .find(|s| s.session_id.as_deref() == Some("s-swapped"))
+            .unwrap();
+        assert_eq!(row.in_band_identity.as_deref(), Some("bob@example.com"));
+        assert_eq!(row.in_band_source, Some(InBandSource::SourceIdentity));
+        assert_eq!(row.in_band_identity_store, None);
+        assert_eq!(row.reason.as_deref(), Some("OPS-42"));
+        assert_eq!(row.original_user.as_deref(), Some("alice@example.com"));
+    }
+
+    #[test]
+    fn on_behalf_of_is_recorded_not_compared_and_source_identity_comes_first() {
+        let mut only = start("s-obo", None);
+        only.on_behalf_of_user_id = Some("d4d8e488-b081-7057-982d-5fbc2662f519".into());
+        only.on_behalf_of_identity_store_arn =
+            Some("arn:aws:identitystore::123456789012:identitystore/d-9066740a19".into());
+        let mut both = only.clone();
+        both.event_id = "event-s-both".into();
+        both.session_id = Some("s-both".into());
+        both.source_identity = Some("alice@example.com".into());
+        let out = run(
+            &[only, both],
+            &[
+                record("s-obo", "alice@example.com"),
+                record("s-both", "alice@example.com"),
+            ],
+        );
+        assert!(out.findings.is_empty(), "{:?}", out.findings);
+        let row = |id: &str| {
+            out.sessions
+                .iter()
+                .find(|s| s.session_id.as_deref() == Some(id))
+                .unwrap()
+        };
+        assert_eq!(
+            row("s-obo").in_band_identity.as_deref(),
+            Some("d4d8e488-b081-7057-982d-5fbc2662f519")
+        );
+        assert_eq!(row("s-obo").in_band_source, Some(InBandSource::OnBehalfOf));
+        assert_eq!(
+            row("s-obo").in_band_identity_store.as_deref(),
+            Some("arn:aws:identitystore::123456789012:identitystore/d-9066740a19")
+        );
+        assert_eq!(
+            row("s-both").in_band_identity.as_deref(),
+            Some("alice@example.com")
+        );
+        assert_eq!(
+            row("s-both").in_band_source,
+            Some(InBandSource::SourceIdentity)
+        );
+        assert_eq!(row("s-both").in_band_identity_store, None);
+    }
+
+    #[test]
+    fn an_unattributed_session_with_an_in_band_identity_says_whose_it_probably_was() {
+        let mut obo = start("s-obo", None);
+        obo.on_behalf_of_user_id = Some("d4d8e488-b081-7057-982d-5fbc2662f519".into());
+        obo.on_behalf_of_identity_store_arn =
+            Some("arn:aws:identitystore::123456789012:identitystore/d-9066740a19".into());
+        let out = run(
+            &[
+                start("s-named", Some("alice@example.com")),
+                obo,
+                start("s-anon", None),
+            ],
+            &[],
+        );
+        assert!(
+            out.sessions
+                .iter()
+                .all(|s| s.status == SessionStatus::Unattributed)
+        );
+        let finding = |id: &str| {
+            out.findings
+                .iter()
+                .find(|f| f.session_id.as_deref() == Some(id))
+                .unwrap()
+        };
+        assert_eq!(
+            finding("s-named").detail,
+            "StartSession by the broker has no broker record after 30m; CloudTrail's sourceIdentity names alice@example.com"
+        );
+        assert_eq!(
+            finding("s-named").evidence["in_band_identity"],
+            "alice@example.com"
+        );
+        assert_eq!(
+            finding("s-named").evidence["in_band_source"],
+            "source_identity"
+        );
+        assert_eq!(
+            finding("s-obo").detail,
+            "StartSession by the broker has no broker record after 30m; CloudTrail's onBehalfOf names \
+             Identity Center user d4d8e488-b081-7057-982d-5fbc2662f519 of \
+             arn:aws:identitystore::123456789012:identitystore/d-9066740a19"
+        );
+        assert_eq!(
+            finding("s-anon").detail,
+            "StartSession by the broker has no broker record after 30m: no human is known for this session"
+        );
+        assert!(finding("s-anon").evidence.get("in_band_identity").is_none());
+        let named = out
+            .sessions
+            .iter()
+            .find(|s| s.session_id.as_deref() == Some("s-named"))
+            .unwrap();
+        assert_eq!(named.in_band_identity.as_deref(), Some("alice@example.com"));
+        assert_eq!(named.original_user, None, "the row stays unattributed");
+        assert_eq!(named.original_principal_arn, None);
+        assert_eq!(rules_of(&out, "s-named"), ["unattributed_session"]);
+    }
 
     #[test]
     fn every_rule_is_checked_once_by_a_session_or_a_record_rule() {

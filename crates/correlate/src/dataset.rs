@@ -291,3 +291,70 @@ pub fn list_partitions(
 pub fn is_empty(batch: &RecordBatch) -> bool {
     batch.num_rows() == 0 || batch.columns().iter().all(|c| c.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{sessions_schema, sessions_to_batch};
+    use crate::session::{InBandSource, Session};
+    use crate::status::SessionStatus;
+
+    #[test]
+    fn a_sessions_file_written_before_the_in_band_columns_reads_them_as_null() {
+        let row = Session {
+            session_id: Some("alice@example.com-z5ben3ohh9prb46i23lrren3xi".into()),
+            status: SessionStatus::Attributed,
+            start_time: 1_741_078_830_000,
+            end_time: None,
+            account_id: Some("111122223333".into()),
+            region: Some("eu-west-1".into()),
+            target: Some("i-0a1b2c3d4e5f60718".into()),
+            document_name: Some("SSMRunAs-Admin-Session".into()),
+            via_broker: true,
+            cloudtrail_event_id: Some("e1".into()),
+            cloudtrail_principal_arn: None,
+            original_principal_arn: None,
+            original_user: Some("alice@example.com".into()),
+            permission_set: Some("Admin".into()),
+            expected_document: None,
+            run_as: Some("admin".into()),
+            broker_request_id: Some("r1".into()),
+            source_ip: None,
+            user_agent: Some("aws-sdk-rust".into()),
+            in_band_identity: Some("alice@example.com".into()),
+            in_band_source: Some(InBandSource::SourceIdentity),
+            in_band_identity_store: None,
+            reason: Some("OPS-42".into()),
+        };
+        let now = sessions_to_batch(&[row]).unwrap();
+        // The columns up to user_agent, as files written before hold them.
+        let old_columns: Vec<usize> = (0..=now.schema().index_of("user_agent").unwrap()).collect();
+        let old = now.project(&old_columns).unwrap();
+        let read = upgrade(&old, &sessions_schema()).unwrap();
+        assert_eq!(read.schema(), sessions_schema());
+        for name in [
+            "in_band_identity",
+            "in_band_source",
+            "in_band_identity_store",
+            "reason",
+        ] {
+            assert!(read.column_by_name(name).unwrap().is_null(0), "{name}");
+        }
+        assert_eq!(
+            read.column_by_name("user_agent")
+                .unwrap()
+                .as_string::<i32>()
+                .value(0),
+            "aws-sdk-rust"
+        );
+        // Today's rows keep their values.
+        let same = upgrade(&now, &sessions_schema()).unwrap();
+        assert_eq!(
+            same.column_by_name("in_band_source")
+                .unwrap()
+                .as_string::<i32>()
+                .value(0),
+            "source_identity"
+        );
+    }
+}

@@ -185,6 +185,17 @@ rules! {
         ocsf: OcsfMapping::DETECTION_FINDING,
         alarmed: false,
     },
+    InBandIdentityMismatch => RuleInfo {
+        id: "in_band_identity_mismatch",
+        severity: Severity::High,
+        title: "CloudTrail's in-band identity contradicts the broker record's caller",
+        description: "a matched broker session's StartSession `sourceIdentity` differs \
+            (case-sensitively) from its `original_user`, the user of the broker record's \
+            `caller_arn`",
+        asff_types: &[UNUSUAL_USER],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+    },
     DuplicateBrokerClaim => RuleInfo {
         id: "duplicate_broker_claim",
         severity: Severity::High,

@@ -62,6 +62,16 @@ static SESSIONS: LazyLock<SchemaRef> = LazyLock::new(|| {
         text("broker_request_id"),
         text("source_ip"),
         text("user_agent"),
+        // Added after user_agent (files written before read these as null).
+        // The identity StartSession's CloudTrail record names itself, whoever called it:
+        // userIdentity.sessionContext.sourceIdentity, else userIdentity.onBehalfOf.userId.
+        text("in_band_identity"),
+        // source_identity | on_behalf_of: where in_band_identity was read.
+        text("in_band_source"),
+        // onBehalfOf.identityStoreArn, when in_band_source is on_behalf_of.
+        text("in_band_identity_store"),
+        // StartSession's requestParameters.reason.
+        text("reason"),
     ]))
 });
 
@@ -174,6 +184,10 @@ pub fn sessions_to_batch(rows: &[Session]) -> Result<RecordBatch, ArrowError> {
         text(rows, |r| r.broker_request_id.as_deref()),
         text(rows, |r| r.source_ip.as_deref()),
         text(rows, |r| r.user_agent.as_deref()),
+        text(rows, |r| r.in_band_identity.as_deref()),
+        text(rows, |r| r.in_band_source.map(|s| s.as_str())),
+        text(rows, |r| r.in_band_identity_store.as_deref()),
+        text(rows, |r| r.reason.as_deref()),
     ];
     RecordBatch::try_new(sessions_schema(), columns)
 }

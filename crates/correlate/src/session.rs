@@ -1,6 +1,7 @@
 //! A session row of the dataset (`sessions/`). Its conversion to Arrow is at the edge,
 //! in `crate::schema` (feature `dataset`).
 
+use sessiontrail_ingest::SessionEvent;
 use sessiontrail_ingest::time::{EpochMillis, utc_date};
 
 use crate::status::SessionStatus;
@@ -28,6 +29,72 @@ pub struct Session {
     pub broker_request_id: Option<String>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The identity the StartSession itself names (see [`InBandIdentity`]).
+    pub in_band_identity: Option<String>,
+    pub in_band_source: Option<InBandSource>,
+    /// `onBehalfOf.identityStoreArn` when the in-band identity is an `onBehalfOf` user id.
+    pub in_band_identity_store: Option<String>,
+    /// StartSession's `requestParameters.reason`.
+    pub reason: Option<String>,
+}
+
+/// Where a StartSession's in-band identity was read (the `in_band_source` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InBandSource {
+    /// `userIdentity.sessionContext.sourceIdentity`: a name (sessiontrail's broker sets
+    /// the Identity Center user name), comparable with the broker record's caller.
+    SourceIdentity,
+    /// `userIdentity.onBehalfOf.userId`: an Identity Center user id, which no broker
+    /// record carries: recorded, never compared.
+    OnBehalfOf,
+}
+
+impl InBandSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InBandSource::SourceIdentity => "source_identity",
+            InBandSource::OnBehalfOf => "on_behalf_of",
+        }
+    }
+
+    /// How a finding's detail names the field.
+    pub fn field_name(self) -> &'static str {
+        match self {
+            InBandSource::SourceIdentity => "sourceIdentity",
+            InBandSource::OnBehalfOf => "onBehalfOf",
+        }
+    }
+}
+
+/// The identity a StartSession record carries in band, whoever called it
+/// (docs/contracts.md "In-band identity"): its `sourceIdentity` when it has one, else
+/// its `onBehalfOf.userId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InBandIdentity {
+    pub identity: String,
+    pub source: InBandSource,
+    /// `onBehalfOf.identityStoreArn`, for an `onBehalfOf` identity.
+    pub identity_store: Option<String>,
+}
+
+impl InBandIdentity {
+    pub fn of(start: &SessionEvent) -> Option<Self> {
+        if let Some(name) = &start.source_identity {
+            return Some(InBandIdentity {
+                identity: name.clone(),
+                source: InBandSource::SourceIdentity,
+                identity_store: None,
+            });
+        }
+        start
+            .on_behalf_of_user_id
+            .as_ref()
+            .map(|user_id| InBandIdentity {
+                identity: user_id.clone(),
+                source: InBandSource::OnBehalfOf,
+                identity_store: start.on_behalf_of_identity_store_arn.clone(),
+            })
+    }
 }
 
 /// The key a session (and the findings raised on it) is known by between runs: its

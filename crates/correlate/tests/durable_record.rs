@@ -63,6 +63,10 @@ fn start(event_id: &str, session_id: &str, time: i64) -> SessionEvent {
         error_code: None,
         source_ip: None,
         user_agent: None,
+        source_identity: None,
+        on_behalf_of_user_id: None,
+        on_behalf_of_identity_store_arn: None,
+        reason: None,
     }
 }
 

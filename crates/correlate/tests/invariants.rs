@@ -114,6 +114,10 @@ fn start_event(i: usize, p: &Plan, caller: &str, set: &str) -> SessionEvent {
         error_code: p.failed.then(|| "AccessDenied".into()),
         source_ip: None,
         user_agent: None,
+        source_identity: None,
+        on_behalf_of_user_id: None,
+        on_behalf_of_identity_store_arn: None,
+        reason: None,
     }
 }
 

@@ -60,6 +60,7 @@ pub enum Rule {
     UnknownPermissionSet,
     RunAsMismatch,
     FieldMismatch,
+    InBandIdentityMismatch,
     DuplicateBrokerClaim,
     OrphanBrokerRecord,
     SecretInBrokerLog,
@@ -69,12 +70,13 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 11] = [
+    pub const ALL: [Rule; 12] = [
         Rule::UnattributedSession,
         Rule::DocumentMismatch,
         Rule::UnknownPermissionSet,
         Rule::RunAsMismatch,
         Rule::FieldMismatch,
+        Rule::InBandIdentityMismatch,
         Rule::DuplicateBrokerClaim,
         Rule::OrphanBrokerRecord,
         Rule::SecretInBrokerLog,
@@ -90,6 +92,7 @@ impl Rule {
             Rule::UnknownPermissionSet => "unknown_permission_set",
             Rule::RunAsMismatch => "run_as_mismatch",
             Rule::FieldMismatch => "field_mismatch",
+            Rule::InBandIdentityMismatch => "in_band_identity_mismatch",
             Rule::DuplicateBrokerClaim => "duplicate_broker_claim",
             Rule::OrphanBrokerRecord => "orphan_broker_record",
             Rule::SecretInBrokerLog => "secret_in_broker_log",

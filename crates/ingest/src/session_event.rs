@@ -10,6 +10,11 @@
 //! [`SessionEvent::response_withheld`]). It is strict where a wrong value would corrupt
 //! the dataset: the id, the time, a session id that is there, and the JSON type of every
 //! field it reads.
+//!
+//! The in-band attribution (docs/contracts.md "CloudTrail input"), each optional:
+//! `userIdentity.sessionContext.sourceIdentity`, `userIdentity.onBehalfOf`
+//! (`userId`, `identityStoreArn`) and `requestParameters.reason`. Absent, null or an
+//! empty string is no value; another JSON type is a reject naming the field.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -75,6 +80,22 @@ pub struct SessionEvent {
     pub error_code: Option<String>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// `userIdentity.sessionContext.sourceIdentity`: the source identity the caller's
+    /// role session was assumed with (sessiontrail's broker sets the Identity Center
+    /// user name). Fields below are left out of the state when absent, so events read
+    /// before they existed are written as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_identity: Option<String>,
+    /// `userIdentity.onBehalfOf.userId`: an IAM Identity Center user id (a UUID, not a
+    /// user name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of_user_id: Option<String>,
+    /// `userIdentity.onBehalfOf.identityStoreArn`: the identity store of that user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of_identity_store_arn: Option<String>,
+    /// `requestParameters.reason` (StartSession's optional reason, 1 to 256 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl SessionEvent {
@@ -123,17 +144,32 @@ pub fn session_event_from_record(
     }
 
     let identity = opt_object(record, "userIdentity")?;
+    let mut in_band = InBand::default();
     let (principal_type, principal_arn, identity_account, issuer_arn, issuer_name) = match identity
     {
         None => (None, None, None, None, None),
         Some(identity) => {
-            let issuer = match opt_object(identity, "sessionContext")
-                .map_err(|e| format!("userIdentity.{e}"))?
-            {
+            let context =
+                opt_object(identity, "sessionContext").map_err(|e| format!("userIdentity.{e}"))?;
+            let issuer = match context {
                 Some(context) => opt_object(context, "sessionIssuer")
                     .map_err(|e| format!("userIdentity.sessionContext.{e}"))?,
                 None => None,
             };
+            if let Some(context) = context {
+                in_band.source_identity = non_empty(
+                    opt_str(context, "sourceIdentity")
+                        .map_err(|e| format!("userIdentity.sessionContext.{e}"))?,
+                );
+            }
+            if let Some(on_behalf_of) =
+                opt_object(identity, "onBehalfOf").map_err(|e| format!("userIdentity.{e}"))?
+            {
+                let at = |e: String| format!("userIdentity.onBehalfOf.{e}");
+                in_band.user_id = non_empty(opt_str(on_behalf_of, "userId").map_err(at)?);
+                in_band.identity_store_arn =
+                    non_empty(opt_str(on_behalf_of, "identityStoreArn").map_err(at)?);
+            }
             let (issuer_arn, issuer_name) = match issuer {
                 Some(issuer) => (
                     opt_str(issuer, "arn")
@@ -214,7 +250,24 @@ pub fn session_event_from_record(
         error_code,
         source_ip: opt_str(record, "sourceIPAddress")?.map(str::to_string),
         user_agent: opt_str(record, "userAgent")?.map(str::to_string),
+        source_identity: in_band.source_identity.map(str::to_string),
+        on_behalf_of_user_id: in_band.user_id.map(str::to_string),
+        on_behalf_of_identity_store_arn: in_band.identity_store_arn.map(str::to_string),
+        reason: non_empty(field(request, "requestParameters", "reason")?).map(str::to_string),
     })
+}
+
+/// The in-band attribution of `userIdentity`, as read.
+#[derive(Default)]
+struct InBand<'a> {
+    source_identity: Option<&'a str>,
+    user_id: Option<&'a str>,
+    identity_store_arn: Option<&'a str>,
+}
+
+/// An empty string names nothing: no value.
+fn non_empty(text: Option<&str>) -> Option<&str> {
+    text.filter(|text| !text.is_empty())
 }
 
 /// `major.minor` with major 1; the minor is compared as an integer (1.10 > 1.9) and any
@@ -403,5 +456,158 @@ mod tests {
             "sessionIssuerArn": "arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_X_1"});
         let e = event(r).unwrap();
         assert_eq!(e.issuer_name.as_deref(), Some("AWSReservedSSO_X_1"));
+    }
+
+    /// A StartSession of sessiontrail's broker as AWS records it: the session-starter
+    /// role assumed with `SourceIdentity` (in `sessionContext`, beside `sessionIssuer`
+    /// and `attributes`, as CloudTrail's userIdentity reference shows it) and
+    /// RoleSessionName derived from the user, StartSession with a reason.
+    fn broker_start() -> Value {
+        json!({
+            "eventVersion": "1.11", "eventSource": "ssm.amazonaws.com", "eventName": "StartSession",
+            "eventTime": "2026-07-15T12:45:55Z", "awsRegion": "eu-west-1", "eventID": "e2",
+            "requestID": "r2", "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "AssumedRole",
+                "principalId": "AROAEXAMPLESTARTER01:alice@example.com",
+                "arn": "arn:aws:sts::111122223333:assumed-role/sessiontrail-session-starter/alice@example.com",
+                "accountId": "111122223333", "accessKeyId": "ASIAXXXXXXXXXXXXXXXX",
+                "sessionContext": {
+                    "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLESTARTER01",
+                        "arn": "arn:aws:iam::111122223333:role/sessiontrail-session-starter",
+                        "accountId": "111122223333", "userName": "sessiontrail-session-starter"},
+                    "webIdFederationData": {},
+                    "attributes": {"creationDate": "2026-07-15T12:45:54Z", "mfaAuthenticated": "false"},
+                    "sourceIdentity": "alice@example.com"}},
+            "requestParameters": {"target": "i-0123456789abcdef0", "documentName": "SSMRunAs-Admin-Session",
+                "reason": "OPS-42 disk full"},
+            "responseElements": {"sessionId": "alice@example.com-z5ben3ohh9prb46i23lrren3xi",
+                "tokenValue": "HIDDEN_DUE_TO_SECURITY_REASONS"}
+        })
+    }
+
+    #[test]
+    fn source_identity_and_reason_of_a_broker_start() {
+        let e = event(broker_start()).unwrap();
+        assert_eq!(e.source_identity.as_deref(), Some("alice@example.com"));
+        assert_eq!(e.reason.as_deref(), Some("OPS-42 disk full"));
+        assert_eq!(e.on_behalf_of_user_id, None);
+        assert_eq!(e.on_behalf_of_identity_store_arn, None);
+        assert_eq!(
+            e.issuer_name.as_deref(),
+            Some("sessiontrail-session-starter")
+        );
+    }
+
+    #[test]
+    fn on_behalf_of_of_an_identity_center_start() {
+        // userIdentity of the first event of the lookup-events sample in
+        // ../shared/corpus/real (tf4-phase3-lookup-events-bastion-startsessions-redacted.json).
+        let mut r = start();
+        r["userIdentity"] = json!({"type":"AssumedRole","principalId":"AROAXOKZSY7W74IQD5ZRM:hoang.nguyenduy",
+            "arn":"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_TF4-AuditReadOnlyAndAnalyze_2b03e7d876722882/hoang.nguyenduy",
+            "accountId":"123456789012","accessKeyId":"ASIAXXXXXXXXXXXXXXXX",
+            "sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAXOKZSY7W74IQD5ZRM",
+                "arn":"arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_TF4-AuditReadOnlyAndAnalyze_2b03e7d876722882",
+                "accountId":"123456789012","userName":"AWSReservedSSO_TF4-AuditReadOnlyAndAnalyze_2b03e7d876722882"},
+                "attributes":{"creationDate":"2026-07-15T12:41:55Z","mfaAuthenticated":"false"}},
+            "onBehalfOf":{"userId":"d4d8e488-b081-7057-982d-5fbc2662f519",
+                "identityStoreArn":"arn:aws:identitystore::123456789012:identitystore/d-9066740a19"}});
+        let e = event(r).unwrap();
+        assert_eq!(
+            e.on_behalf_of_user_id.as_deref(),
+            Some("d4d8e488-b081-7057-982d-5fbc2662f519")
+        );
+        assert_eq!(
+            e.on_behalf_of_identity_store_arn.as_deref(),
+            Some("arn:aws:identitystore::123456789012:identitystore/d-9066740a19")
+        );
+        assert_eq!(e.source_identity, None);
+        assert_eq!(e.reason, None);
+    }
+
+    #[test]
+    fn in_band_fields_absent_null_or_empty_are_no_value() {
+        let none = |e: &SessionEvent| {
+            [
+                e.source_identity.clone(),
+                e.on_behalf_of_user_id.clone(),
+                e.on_behalf_of_identity_store_arn.clone(),
+                e.reason.clone(),
+            ]
+        };
+        let nothing: [Option<String>; 4] = [None, None, None, None];
+        assert_eq!(none(&event(start()).unwrap()), nothing);
+        for value in [Value::Null, json!("")] {
+            let mut r = broker_start();
+            r["userIdentity"]["sessionContext"]["sourceIdentity"] = value.clone();
+            r["requestParameters"]["reason"] = value.clone();
+            r["userIdentity"]["onBehalfOf"] = json!({"userId": value, "identityStoreArn": value});
+            assert_eq!(none(&event(r).unwrap()), nothing, "{value:?}");
+        }
+        let mut r = broker_start();
+        r["userIdentity"]["onBehalfOf"] = Value::Null;
+        r["userIdentity"]["sessionContext"] = Value::Null;
+        assert_eq!(event(r).unwrap().source_identity, None);
+    }
+
+    #[test]
+    fn in_band_fields_of_the_wrong_type_are_rejects_naming_the_field() {
+        type Break = fn(&mut Value);
+        let cases: [(&str, Break, &str); 5] = [
+            (
+                "sourceIdentity",
+                |r| r["userIdentity"]["sessionContext"]["sourceIdentity"] = json!(42),
+                "userIdentity.sessionContext.sourceIdentity is a number where a string was expected",
+            ),
+            (
+                "onBehalfOf",
+                |r| r["userIdentity"]["onBehalfOf"] = json!("d-9066740a19"),
+                "userIdentity.onBehalfOf is a string where an object was expected",
+            ),
+            (
+                "userId",
+                |r| r["userIdentity"]["onBehalfOf"] = json!({"userId": ["alice-secret"]}),
+                "userIdentity.onBehalfOf.userId is an array where a string was expected",
+            ),
+            (
+                "identityStoreArn",
+                |r| {
+                    r["userIdentity"]["onBehalfOf"] =
+                        json!({"userId": "u", "identityStoreArn": true})
+                },
+                "userIdentity.onBehalfOf.identityStoreArn is a boolean where a string was expected",
+            ),
+            (
+                "reason",
+                |r| r["requestParameters"]["reason"] = json!({"text": "alice-secret"}),
+                "requestParameters.reason is an object where a string was expected",
+            ),
+        ];
+        for (name, break_it, message) in cases {
+            let mut r = broker_start();
+            break_it(&mut r);
+            assert_eq!(event(r).unwrap_err(), message, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_state_form_of_an_event_without_in_band_fields_is_unchanged() {
+        // Events are kept in the state as JSON: one read before these fields existed
+        // has none of their keys, and is written back the same.
+        let e = event(start()).unwrap();
+        let text = serde_json::to_value(&e).unwrap();
+        for key in [
+            "source_identity",
+            "on_behalf_of_user_id",
+            "on_behalf_of_identity_store_arn",
+            "reason",
+        ] {
+            assert!(text.get(key).is_none(), "{key}");
+        }
+        assert_eq!(serde_json::from_value::<SessionEvent>(text).unwrap(), e);
+        let with = event(broker_start()).unwrap();
+        let text = serde_json::to_value(&with).unwrap();
+        assert_eq!(text["source_identity"], "alice@example.com");
+        assert_eq!(serde_json::from_value::<SessionEvent>(text).unwrap(), with);
     }
 }

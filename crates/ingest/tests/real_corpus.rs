@@ -313,3 +313,31 @@ fn every_sample_reads_the_same_in_every_encoding() {
         }
     }
 }
+
+/// The IAM Identity Center StartSessions of the lookup-events sample carry
+/// `userIdentity.onBehalfOf` (SOURCES.md): all 20 (the AccessDenied one too), 7 users
+/// of one identity store, and none has a `sourceIdentity` or a `reason`.
+#[test]
+fn identity_center_starts_carry_on_behalf_of() {
+    let Some(dir) = corpus() else { return };
+    let out = read(&dir.join("tf4-phase3-lookup-events-bastion-startsessions-redacted.json"));
+    assert_eq!(out.events.len(), 20);
+    let users: BTreeSet<&str> = out
+        .events
+        .iter()
+        .map(|e| {
+            e.on_behalf_of_user_id
+                .as_deref()
+                .expect("onBehalfOf.userId")
+        })
+        .collect();
+    assert_eq!(users.len(), 7, "{users:?}");
+    assert!(users.contains("d4d8e488-b081-7057-982d-5fbc2662f519"));
+    for event in &out.events {
+        assert_eq!(
+            event.on_behalf_of_identity_store_arn.as_deref(),
+            Some("arn:aws:identitystore::123456789012:identitystore/d-9066740a19")
+        );
+        assert_eq!((&event.source_identity, &event.reason), (&None, &None));
+    }
+}

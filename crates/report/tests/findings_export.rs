@@ -15,7 +15,7 @@ use sessiontrail_report::findings_export::{ASFF_MAX_BATCH, finding_title};
 
 /// The titles a Security Hub or SIEM user sees, written out here (not read from the
 /// program): changing one is changing what users filter on.
-const TITLES: [(&str, &str); 11] = [
+const TITLES: [(&str, &str); 12] = [
     (
         "unattributed_session",
         "SSM session started by the broker is not attributed to a human",
@@ -35,6 +35,10 @@ const TITLES: [(&str, &str); 11] = [
     (
         "field_mismatch",
         "CloudTrail and the broker log disagree about an SSM session",
+    ),
+    (
+        "in_band_identity_mismatch",
+        "CloudTrail's in-band identity contradicts the broker record's caller",
     ),
     (
         "duplicate_broker_claim",

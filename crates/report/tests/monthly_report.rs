@@ -618,6 +618,7 @@ async fn findings_by_severity_and_rule() {
             rule("document_mismatch", "high", 1, 1),
             rule("duplicate_broker_claim", "high", 0, 0),
             rule("field_mismatch", "high", 0, 0),
+            rule("in_band_identity_mismatch", "high", 0, 0),
             rule("orphan_broker_record", "high", 1, 1),
             rule("run_as_mismatch", "high", 0, 0),
             rule("secret_in_broker_log", "high", 1, 0),
@@ -1199,7 +1200,7 @@ async fn an_empty_month_gives_a_report_saying_so() {
         assert_eq!(rows(&json, "sessions_by_day").len(), days);
         assert_eq!(rows(&json, "critical_high_findings"), Vec::<Value>::new());
         assert_eq!(rows(&json, "sessions_by_status").len(), 6);
-        assert_eq!(rows(&json, "findings_by_rule").len(), 11);
+        assert_eq!(rows(&json, "findings_by_rule").len(), 12);
     }
 }
 

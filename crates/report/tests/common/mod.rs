@@ -88,12 +88,13 @@ pub const A: &str = "111122223333";
 pub const ALICE: &str =
     "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b2c3d/alice@example.com";
 /// Every rule of docs/contracts.md with its severity: every severity too.
-pub const RULES: [(&str, &str); 11] = [
+pub const RULES: [(&str, &str); 12] = [
     ("unattributed_session", "critical"),
     ("document_mismatch", "high"),
     ("unknown_permission_set", "high"),
     ("run_as_mismatch", "high"),
     ("field_mismatch", "high"),
+    ("in_band_identity_mismatch", "high"),
     ("duplicate_broker_claim", "high"),
     ("orphan_broker_record", "high"),
     ("secret_in_broker_log", "high"),
