@@ -171,7 +171,7 @@ impl Accounts {
     pub fn parse(text: &str) -> Result<Accounts, ConfigError> {
         let mut listed = BTreeSet::new();
         for id in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            if !sessiontrail_ingest::arn::is_account_id(id) {
                 return Err(ConfigError::Invalid {
                     name: Self::VARIABLE,
                     value: text.to_string(),

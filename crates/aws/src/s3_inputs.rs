@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use sessiontrail_correlate::storage::StorageError;
+use sessiontrail_ingest::arn::is_account_id;
 use sessiontrail_ingest::broker_log::{read_broker_log_object, read_broker_log_object_stream};
 use sessiontrail_ingest::cloudtrail::{read_cloudtrail_object, read_cloudtrail_object_stream};
 use sessiontrail_ingest::input_files::{
@@ -223,10 +224,6 @@ fn level_of(folder: &str) -> Level {
         3 => Level::Region,
         _ => Level::Dates,
     }
-}
-
-fn is_account_id(name: &str) -> bool {
-    name.len() == 12 && name.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The prefixes to list for `scope` under `url`, found by delimiter listings.

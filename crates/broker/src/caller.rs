@@ -17,7 +17,7 @@
 //! Identity Center always gives it. The permission set is parsed by the same function
 //! the audit uses ([`sessiontrail_ingest::arn`]), so broker and audit agree on it.
 
-use sessiontrail_ingest::arn::{Arn, permission_set_of_role_name};
+use sessiontrail_ingest::arn::{Arn, is_account_id, permission_set_of_role_name};
 
 /// The partitions whose STS assumed-role ARNs are understood.
 pub use sessiontrail_ingest::arn::PARTITIONS;
@@ -153,10 +153,6 @@ pub fn partition_of_arn(arn: &str) -> Option<&str> {
     Arn::parse(arn)
         .map(|a| a.partition)
         .filter(|p| PARTITIONS.contains(p))
-}
-
-fn is_account_id(text: &str) -> bool {
-    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn is_lower_hex(text: &str) -> bool {

@@ -102,8 +102,7 @@ impl GuardRailSettings {
         if !self.broker_function_arn.starts_with(&arn_prefix)
             || parts.len() != 7
             || parts[5] != "function"
-            || parts[4].len() != 12
-            || !parts[4].bytes().all(|b| b.is_ascii_digit())
+            || !sessiontrail_ingest::arn::is_account_id(parts[4])
             || parts[6].is_empty()
             || self.broker_function_arn.contains(['*', '?', '$'])
         {

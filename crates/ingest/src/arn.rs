@@ -76,6 +76,11 @@ impl<'a> Arn<'a> {
     }
 }
 
+/// Whether `text` is an AWS account id: 12 ASCII digits.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The AWS partitions (`arn:<partition>:...`): standard, China, GovCloud (US), the ISO
 /// partitions and the European Sovereign Cloud. Broker, guard rails and findings exports
 /// accept these and no other.

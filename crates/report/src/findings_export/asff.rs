@@ -106,9 +106,7 @@ impl fmt::Display for Unexportable {
 }
 
 /// Whether `account` is an AWS account id: 12 ASCII digits.
-pub fn is_account_id(account: &str) -> bool {
-    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
-}
+pub use sessiontrail_ingest::arn::is_account_id;
 
 /// Whether `region` is an AWS region name: like `[a-z]{2}(-[a-z]+)+-\d`, the first
 /// word of 2 to 4 letters (`eusc-de-east-1`) and the number of 1 or 2 digits.
