@@ -5,11 +5,14 @@
 //! The AWS calls sit behind [`SessionStarter`]: [`AwsSessionStarter`] on aws-sdk-sts
 //! and aws-sdk-ssm (the SDK's standard retry mode: throttling and transient errors are
 //! retried, 3 attempts in all, before they are answered), [`FakeStarter`] in memory for
-//! tests.
+//! tests. The real starter keeps each user's assumed credentials (15 minutes from STS)
+//! for their next connects while 5 minutes of their life are left: one AssumeRole per
+//! user every 10 minutes at most, not one per session.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::operation::RequestId;
@@ -139,10 +142,23 @@ pub fn role_session_name(user: &str) -> String {
     name
 }
 
+/// How long assumed credentials are asked for: the least STS allows.
+const ASSUMED_SECONDS: i32 = 900;
+
+/// Assumed credentials are reused while at least this much of their life is left, so a
+/// session is never started on credentials about to expire.
+const REUSE_MARGIN: Duration = Duration::from_secs(300);
+
+/// Credentials cached per starter role, source identity and role session name: a
+/// user's next connect within a few minutes skips AssumeRole. Each entry belongs to one
+/// user (its `SourceIdentity`), so a cached key never starts another user's session.
+type CacheKey = (String, String, String);
+
 /// The real calls, on the SDK clients built from the Lambda's configuration.
 pub struct AwsSessionStarter {
     sts: aws_sdk_sts::Client,
     config: aws_config::SdkConfig,
+    cache: Mutex<HashMap<CacheKey, (aws_sdk_ssm::config::Credentials, Instant)>>,
 }
 
 impl AwsSessionStarter {
@@ -152,6 +168,7 @@ impl AwsSessionStarter {
         AwsSessionStarter {
             sts: aws_sdk_sts::Client::new(&config),
             config,
+            cache: Mutex::new(HashMap::new()),
         }
     }
 
@@ -224,16 +241,35 @@ where
     }
 }
 
-impl SessionStarter for AwsSessionStarter {
-    async fn start(&self, request: &StartRequest) -> Result<StartedSession, StartError> {
+impl AwsSessionStarter {
+    /// The session-starter role's credentials for this user: cached ones with at least
+    /// [`REUSE_MARGIN`] left, else a new AssumeRole.
+    async fn credentials(
+        &self,
+        request: &StartRequest,
+    ) -> Result<aws_sdk_ssm::config::Credentials, StartError> {
+        let key = (
+            request.starter_role_arn.clone(),
+            request.source_identity.clone(),
+            request.role_session_name.clone(),
+        );
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            cache.retain(|_, (_, expires)| *expires > now + REUSE_MARGIN);
+            if let Some((credentials, _)) = cache.get(&key) {
+                return Ok(credentials.clone());
+            }
+        }
+        let asked = Instant::now();
         let assumed = self
             .sts
             .assume_role()
             .role_arn(&request.starter_role_arn)
             .role_session_name(&request.role_session_name)
             .source_identity(&request.source_identity)
-            // The least STS allows: the credentials only start this one session.
-            .duration_seconds(900)
+            // The least STS allows: the credentials only start this user's sessions.
+            .duration_seconds(ASSUMED_SECONDS)
             .send()
             .await
             .map_err(|e| sdk_error(Call::AssumeRole, e))?;
@@ -247,6 +283,16 @@ impl SessionStarter for AwsSessionStarter {
         let credentials = assumed
             .credentials()
             .ok_or_else(|| invalid("credentials"))?;
+        // The life STS gave, counted from when it was asked (the Expiration it sends is
+        // on STS's clock; the duration asked for is what bounds it).
+        let life = credentials
+            .expiration()
+            .secs()
+            .checked_sub(
+                aws_sdk_sts::primitives::DateTime::from(std::time::SystemTime::now()).secs(),
+            )
+            .map_or(Duration::ZERO, |s| Duration::from_secs(s.max(0) as u64))
+            .min(Duration::from_secs(ASSUMED_SECONDS as u64));
         let credentials = aws_sdk_ssm::config::Credentials::new(
             credentials.access_key_id(),
             credentials.secret_access_key(),
@@ -254,6 +300,29 @@ impl SessionStarter for AwsSessionStarter {
             None,
             "sessiontrail-broker-starter",
         );
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (credentials.clone(), asked + life));
+        Ok(credentials)
+    }
+
+    /// Forgets a user's cached credentials (SSM refused them).
+    fn forget(&self, request: &StartRequest) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(role, identity, name), _| {
+                !(role == &request.starter_role_arn
+                    && identity == &request.source_identity
+                    && name == &request.role_session_name)
+            });
+    }
+}
+
+impl SessionStarter for AwsSessionStarter {
+    async fn start(&self, request: &StartRequest) -> Result<StartedSession, StartError> {
+        let credentials = self.credentials(request).await?;
         let output = self
             .ssm_client(credentials, &request.region)
             .start_session()
@@ -262,7 +331,18 @@ impl SessionStarter for AwsSessionStarter {
             .set_reason(request.reason.clone())
             .send()
             .await
-            .map_err(|e| sdk_error(Call::StartSession, e))?;
+            .map_err(|e| {
+                let error = sdk_error(Call::StartSession, e);
+                if matches!(
+                    error.code.as_str(),
+                    "UnrecognizedClientException"
+                        | "ExpiredTokenException"
+                        | "InvalidSignatureException"
+                ) {
+                    self.forget(request);
+                }
+                error
+            })?;
         let ssm_request_id = output.request_id().map(str::to_string);
         let missing = |what: &str| StartError {
             call: Call::StartSession,

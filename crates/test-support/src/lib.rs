@@ -16,6 +16,7 @@
 //! [`Prerequisite::required_in_ci`] is a failure there, never a skip.
 
 pub mod moto;
+pub mod standin;
 
 use std::collections::BTreeMap;
 use std::io::Write;
