@@ -307,6 +307,24 @@ struct GenerateArgs {
     /// Generate only regular traffic, without the planted cases of every rule and status.
     #[arg(long)]
     no_planted_cases: bool,
+    /// Also sign: every trail's hourly CloudTrail digest files, each with its S3 metadata
+    /// sidecar `<digest>.metadata.json` (what `aws s3api head-object` prints: the
+    /// signature), the key as `public-keys.json` (what `aws cloudtrail list-public-keys`
+    /// prints), and the expected verification in truth.json's `evidence`.
+    #[arg(long)]
+    digests: bool,
+    /// With --digests, tamper with the signed set, one case of each kind named:
+    /// log_file_tampered (a byte changed), log_file_missing (a file deleted),
+    /// digest_removed (a digest gone from its chain), signature_forged, wrong_key
+    /// (signed by another key), backfill (a late file listed by a _backfill digest:
+    /// still verified), log_file_not_covered (a file no digest lists), or all.
+    #[arg(
+        long,
+        value_name = "CASE[,CASE...]",
+        value_delimiter = ',',
+        requires = "digests"
+    )]
+    tamper: Vec<String>,
 }
 
 #[derive(Args)]
@@ -823,6 +841,8 @@ fn generate(args: GenerateArgs) -> Result<u8> {
     if let Some(size) = &args.target_size {
         options.target_bytes = Some(parse_size(size)?);
     }
+    options.digests = args.digests;
+    options.tamper = sessiontrail_generate::TamperCase::parse_list(&args.tamper)?;
     let summary = sessiontrail_generate::generate(&args.out, &options)?;
     println!("{summary}");
     Ok(0)

@@ -2,7 +2,8 @@
 //!
 //! `cargo run --release -p sessiontrail-generate --example generate -- OUT [key=value...]`
 //! with keys `seed`, `days`, `sessions`, `noise`, `accounts`, `regions` (comma
-//! separated), `target` (uncompressed bytes) and `plant` (true/false).
+//! separated), `target` (uncompressed bytes), `plant` and `digests` (true/false) and
+//! `tamper` (comma separated tamper cases, or `all`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +25,12 @@ fn parse(options: &mut GenerateOptions, arg: &str) -> Result<(), String> {
         "regions" => options.regions = value.split(',').map(str::to_owned).collect(),
         "target" => options.target_bytes = Some(number()?),
         "plant" => options.plant_cases = value == "true",
+        "digests" => options.digests = value == "true",
+        "tamper" => {
+            let names: Vec<&str> = value.split(',').collect();
+            options.tamper =
+                sessiontrail_generate::TamperCase::parse_list(&names).map_err(|e| e.to_string())?;
+        }
         other => return Err(format!("unknown key {other:?}")),
     }
     Ok(())
@@ -33,7 +40,7 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(out) = args.next().map(PathBuf::from) else {
         eprintln!(
-            "usage: generate OUT [seed=N] [days=N] [sessions=N] [noise=N] [accounts=N] [regions=a,b] [target=BYTES] [plant=BOOL]"
+            "usage: generate OUT [seed=N] [days=N] [sessions=N] [noise=N] [accounts=N] [regions=a,b] [target=BYTES] [plant=BOOL] [digests=BOOL] [tamper=CASE,...]"
         );
         return ExitCode::from(2);
     };

@@ -5,7 +5,9 @@
 //!
 //! A few records arrive a file late, a few twice (same eventID in two files), and
 //! windows that close just before midnight land in the next day's folder. One
-//! CloudTrail-Digest file (which readers must skip) lists the first hour's files.
+//! CloudTrail-Digest file (which readers must skip) lists the first hour's files;
+//! with `digests`, [`crate::digest`] writes every trail's signed digests instead, from
+//! the [`WrittenLog`]s (each file's SHA-256, taken as it is written).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use sha2::{Digest as _, Sha256};
 
 use crate::clock::{self, HOUR, MINUTE, Millis, SECOND};
 use crate::json::{J, Obj};
@@ -53,6 +56,25 @@ pub struct CtStats {
     pub bytes: u64,
     pub compressed_bytes: u64,
     pub digest_files: u64,
+}
+
+/// A log file as written, for the digests that list it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenLog {
+    /// The trail (`account * regions + region`).
+    pub stream: usize,
+    /// S3 key (path under `cloudtrail/`).
+    pub key: String,
+    /// When it was delivered (its key's minute, plus seconds).
+    pub delivery: Millis,
+    pub oldest: Millis,
+    pub newest: Millis,
+    /// SHA-256 of the uncompressed file.
+    pub sha256: [u8; 32],
+    /// Holds only background noise: no record of the scenario (no ssm session event, no
+    /// decoy the ground truth depends on), so deleting or changing it leaves the
+    /// sessions and findings of `truth.json` as they are.
+    pub background_only: bool,
 }
 
 /// The windows of `streams` trails covering `from..to`.
@@ -113,10 +135,12 @@ impl Folders {
 }
 
 /// Writes `{"Records":[...]}` gzipped to `path`; returns (uncompressed, compressed) bytes.
+/// With `hasher`, the uncompressed bytes also go through it.
 fn write_log_file(
     path: &Path,
     records: &[(Millis, String)],
     level: Compression,
+    mut hasher: Option<&mut Sha256>,
 ) -> Result<(u64, u64), GenerateError> {
     let io_err = |e| GenerateError::io(path, e);
     let file = File::create(path).map_err(io_err)?;
@@ -128,6 +152,9 @@ fn write_log_file(
     let mut bytes = 0u64;
     let mut put = |gz: &mut GzEncoder<Counting<BufWriter<File>>>, data: &[u8]| {
         bytes += data.len() as u64;
+        if let Some(hasher) = hasher.as_deref_mut() {
+            hasher.update(data);
+        }
         gz.write_all(data)
     };
     put(&mut gz, b"{\"Records\":[").map_err(io_err)?;
@@ -150,7 +177,9 @@ struct Listed {
     newest: Millis,
 }
 
-/// Writes every trail's log files for `from..to` under `out/cloudtrail/`.
+/// Writes every trail's log files for `from..to` under `out/cloudtrail/`. With
+/// `signed`, returns each file written and writes no digest (the caller signs them);
+/// otherwise writes the one unsigned digest and returns no file.
 pub fn write(
     out: &Path,
     world: &World,
@@ -158,7 +187,8 @@ pub fn write(
     budget: NoiseBudget,
     (from, to): (Millis, Millis),
     seed: u64,
-) -> Result<CtStats, GenerateError> {
+    signed: bool,
+) -> Result<(CtStats, Vec<WrittenLog>), GenerateError> {
     let regions = world.regions.len();
     let streams = world.accounts.len() * regions;
     let windows = plan_windows(seed, streams, from, to);
@@ -223,6 +253,7 @@ pub fn write(
     let (mut noise_bytes, mut noise_records) = (0u64, 0u64);
     let mut folders = Folders::default();
     let mut listed = Vec::new();
+    let mut written = Vec::new();
     let mut files_prng = Prng::derive(seed, "files", 0);
 
     for (sequence, (_, stream, index)) in order.into_iter().enumerate() {
@@ -292,12 +323,24 @@ pub fn write(
         );
         let path = out.join(CLOUDTRAIL_DIR).join(&key);
         folders.ensure(&path)?;
-        let (bytes, compressed) = write_log_file(&path, &records, level)?;
+        let mut hasher = signed.then(Sha256::new);
+        let (bytes, compressed) = write_log_file(&path, &records, level, hasher.as_mut())?;
         stats.files += 1;
         stats.records += records.len() as u64;
         stats.bytes += bytes;
         stats.compressed_bytes += compressed;
-        if stream == 0 && window.delivery < from + HOUR {
+        if let Some(hasher) = hasher {
+            written.push(WrittenLog {
+                stream,
+                key,
+                // The key names the minute; the object appears within it.
+                delivery: window.delivery,
+                oldest: records.iter().map(|(at, _)| *at).min().unwrap_or(from),
+                newest: records.iter().map(|(at, _)| *at).max().unwrap_or(from),
+                sha256: hasher.finalize().into(),
+                background_only: fixed_here == 0,
+            });
+        } else if stream == 0 && window.delivery < from + HOUR {
             listed.push(Listed {
                 key,
                 oldest: records.iter().map(|(at, _)| *at).min().unwrap_or(from),
@@ -306,9 +349,11 @@ pub fn write(
         }
     }
 
-    write_digest(out, world, &listed, from, &mut files_prng)?;
-    stats.digest_files += 1;
-    Ok(stats)
+    if !signed {
+        write_digest(out, world, &listed, from, &mut files_prng)?;
+        stats.digest_files += 1;
+    }
+    Ok((stats, written))
 }
 
 /// The digest of the first account's first trail for the first hour.
@@ -323,7 +368,7 @@ fn write_digest(
     let region = &world.regions[0];
     let end = from + HOUR;
     let published = end + prng.between(1, 15) * MINUTE + prng.between(0, 60) * SECOND;
-    let key = layout::digest_key(account, region, TRAIL_NAME, published);
+    let key = layout::digest_key(account, region, TRAIL_NAME, region, published, false);
     let bucket = format!("aws-cloudtrail-logs-{}-{}", account.id, prng.hex(8));
     let files: Vec<J> = listed
         .iter()

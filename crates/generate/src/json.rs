@@ -154,6 +154,54 @@ impl J {
     }
 }
 
+impl J {
+    /// JSON text indented by four spaces, keys in order, `{}`/`[]` when empty: how the
+    /// AWS CLI prints a response (`aws s3api head-object`, `aws cloudtrail
+    /// list-public-keys`), with a final newline.
+    pub fn to_pretty(&self) -> String {
+        let mut out = String::with_capacity(512);
+        self.write_pretty(&mut out, 0);
+        out.push('\n');
+        out
+    }
+
+    fn write_pretty(&self, out: &mut String, depth: usize) {
+        let indent = |out: &mut String, depth: usize| {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', 4 * depth));
+        };
+        match self {
+            J::Arr(items) if !items.is_empty() => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    indent(out, depth + 1);
+                    item.write_pretty(out, depth + 1);
+                }
+                indent(out, depth);
+                out.push(']');
+            }
+            J::Obj(entries) if !entries.is_empty() => {
+                out.push('{');
+                for (i, (key, value)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    indent(out, depth + 1);
+                    write_str(key, out);
+                    out.push_str(": ");
+                    value.write_pretty(out, depth + 1);
+                }
+                indent(out, depth);
+                out.push('}');
+            }
+            other => other.write_to(out),
+        }
+    }
+}
+
 /// Appends `s` as a JSON string literal.
 pub fn write_str(s: &str, out: &mut String) {
     out.push('"');
@@ -189,5 +237,19 @@ mod tests {
         assert_eq!(text, r#"{"z":"a\"b\\c\n\u0001","a":5,"list":[null,true]}"#);
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["z"], "a\"b\\c\n\u{1}");
+    }
+
+    #[test]
+    fn pretty_is_the_cli_layout() {
+        let value: J = Obj::new()
+            .with("A", 1i64)
+            .with("M", Obj::new().with("k", "v"))
+            .with("E", Obj::new())
+            .with("L", vec![J::Null])
+            .into();
+        assert_eq!(
+            value.to_pretty(),
+            "{\n    \"A\": 1,\n    \"M\": {\n        \"k\": \"v\"\n    },\n    \"E\": {},\n    \"L\": [\n        null\n    ]\n}\n"
+        );
     }
 }

@@ -34,14 +34,23 @@ pub fn cloudtrail_key(account: &Account, region: &str, delivery: Millis, unique:
 }
 
 /// S3 key of a digest file for the hour that ends at `end`:
-/// `AWSLogs/<acct>/CloudTrail-Digest/<region>/YYYY/MM/DD/<acct>_CloudTrail-Digest_<region>_<trail>_<region>_<YYYYMMDDTHHMMSSZ>.json.gz`.
-pub fn digest_key(account: &Account, region: &str, trail: &str, end: Millis) -> String {
+/// `AWSLogs/[o-id/]<acct>/CloudTrail-Digest/<region>/YYYY/MM/DD/<acct>_CloudTrail-Digest_<region>_<trail>_<home region>_<YYYYMMDDTHHMMSSZ>.json.gz`,
+/// ending `_backfill.json.gz` for a backfill digest.
+pub fn digest_key(
+    account: &Account,
+    region: &str,
+    trail: &str,
+    home_region: &str,
+    end: Millis,
+    backfill: bool,
+) -> String {
     format!(
-        "{}/CloudTrail-Digest/{region}/{}/{}_CloudTrail-Digest_{region}_{trail}_{region}_{}.json.gz",
+        "{}/CloudTrail-Digest/{region}/{}/{}_CloudTrail-Digest_{region}_{trail}_{home_region}_{}{}.json.gz",
         account_prefix(account),
         clock::date_path(end),
         account.id,
-        clock::basic(end)
+        clock::basic(end),
+        if backfill { "_backfill" } else { "" }
     )
 }
 
@@ -86,11 +95,24 @@ mod tests {
             ))
         );
         assert_eq!(
-            digest_key(plain, "eu-west-1", "management-events", t),
+            digest_key(
+                plain,
+                "eu-west-1",
+                "management-events",
+                "eu-west-1",
+                t,
+                false
+            ),
             format!(
                 "AWSLogs/{0}/CloudTrail-Digest/eu-west-1/2026/02/01/{0}_CloudTrail-Digest_eu-west-1_management-events_eu-west-1_20260201T100024Z.json.gz",
                 plain.id
             )
+        );
+        assert!(
+            digest_key(org, "us-east-1", "org-trail", "eu-west-1", t, true).ends_with(&format!(
+                "/CloudTrail-Digest/us-east-1/2026/02/01/{}_CloudTrail-Digest_us-east-1_org-trail_eu-west-1_20260201T100024Z_backfill.json.gz",
+                org.id
+            ))
         );
         assert_eq!(
             broker_jsonl("2026/02/01", 2),

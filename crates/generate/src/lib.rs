@@ -14,6 +14,12 @@
 //! - `sessiontrail.toml`: the policy the data is judged against.
 //! - `truth.json`: what correlating the data under that policy must give: the status of
 //!   every session and every finding, computed by the generator from what it planted.
+//! - With [`GenerateOptions::digests`] (`generate --digests`), instead of the one unsigned
+//!   digest: every trail's hourly CloudTrail digest files, signed with an RSA key derived
+//!   from the seed, each with its `head-object` sidecar `<digest>.metadata.json` (the
+//!   signature), the key as `public-keys.json` (`list-public-keys` output), the
+//!   [`TamperCase`]s asked for (`--tamper`), and `truth.json`'s `evidence`: each log
+//!   file's expected status and each expected problem (the `digest` module says how).
 //!
 //! The same seed and options give byte-identical output (the generator carries its own
 //! PRNG). With `target_bytes`, files are streamed to disk one at a time, so multi-GB
@@ -25,8 +31,9 @@
 //! session events), `noise` (background records and decoys), `broker_log` (broker
 //! records, Lambda lines, the three wrappers), `scenario` (session plans turned into
 //! events), `traffic` (the clean daily population), `plant` (the planted cases),
-//! `truth` (`truth.json`), `layout` (S3 keys and paths) and `delivery` (windows, files,
-//! digest).
+//! `truth` (`truth.json`), `layout` (S3 keys and paths), `delivery` (windows, files,
+//! the unsigned digest) and `digest` (signed digests, sidecars, keys, tamper cases and
+//! the evidence truth).
 //!
 //! ```
 //! use sessiontrail_generate::{generate, GenerateOptions};
@@ -51,6 +58,7 @@ mod broker_log;
 mod clock;
 mod cloudtrail;
 mod delivery;
+mod digest;
 mod json;
 mod layout;
 mod noise;
@@ -66,8 +74,12 @@ mod world;
 use std::fs;
 use std::path::Path;
 
+pub use digest::{PUBLIC_KEYS_FILE, SIDECAR_SUFFIX};
 pub use layout::{BROKER_DIR, CLOUDTRAIL_DIR, POLICY_FILE, TRUTH_FILE};
-pub use options::{GenerateError, GenerateOptions, GenerateSummary, MAX_TARGET_DAYS, PlantedCase};
+pub use options::{
+    GenerateError, GenerateOptions, GenerateSummary, MAX_TARGET_DAYS, PlantedCase, SignedSummary,
+    TamperCase,
+};
 pub use truth::{Rule, Status};
 
 use delivery::NoiseBudget;
@@ -128,7 +140,29 @@ pub fn generate(out: &Path, options: &GenerateOptions) -> Result<GenerateSummary
         Some(target) => NoiseBudget::TargetBytes(target),
         None => NoiseBudget::PerSsmEvent(options.noise_per_session),
     };
-    let cloudtrail = delivery::write(out, &world, events, budget, (start, as_of), options.seed)?;
+    let (mut cloudtrail, logs) = delivery::write(
+        out,
+        &world,
+        events,
+        budget,
+        (start, as_of),
+        options.seed,
+        options.digests,
+    )?;
+    let evidence = if options.digests {
+        let (digests, evidence) = digest::write(
+            out,
+            &world,
+            &logs,
+            (start, as_of),
+            options.seed,
+            &options.tamper,
+        )?;
+        cloudtrail.digest_files += digests;
+        Some(evidence)
+    } else {
+        None
+    };
     let broker = broker_log::write(out, invocations, options.seed, &world.accounts[0].id)?;
 
     let broker_roles: Vec<String> = (0..world.accounts.len())
@@ -140,8 +174,12 @@ pub fn generate(out: &Path, options: &GenerateOptions) -> Result<GenerateSummary
 
     let as_of_text = clock::event_time(as_of);
     let truth_path = out.join(TRUTH_FILE);
-    fs::write(&truth_path, truth.render(&as_of_text))
-        .map_err(|e| GenerateError::io(&truth_path, e))?;
+    let evidence_text = evidence.as_ref().map(digest::Evidence::render);
+    fs::write(
+        &truth_path,
+        truth.render_with(&as_of_text, evidence_text.as_deref()),
+    )
+    .map_err(|e| GenerateError::io(&truth_path, e))?;
 
     Ok(GenerateSummary {
         days,
@@ -159,6 +197,15 @@ pub fn generate(out: &Path, options: &GenerateOptions) -> Result<GenerateSummary
         sessions: truth.session_count() as u64,
         findings: truth.finding_count() as u64,
         planted,
+        signed: evidence.map(|evidence| SignedSummary {
+            digests: cloudtrail.digest_files,
+            verified_log_files: evidence.verified_count(),
+            tampered: options
+                .tamper
+                .iter()
+                .map(|case| case.as_str().to_owned())
+                .collect(),
+        }),
     })
 }
 

@@ -34,6 +34,90 @@ pub struct GenerateOptions {
     pub target_bytes: Option<u64>,
     /// Plant one or more cases of every session status and every rule.
     pub plant_cases: bool,
+    /// Write signed CloudTrail digest files for every trail and hour, their S3 metadata
+    /// sidecars, the public key (`public-keys.json`) and the evidence ground truth
+    /// (`truth.json`'s `evidence`); see the `digest` module.
+    pub digests: bool,
+    /// With `digests`: tamper with the signed set, one case of each kind listed.
+    pub tamper: Vec<TamperCase>,
+}
+
+/// A way the signed set is tampered with (`--tamper`), each planted once, with what a
+/// verifier must conclude about it in `truth.json`'s `evidence`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TamperCase {
+    /// A byte of a listed log file changed after its digest was signed: the file is
+    /// `tampered`, rule `log_file_tampered`.
+    LogFileTampered,
+    /// A listed log file deleted: `missing`, rule `log_file_missing`.
+    LogFileMissing,
+    /// A digest (not the first or last of its chain) deleted with its sidecar: the next
+    /// digest's previous link is broken (`digest_chain_broken` on the next digest); the
+    /// files only the deleted digest listed are `not_covered` (`log_file_not_covered`).
+    DigestRemoved,
+    /// A digest whose published signature is not the one its content gives: its files are
+    /// `unsigned`, rule `digest_signature_invalid`. The chain stays consistent (the next
+    /// digest's `previousDigestSignature` is the published one), so no other rule fires.
+    SignatureForged,
+    /// A digest signed with another key than the published one its
+    /// `digestPublicKeyFingerprint` names: as `SignatureForged`.
+    WrongKey,
+    /// A log file left out of its hour's digest and listed by a backfill digest
+    /// (`..._backfill.json.gz`, standalone, signed): the file is `verified`, nothing fires.
+    Backfill,
+    /// A log file no digest lists: `not_covered`, rule `log_file_not_covered`.
+    LogFileNotCovered,
+}
+
+impl TamperCase {
+    pub const ALL: [TamperCase; 7] = [
+        TamperCase::LogFileTampered,
+        TamperCase::LogFileMissing,
+        TamperCase::DigestRemoved,
+        TamperCase::SignatureForged,
+        TamperCase::WrongKey,
+        TamperCase::Backfill,
+        TamperCase::LogFileNotCovered,
+    ];
+
+    /// The name `--tamper` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TamperCase::LogFileTampered => "log_file_tampered",
+            TamperCase::LogFileMissing => "log_file_missing",
+            TamperCase::DigestRemoved => "digest_removed",
+            TamperCase::SignatureForged => "signature_forged",
+            TamperCase::WrongKey => "wrong_key",
+            TamperCase::Backfill => "backfill",
+            TamperCase::LogFileNotCovered => "log_file_not_covered",
+        }
+    }
+
+    /// Parses `--tamper` values: case names, or `all`; duplicates are kept once, in
+    /// [`TamperCase::ALL`] order.
+    pub fn parse_list<S: AsRef<str>>(names: &[S]) -> Result<Vec<TamperCase>, GenerateError> {
+        let mut cases = Vec::new();
+        for name in names {
+            let name = name.as_ref().trim();
+            if name == "all" {
+                cases.extend(TamperCase::ALL);
+                continue;
+            }
+            match TamperCase::ALL.iter().find(|case| case.as_str() == name) {
+                Some(case) => cases.push(*case),
+                None => {
+                    let known: Vec<&str> = TamperCase::ALL.iter().map(|c| c.as_str()).collect();
+                    return Err(GenerateError::InvalidOptions(format!(
+                        "unknown tamper case {name:?} (known: {}, all)",
+                        known.join(", ")
+                    )));
+                }
+            }
+        }
+        cases.sort_unstable();
+        cases.dedup();
+        Ok(cases)
+    }
 }
 
 impl Default for GenerateOptions {
@@ -48,6 +132,8 @@ impl Default for GenerateOptions {
             regions: vec!["eu-west-1".to_owned(), "us-east-1".to_owned()],
             target_bytes: None,
             plant_cases: true,
+            digests: false,
+            tamper: Vec::new(),
         }
     }
 }
@@ -74,6 +160,9 @@ impl GenerateOptions {
         }
         if self.regions.is_empty() {
             return invalid("at least one region is needed".to_owned());
+        }
+        if !self.tamper.is_empty() && !self.digests {
+            return invalid("tamper cases need digests".to_owned());
         }
         for (i, region) in self.regions.iter().enumerate() {
             let well_formed = !region.is_empty()
@@ -138,6 +227,19 @@ pub struct GenerateSummary {
     pub findings: u64,
     /// The planted cases (empty without `plant_cases`).
     pub planted: Vec<PlantedCase>,
+    /// With `digests`: what was signed and tampered with.
+    pub signed: Option<SignedSummary>,
+}
+
+/// What `digests` wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignedSummary {
+    /// Signed digest files written (backfill digests included, removed ones not).
+    pub digests: u64,
+    /// Log files whose expected evidence status is `verified`.
+    pub verified_log_files: u64,
+    /// The tamper cases planted, by name.
+    pub tampered: Vec<String>,
 }
 
 impl fmt::Display for GenerateSummary {
@@ -171,7 +273,21 @@ impl fmt::Display for GenerateSummary {
             self.sessions,
             self.findings,
             self.planted.len()
-        )
+        )?;
+        if let Some(signed) = &self.signed {
+            write!(
+                f,
+                "\nsigned digests:        {} (key in public-keys.json), {} log files verifiable, tampered: {}",
+                signed.digests,
+                signed.verified_log_files,
+                if signed.tampered.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    signed.tampered.join(", ")
+                }
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -184,6 +300,9 @@ pub enum GenerateError {
     /// The output folder exists and is not empty (nothing is overwritten or deleted).
     #[error("output folder {0} is not empty")]
     OutputNotEmpty(PathBuf),
+    /// Generating the key or signing a digest failed.
+    #[error("signing digests: {0}")]
+    Signing(String),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

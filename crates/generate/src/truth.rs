@@ -143,8 +143,9 @@ impl Truth {
         self.findings.len()
     }
 
-    /// The text of `truth.json`: one session or finding per line.
-    pub fn render(&self, as_of: &str) -> String {
+    /// The text of `truth.json`: one session or finding per line; with `evidence` (the
+    /// member's text, rendered by [`crate::digest::Evidence::render`]) at the end.
+    pub fn render_with(&self, as_of: &str, evidence: Option<&str>) -> String {
         let mut out = String::from("{\n  \"as_of\": ");
         crate::json::write_str(as_of, &mut out);
         out.push_str(",\n  \"sessions\": [");
@@ -170,7 +171,12 @@ impl Truth {
             out.push_str(if i == 0 { "\n    " } else { ",\n    " });
             J::from(Obj::new().with("rule", rule).with("key", key)).write_to(&mut out);
         }
-        out.push_str("\n  ]\n}\n");
+        out.push_str("\n  ]");
+        if let Some(evidence) = evidence {
+            out.push_str(",\n  \"evidence\": ");
+            out.push_str(evidence);
+        }
+        out.push_str("\n}\n");
         out
     }
 }
@@ -187,7 +193,7 @@ mod tests {
         truth.finding(Rule::ClockSkew, "b");
         truth.finding(Rule::ClockSkew, "b");
         let value: serde_json::Value =
-            serde_json::from_str(&truth.render("2026-02-04T01:00:00Z")).unwrap();
+            serde_json::from_str(&truth.render_with("2026-02-04T01:00:00Z", None)).unwrap();
         assert_eq!(value["sessions"][0]["key"], "a");
         assert!(value["sessions"][0]["session_id"].is_null());
         assert_eq!(value["findings"].as_array().unwrap().len(), 1);

@@ -40,6 +40,11 @@ pub enum Prerequisite {
     RealCorpus,
     /// Root and tmpfs (the full-disk test).
     RootTmpfs,
+    /// Python's `cryptography` (the independent check of the generator's signed
+    /// digests); moto's server brings it.
+    Cryptography,
+    /// The AWS CLI (`aws`: scripts that call it).
+    AwsCli,
 }
 
 /// One command that installs every optional prerequisite (README "Tests").
@@ -55,6 +60,8 @@ impl Prerequisite {
             Prerequisite::Cmarkgfm => "cmarkgfm",
             Prerequisite::RealCorpus => "real corpus",
             Prerequisite::RootTmpfs => "root and tmpfs",
+            Prerequisite::Cryptography => "python cryptography",
+            Prerequisite::AwsCli => "aws cli",
         }
     }
 
@@ -72,6 +79,8 @@ impl Prerequisite {
                 "put the published samples in ../shared/corpus/real beside the checkout"
             }
             Prerequisite::RootTmpfs => "run the tests as root on Linux",
+            Prerequisite::Cryptography => "pip install cryptography (moto[server] brings it)",
+            Prerequisite::AwsCli => "pip install awscli",
         }
     }
 
@@ -79,7 +88,10 @@ impl Prerequisite {
     pub fn required_in_ci(self) -> bool {
         matches!(
             self,
-            Prerequisite::Moto | Prerequisite::CargoLambda | Prerequisite::ExportValidators
+            Prerequisite::Moto
+                | Prerequisite::CargoLambda
+                | Prerequisite::ExportValidators
+                | Prerequisite::Cryptography
         )
     }
 }
