@@ -322,7 +322,8 @@ struct GenerateArgs {
         long,
         value_name = "CASE[,CASE...]",
         value_delimiter = ',',
-        requires = "digests"
+        requires = "digests",
+        value_parser = tamper_parser()
     )]
     tamper: Vec<String>,
 }
@@ -429,6 +430,15 @@ fn error_text(err: &anyhow::Error) -> String {
         }
     }
     text
+}
+
+/// `--tamper`'s names: the generator's tamper cases, and `all`.
+fn tamper_parser() -> PossibleValuesParser {
+    let names = sessiontrail_generate::TamperCase::ALL
+        .iter()
+        .map(|case| case.as_str())
+        .chain(["all"]);
+    PossibleValuesParser::new(names.map(PossibleValue::new))
 }
 
 fn severity_parser() -> impl TypedValueParser<Value = Severity> {
