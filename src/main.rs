@@ -41,7 +41,7 @@ const EXIT_FAIL_ON: u8 = 3;
         sessiontrail query --data out --name unattributed",
     after_help = "Exit codes: 0 done (findings and rejects may exist), 1 error (or a reject under --strict), \
         2 usage (or --as-of earlier than the dataset's last run), 3 a finding at or above --fail-on \
-        (among the findings new in this run, or all with --fail-on-scope all)."
+        (among the findings new in this run, or all with --fail-on-scope all), or a failed check of verify."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -106,6 +106,24 @@ enum Command {
         LookupEvents allows 2 requests per second per account and region; a month of a busy region\n\
         takes minutes. Credentials and region come from the usual AWS configuration (SSO profiles too).")]
     Backfill(BackfillArgs),
+    /// Verify CloudTrail's digest files: each digest's signature, the chain of digests,
+    /// and the SHA-256 of every log file they list (exit 3 when any check failed).
+    #[command(after_help = "Examples:\n  \
+        # a copy of the trail bucket, the newest digest's S3 metadata saved beside it as\n  \
+        # <digest>.metadata.json (scripts/fetch-digest-signatures.sh saves all of them):\n  \
+        aws cloudtrail list-public-keys --region eu-west-1 --start-time 2026-02-01 > keys-eu-west-1.json\n  \
+        sessiontrail verify --cloudtrail trail-bucket-copy --public-keys keys-eu-west-1.json\n  \
+        # one day, the keys fetched with ListPublicKeys in each region the digests come from:\n  \
+        sessiontrail verify --cloudtrail trail-bucket-copy/AWSLogs/111122223333 --live \\\n      \
+        --from 2026-02-01 --to 2026-02-01\n\n\
+        Prints one line per failed check on stdout, RULE<TAB>FILE<TAB>WHAT, with the rule ids\n\
+        log_file_tampered (critical), digest_signature_invalid (critical), log_file_missing (high),\n\
+        digest_chain_broken (high), log_file_not_covered (low); then a summary on stderr.\n\
+        Only the newest digest of each trail needs its sidecar: the others' signatures are in the\n\
+        digest after them. What each check means: docs/contracts.md \"Evidence verification\".\n\n\
+        Exit codes: 0 every check passed, 3 a check failed, 1 error (no folder, no digest files,\n\
+        a key file that is not a list-public-keys output), 2 usage.")]
+    Verify(VerifyArgs),
 }
 
 /// The dataset a reading command reads.
@@ -329,6 +347,35 @@ struct GenerateArgs {
 }
 
 #[derive(Args)]
+#[command(group(ArgGroup::new("keys").required(true).args(["public_keys", "live"])))]
+struct VerifyArgs {
+    /// The trail bucket's copy: the folder holding AWSLogs/, AWSLogs itself or any
+    /// folder below it, walked whole. Each digest's S3 metadata is read from the
+    /// sidecar <digest file name>.metadata.json beside it (`aws s3api head-object`).
+    #[arg(long, value_name = "DIR")]
+    cloudtrail: String,
+    /// Saved output of `aws cloudtrail list-public-keys` (one file per region the
+    /// digests come from; list several).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    public_keys: Vec<PathBuf>,
+    /// Fetch the public keys with CloudTrail ListPublicKeys, in each region the digests
+    /// come from (AWS credentials from the usual configuration).
+    #[arg(long)]
+    live: bool,
+    /// Only digests ending at or after this, and log files named from it on: a date
+    /// (YYYY-MM-DD, from its first instant) or an RFC 3339 instant.
+    #[arg(long, value_name = "WHEN", value_parser = parse_window_start)]
+    from: Option<i64>,
+    /// Only digests starting at or before this, and log files named up to it: a date
+    /// (to its last instant) or an RFC 3339 instant.
+    #[arg(long, value_name = "WHEN", value_parser = parse_window_end)]
+    to: Option<i64>,
+    /// Threads hashing log files (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+}
+
+#[derive(Args)]
 struct GuardRailsArgs {
     /// The policy file the broker and the audit share.
     #[arg(long, value_name = "FILE")]
@@ -377,6 +424,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate(args),
         Command::GuardRails(args) => guard_rails(args),
         Command::Backfill(args) => backfill(args),
+        Command::Verify(args) => verify(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -757,6 +805,142 @@ fn query(args: QueryArgs) -> Result<u8> {
     sessiontrail_report::write_batches(&batches, format, &mut out)?;
     out.flush()?;
     Ok(0)
+}
+
+fn verify(args: VerifyArgs) -> Result<u8> {
+    use sessiontrail_evidence::{PublicKeys, VerifyOptions, verify_folder};
+    if args.cloudtrail.starts_with("s3://") {
+        bail!(
+            "{}: verify does not read s3:// yet; copy the trail (aws s3 sync) with its digests' sidecars \
+             (scripts/fetch-digest-signatures.sh) and verify the folder",
+            args.cloudtrail
+        );
+    }
+    let at = |millis: Option<i64>| millis.and_then(chrono::DateTime::from_timestamp_millis);
+    let options = VerifyOptions {
+        from: at(args.from),
+        to: at(args.to),
+        threads: args.threads,
+    };
+    let folder = PathBuf::from(&args.cloudtrail);
+    let verification = if args.live {
+        let runtime = runtime()?;
+        let sdk = runtime.block_on(load_aws_config());
+        verify_folder(&folder, &options, &mut LivePublicKeys { runtime, sdk })?
+    } else {
+        let mut keys = PublicKeys::default();
+        for path in &args.public_keys {
+            let content =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            keys.extend(PublicKeys::from_list_public_keys_json(
+                &content,
+                &path.display().to_string(),
+            )?);
+        }
+        verify_folder(&folder, &options, &mut keys)?
+    };
+    let one_line = |text: &str| text.replace(['\t', '\n', '\r'], " ");
+    let mut out = std::io::stdout().lock();
+    for problem in &verification.problems {
+        writeln!(
+            out,
+            "{}\t{}\t{}",
+            problem.rule.id(),
+            one_line(&problem.file),
+            one_line(&problem.detail)
+        )?;
+    }
+    out.flush()?;
+    eprintln!("{}", verify_summary(&verification));
+    Ok(if verification.passed() {
+        0
+    } else {
+        EXIT_FAIL_ON
+    })
+}
+
+/// `verify`'s last line: what was checked and what failed.
+fn verify_summary(v: &sessiontrail_evidence::Verification) -> String {
+    use sessiontrail_evidence::{EvidenceRule, LogFileStatus};
+    let signed = v.digests.iter().filter(|d| d.signature_verified).count();
+    let chained = v.digests.iter().filter(|d| d.chain_verified).count();
+    let statuses: Vec<String> = LogFileStatus::ALL
+        .iter()
+        .map(|s| format!("{} {}", v.count(*s), s.as_str()))
+        .collect();
+    let rules: Vec<String> = EvidenceRule::ALL
+        .iter()
+        .filter(|r| v.problem_count(**r) > 0)
+        .map(|r| format!("{} {}", v.problem_count(*r), r.id()))
+        .collect();
+    format!(
+        "verify: {} digests ({signed} signature verified, {chained} chain verified); {} log files ({}); {}",
+        v.digests.len(),
+        v.log_files.len(),
+        statuses.join(", "),
+        if rules.is_empty() {
+            "every check passed".to_string()
+        } else {
+            format!("{} problems ({})", v.problems.len(), rules.join(", "))
+        }
+    )
+}
+
+/// CloudTrail's public keys, fetched with ListPublicKeys in each region asked for.
+struct LivePublicKeys {
+    runtime: tokio::runtime::Runtime,
+    sdk: aws_config::SdkConfig,
+}
+
+impl sessiontrail_evidence::PublicKeySource for LivePublicKeys {
+    fn public_keys(
+        &mut self,
+        region: &str,
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+    ) -> Result<sessiontrail_evidence::PublicKeys, sessiontrail_evidence::KeyFileError> {
+        use aws_sdk_cloudtrail::primitives::DateTime;
+        let source_name = format!("ListPublicKeys in {region}");
+        let client = sessiontrail_aws::backfill::cloudtrail_client(&self.sdk, region);
+        let time = |t: Option<&DateTime>| {
+            t.and_then(|t| t.to_millis().ok())
+                .and_then(chrono::DateTime::from_timestamp_millis)
+        };
+        let mut entries = Vec::new();
+        let mut next_token = None;
+        loop {
+            let request = client
+                .list_public_keys()
+                .start_time(DateTime::from_secs(start.timestamp()))
+                .end_time(DateTime::from_secs(end.timestamp()))
+                .set_next_token(next_token.take());
+            let page = self.runtime.block_on(request.send()).map_err(|e| {
+                sessiontrail_evidence::KeyFileError {
+                    source_name: source_name.clone(),
+                    reason: aws_sdk_cloudtrail::error::DisplayErrorContext(e).to_string(),
+                }
+            })?;
+            for key in page.public_key_list() {
+                let (Some(valid_from), Some(valid_to)) = (
+                    time(key.validity_start_time()),
+                    time(key.validity_end_time()),
+                ) else {
+                    continue;
+                };
+                entries.push(sessiontrail_evidence::PublicKeyEntry {
+                    der: key.value().map(|v| v.as_ref().to_vec()).unwrap_or_default(),
+                    valid_from,
+                    valid_to,
+                    stated_fingerprint: key.fingerprint().map(str::to_string),
+                });
+            }
+            next_token = page.next_token().map(str::to_string);
+            if next_token.is_none() {
+                break;
+            }
+        }
+        sessiontrail_evidence::PublicKeys::from_entries(entries, &source_name)
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

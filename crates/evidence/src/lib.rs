@@ -1,0 +1,45 @@
+//! Evidence that the CloudTrail log files sessiontrail reads are the ones CloudTrail
+//! wrote: CloudTrail digest files verified as AWS defines them (CloudTrail user guide,
+//! "CloudTrail digest file structure" and "Custom implementations of CloudTrail log
+//! file integrity validation").
+//!
+//! - [`digest_key`]: digest and log file keys (organisation trails, backfill digests);
+//! - [`digest`]: the digest JSON, read strictly;
+//! - [`public_keys`]: CloudTrail's public keys (`list-public-keys` output, or live);
+//! - [`signature`]: the string CloudTrail signs, the sidecar holding a local digest's
+//!   S3 metadata, and the RSA check (aws-lc);
+//! - [`log_hash`]: SHA-256 over uncompressed content, fed in the pass that reads it;
+//! - [`chain`]: each digest's link to the previous one, gaps, restarts;
+//! - [`verify`]: all of it over a local folder, as [`Problem`]s with a rule id
+//!   ([`EvidenceRule`]) and a [`LogFileStatus`] per log file.
+//!
+//! ```no_run
+//! use sessiontrail_evidence::{PublicKeys, VerifyOptions, verify_folder};
+//!
+//! let content = std::fs::read("keys-eu-west-1.json")?;
+//! let mut keys = PublicKeys::from_list_public_keys_json(&content, "keys-eu-west-1.json")?;
+//! let verification = verify_folder("trail-copy/AWSLogs".as_ref(), &VerifyOptions::default(), &mut keys)?;
+//! for problem in &verification.problems {
+//!     println!("{}\t{}\t{}", problem.rule.id(), problem.file, problem.detail);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod chain;
+pub mod digest;
+pub mod digest_key;
+mod hex;
+pub mod log_hash;
+pub mod public_keys;
+pub mod rule;
+pub mod signature;
+pub mod verify;
+
+pub use digest::{Digest, DigestError, parse_digest};
+pub use log_hash::{HashingReader, LogHasher, Sha256Hash};
+pub use public_keys::{KeyFileError, PublicKey, PublicKeyEntry, PublicKeySource, PublicKeys};
+pub use rule::{EvidenceRule, LogFileStatus, Severity};
+pub use verify::{
+    DigestEvidence, LogFileEvidence, Problem, Verification, VerifyError, VerifyOptions,
+    verify_folder,
+};

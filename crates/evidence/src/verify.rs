@@ -1,0 +1,750 @@
+//! `verify` over a local folder: find the digests, their sidecars and the log files;
+//! check each digest's signature, the chains, and every listed log file's hash.
+//!
+//! The folder may be the bucket's copy (holding `AWSLogs/`), the `AWSLogs` folder, or
+//! any folder below it, as `correlate --cloudtrail` takes them: it is walked whole. A
+//! file's S3 key is its path from the last `AWSLogs` folder on; a copy laid out without
+//! one (`ACCOUNT/CloudTrail/...`) gets it from the `CloudTrail`/`CloudTrail-Digest`
+//! folder and the account above it; files in no such layout are matched by name.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sessiontrail_ingest::input_files::{
+    InputContent, ReadBuffers, content_from_bytes, files_under,
+};
+
+use crate::chain::{ChainDigest, PreviousLink, Resolved, chain_breaks};
+use crate::digest::{Digest, parse_digest};
+use crate::digest_key::{
+    DigestKey, awslogs_tail, is_organization_id, parse_digest_file_name, parse_digest_key,
+    parse_log_file_name,
+};
+use crate::hex;
+use crate::log_hash::{LogHasher, Sha256Hash, hash_file};
+use crate::public_keys::{KeyChoice, KeyFileError, PublicKeySource, PublicKeys, VALIDITY_SLACK};
+use crate::rule::{EvidenceRule, LogFileStatus};
+use crate::signature::{
+    DigestMetadata, SIDECAR_SUFFIX, parse_sidecar, sidecar_path, signature_is_valid, string_to_sign,
+};
+
+/// What to verify.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Only digests that end at or after this, and log files named at or after it.
+    pub from: Option<DateTime<Utc>>,
+    /// Only digests that start at or before this, and log files named at or before it.
+    pub to: Option<DateTime<Utc>>,
+    /// Threads hashing log files (default: the number of cores).
+    pub threads: Option<usize>,
+}
+
+/// A failed check.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Problem {
+    pub rule: EvidenceRule,
+    /// The file it is about: a local path, or `s3://bucket/key` of a file not found.
+    pub file: String,
+    /// What is wrong, in one sentence.
+    pub detail: String,
+}
+
+/// What is known of one log file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFileEvidence {
+    /// Its local path, or `s3://bucket/key` when it is missing.
+    pub file: String,
+    pub status: LogFileStatus,
+    /// The digest whose listing decided the status (its local path).
+    pub digest: Option<String>,
+    pub expected_sha256: Option<Sha256Hash>,
+    pub actual_sha256: Option<Sha256Hash>,
+}
+
+/// What is known of one digest file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestEvidence {
+    pub file: String,
+    pub backfill: bool,
+    /// Its signature verified with CloudTrail's key.
+    pub signature_verified: bool,
+    /// Its link to the previous digest holds (no chain problem on it).
+    pub chain_verified: bool,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, Default)]
+pub struct Verification {
+    /// Sorted by rule (in [`EvidenceRule::ALL`] order), then file.
+    pub problems: Vec<Problem>,
+    /// Digests in the window, sorted by file.
+    pub digests: Vec<DigestEvidence>,
+    /// Log files in the window, and those the window's digests list; sorted by file.
+    pub log_files: Vec<LogFileEvidence>,
+    /// Files under the folder that are neither digests, their sidecars nor log files.
+    pub other_files: usize,
+}
+
+impl Verification {
+    /// Every check passed.
+    pub fn passed(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub fn count(&self, status: LogFileStatus) -> usize {
+        self.log_files.iter().filter(|f| f.status == status).count()
+    }
+
+    pub fn problem_count(&self, rule: EvidenceRule) -> usize {
+        self.problems.iter().filter(|p| p.rule == rule).count()
+    }
+}
+
+/// Why verification could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{}: {source}", path.display())]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: is not a folder", path.display())]
+    NotAFolder { path: PathBuf },
+    #[error(
+        "{}: no CloudTrail digest files (ACCOUNT_CloudTrail-Digest_...json.gz under AWSLogs/.../CloudTrail-Digest/) were found: is log file validation enabled on the trail, and were the digests copied with the logs?",
+        path.display()
+    )]
+    NoDigests { path: PathBuf },
+    #[error(transparent)]
+    Keys(#[from] KeyFileError),
+}
+
+/// A file found under the folder, with the S3 key its place implies (when it has one).
+struct LocalFile {
+    path: PathBuf,
+    display: String,
+    key: Option<String>,
+    name: String,
+}
+
+/// Finds files by the S3 key a digest names: by key where the local layout gives one,
+/// else by file name.
+#[derive(Default)]
+struct FileIndex {
+    by_key: HashMap<String, usize>,
+    by_name: HashMap<String, usize>,
+}
+
+impl FileIndex {
+    fn insert(&mut self, file: &LocalFile, index: usize) {
+        match &file.key {
+            Some(key) => self.by_key.entry(key.clone()).or_insert(index),
+            None => self.by_name.entry(file.name.clone()).or_insert(index),
+        };
+    }
+
+    fn find(&self, s3_key: &str) -> Option<usize> {
+        let tail = awslogs_tail(s3_key).unwrap_or(s3_key);
+        self.by_key
+            .get(tail)
+            .or_else(|| self.by_name.get(file_name(s3_key)))
+            .copied()
+    }
+}
+
+fn file_name(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
+/// The S3 key a local file's place implies: its path from the last `AWSLogs` folder on,
+/// or rebuilt from `[o-id/]ACCOUNT/CloudTrail[-Digest]/...` when there is no `AWSLogs`.
+fn implied_key(path: &Path) -> Option<String> {
+    let parts: Vec<String> = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if let Some(at) = parts.iter().rposition(|p| p == "AWSLogs") {
+        return Some(parts[at..].join("/"));
+    }
+    let at = parts
+        .iter()
+        .rposition(|p| p == "CloudTrail" || p == "CloudTrail-Digest")?;
+    let account = at.checked_sub(1)?;
+    if !(parts[account].len() == 12 && parts[account].bytes().all(|c| c.is_ascii_digit())) {
+        return None;
+    }
+    let start = match account.checked_sub(1) {
+        Some(org) if is_organization_id(&parts[org]) => org,
+        _ => account,
+    };
+    Some(format!("AWSLogs/{}", parts[start..].join("/")))
+}
+
+struct LoadedDigest {
+    file: usize,
+    key: DigestKey,
+    digest: Digest,
+    content_hash: Sha256Hash,
+    /// The sidecar's metadata; `Err` when the sidecar is there but unusable.
+    metadata: Option<Result<DigestMetadata, String>>,
+}
+
+/// Verifies the digests and log files under `dir`, with keys from `keys`.
+pub fn verify_folder(
+    dir: &Path,
+    options: &VerifyOptions,
+    keys: &mut dyn PublicKeySource,
+) -> Result<Verification, VerifyError> {
+    let meta = std::fs::metadata(dir).map_err(|source| VerifyError::Folder {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(VerifyError::NotAFolder {
+            path: dir.to_path_buf(),
+        });
+    }
+    let root = dir.canonicalize().map_err(|source| VerifyError::Folder {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+
+    // Sort what is there into digests, sidecars, log files and the rest.
+    let mut files = Vec::new();
+    let mut digest_files = Vec::new();
+    let mut log_files = Vec::new();
+    let mut sidecars: HashMap<PathBuf, PathBuf> = HashMap::new();
+    let mut other_files = 0;
+    for path in files_under(dir) {
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if let Some(digest_name) = name.strip_suffix(SIDECAR_SUFFIX)
+            && parse_digest_file_name(digest_name).is_ok()
+        {
+            sidecars.insert(path.with_file_name(digest_name), path);
+            continue;
+        }
+        let is_digest = parse_digest_file_name(&name).is_ok();
+        let is_log = !is_digest && parse_log_file_name(&name).is_ok();
+        if !is_digest && !is_log {
+            other_files += 1;
+            continue;
+        }
+        let relative = path.strip_prefix(dir).unwrap_or(&path);
+        let key = implied_key(&root.join(relative));
+        let index = files.len();
+        files.push(LocalFile {
+            display: path.display().to_string(),
+            path,
+            key,
+            name,
+        });
+        if is_digest {
+            digest_files.push(index);
+        } else {
+            log_files.push(index);
+        }
+    }
+    if digest_files.is_empty() {
+        return Err(VerifyError::NoDigests {
+            path: dir.to_path_buf(),
+        });
+    }
+
+    let mut problems = Vec::new();
+    let mut problem = |rule: EvidenceRule, file: &str, detail: String| {
+        problems.push(Problem {
+            rule,
+            file: file.to_string(),
+            detail,
+        })
+    };
+
+    // Read every digest; one that is not a valid digest (or not where it says it is)
+    // is a problem, and takes no further part.
+    let mut digest_index = FileIndex::default();
+    let mut not_valid = FileIndex::default();
+    let mut loaded: Vec<LoadedDigest> = Vec::new();
+    let mut buffers = ReadBuffers::default();
+    for &f in &digest_files {
+        let file = &files[f];
+        match load_digest(file, &mut buffers) {
+            Ok((key, digest, content_hash)) => {
+                if let Some(reason) = misplaced(file, &key, &digest) {
+                    problem(EvidenceRule::DigestSignatureInvalid, &file.display, reason);
+                    not_valid.insert(file, f);
+                    continue;
+                }
+                let metadata = sidecars.get(&file.path).map(|sidecar| {
+                    std::fs::read(sidecar)
+                        .map_err(|e| format!("{}: {e}", sidecar.display()))
+                        .and_then(|bytes| parse_sidecar(&bytes, &sidecar.display().to_string()))
+                });
+                digest_index.insert(file, loaded.len());
+                loaded.push(LoadedDigest {
+                    file: f,
+                    key,
+                    digest,
+                    content_hash,
+                    metadata,
+                });
+            }
+            Err(reason) => {
+                problem(
+                    EvidenceRule::DigestSignatureInvalid,
+                    &file.display,
+                    format!("not a valid digest: {reason}"),
+                );
+                not_valid.insert(file, f);
+            }
+        }
+    }
+
+    let in_window = |d: &Digest| {
+        options.from.is_none_or(|from| d.digest_end_time >= from)
+            && options.to.is_none_or(|to| d.digest_start_time <= to)
+    };
+    let members: Vec<usize> = (0..loaded.len())
+        .filter(|&i| in_window(&loaded[i].digest))
+        .collect();
+
+    // The keys, per region the window's digests come from.
+    let mut public_keys = PublicKeys::default();
+    let mut regions: BTreeMap<&str, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    for &i in &members {
+        let d = &loaded[i];
+        let range = regions
+            .entry(d.key.trail.region.as_str())
+            .or_insert((d.digest.digest_start_time, d.digest.digest_end_time));
+        range.0 = range.0.min(d.digest.digest_start_time);
+        range.1 = range.1.max(d.digest.digest_end_time);
+    }
+    for (region, (start, end)) in regions {
+        public_keys.extend(keys.public_keys(
+            region,
+            start - VALIDITY_SLACK,
+            end + VALIDITY_SLACK,
+        )?);
+    }
+
+    // Links to previous digests, and the signatures later digests give for them.
+    let resolve = |object: &str| match digest_index.find(object) {
+        Some(i) => Resolved::Digest(i),
+        None if not_valid.find(object).is_some() => Resolved::NotValid,
+        None => Resolved::NotFound,
+    };
+    let chain_digests: Vec<ChainDigest> = loaded
+        .iter()
+        .map(|d| ChainDigest {
+            trail: d.key.trail.clone(),
+            backfill: d.key.backfill,
+            file: files[d.file].display.clone(),
+            start: d.digest.digest_start_time,
+            end: d.digest.digest_end_time,
+            bucket: d.digest.digest_s3_bucket.clone(),
+            content_hash: d.content_hash,
+            signature: d
+                .metadata
+                .as_ref()
+                .and_then(|m| m.as_ref().ok())
+                .map(|m| m.signature.clone()),
+            previous: d.digest.previous.as_ref().map(|p| PreviousLink {
+                object: p.s3_object.clone(),
+                bucket: p.s3_bucket.clone(),
+                hash: p.hash_value,
+                signature: p.signature.clone(),
+                resolved: resolve(&p.s3_object),
+            }),
+        })
+        .collect();
+    let mut signature_from_later: HashMap<usize, String> = HashMap::new();
+    for d in &chain_digests {
+        if let Some(PreviousLink {
+            resolved: Resolved::Digest(p),
+            signature,
+            ..
+        }) = &d.previous
+        {
+            signature_from_later
+                .entry(*p)
+                .or_insert_with(|| signature.clone());
+        }
+    }
+
+    // Each digest's signature.
+    let mut signature_verified = vec![false; loaded.len()];
+    for &i in &members {
+        let d = &loaded[i];
+        let display = &files[d.file].display;
+        match check_signature(
+            d,
+            &files[d.file],
+            signature_from_later.get(&i),
+            &public_keys,
+        ) {
+            Ok(()) => signature_verified[i] = true,
+            Err(reason) => problem(EvidenceRule::DigestSignatureInvalid, display, reason),
+        }
+    }
+
+    // The chains.
+    let mut chain_verified = vec![true; loaded.len()];
+    for broken in chain_breaks(&chain_digests, &members, options.from) {
+        chain_verified[broken.digest] = false;
+        problem(
+            EvidenceRule::DigestChainBroken,
+            &chain_digests[broken.digest].file,
+            broken.reason,
+        );
+    }
+
+    // The log files the window's digests list.
+    let mut log_index = FileIndex::default();
+    for &f in &log_files {
+        log_index.insert(&files[f], f);
+    }
+    struct Listing {
+        digest: usize,
+        expected: Sha256Hash,
+    }
+    let mut listings: BTreeMap<usize, Vec<Listing>> = BTreeMap::new();
+    let mut missing: BTreeMap<String, (usize, Sha256Hash)> = BTreeMap::new();
+    for &i in &members {
+        for listed in &loaded[i].digest.log_files {
+            match log_index.find(&listed.s3_object) {
+                Some(f) => listings.entry(f).or_default().push(Listing {
+                    digest: i,
+                    expected: listed.hash_value,
+                }),
+                None => {
+                    let at = format!("s3://{}/{}", listed.s3_bucket, listed.s3_object);
+                    missing.entry(at).or_insert((i, listed.hash_value));
+                }
+            }
+        }
+    }
+    let to_hash: Vec<usize> = listings.keys().copied().collect();
+    let hashes = hash_files(&files, &to_hash, options.threads);
+    let mut evidence = Vec::new();
+    for (f, actual) in to_hash.iter().zip(hashes) {
+        let file = &files[*f];
+        let mut best: Option<(LogFileStatus, usize, Sha256Hash)> = None;
+        for listing in &listings[f] {
+            let status = match (&actual, signature_verified[listing.digest]) {
+                (_, false) => LogFileStatus::Unsigned,
+                (Ok(actual), true) if *actual == listing.expected => LogFileStatus::Verified,
+                (_, true) => LogFileStatus::Tampered,
+            };
+            let rank = |s: LogFileStatus| match s {
+                LogFileStatus::Tampered => 3,
+                LogFileStatus::Verified => 2,
+                _ => 1,
+            };
+            if best.is_none_or(|(s, _, _)| rank(status) > rank(s)) {
+                best = Some((status, listing.digest, listing.expected));
+            }
+        }
+        let (status, digest, expected) = best.expect("a listed file has a listing");
+        let digest_file = &files[loaded[digest].file].display;
+        if status == LogFileStatus::Tampered {
+            let detail = match &actual {
+                Ok(actual) => format!(
+                    "the SHA-256 of its uncompressed content is {actual}, but {digest_file} lists {expected}"
+                ),
+                Err(e) => {
+                    format!("it cannot be read ({e}); {digest_file} lists SHA-256 {expected}")
+                }
+            };
+            problem(EvidenceRule::LogFileTampered, &file.display, detail);
+        }
+        evidence.push(LogFileEvidence {
+            file: file.display.clone(),
+            status,
+            digest: Some(digest_file.clone()),
+            expected_sha256: Some(expected),
+            actual_sha256: actual.ok(),
+        });
+    }
+    for (at, (digest, expected)) in missing {
+        let digest_file = &files[loaded[digest].file].display;
+        let trust = if signature_verified[digest] {
+            "whose signature verified"
+        } else {
+            "whose signature did not verify"
+        };
+        problem(
+            EvidenceRule::LogFileMissing,
+            &at,
+            format!(
+                "listed by {digest_file} ({trust}), not found under {}",
+                dir.display()
+            ),
+        );
+        evidence.push(LogFileEvidence {
+            file: at,
+            status: LogFileStatus::Missing,
+            digest: Some(digest_file.clone()),
+            expected_sha256: Some(expected),
+            actual_sha256: None,
+        });
+    }
+
+    // Log files in the window that no digest lists.
+    let mut listed_anywhere = vec![false; files.len()];
+    for d in &loaded {
+        for listed in &d.digest.log_files {
+            if let Some(f) = log_index.find(&listed.s3_object) {
+                listed_anywhere[f] = true;
+            }
+        }
+    }
+    let mut newest: HashMap<(&str, &str), DateTime<Utc>> = HashMap::new();
+    for d in &loaded {
+        let at = newest
+            .entry((d.key.trail.account_id.as_str(), d.key.trail.region.as_str()))
+            .or_insert(d.digest.digest_end_time);
+        *at = (*at).max(d.digest.digest_end_time);
+    }
+    for &f in &log_files {
+        if listed_anywhere[f] {
+            continue;
+        }
+        let file = &files[f];
+        let name = parse_log_file_name(&file.name).expect("sorted as a log file by its name");
+        let in_window = options
+            .from
+            .is_none_or(|from| name.time >= from - TimeDelta::minutes(5))
+            && options.to.is_none_or(|to| name.time <= to);
+        if !in_window {
+            continue;
+        }
+        let hint = match newest.get(&(name.account_id.as_str(), name.region.as_str())) {
+            Some(end) if name.time >= *end - TimeDelta::minutes(5) => format!(
+                "; it is as new as the newest digest of {} {} (ending {}): its digest may not have been delivered yet",
+                name.account_id,
+                name.region,
+                end.to_rfc3339()
+            ),
+            None => format!(
+                "; there are no digests of {} {} here",
+                name.account_id, name.region
+            ),
+            Some(_) => String::new(),
+        };
+        problem(
+            EvidenceRule::LogFileNotCovered,
+            &file.display,
+            format!("no digest lists it{hint}"),
+        );
+        evidence.push(LogFileEvidence {
+            file: file.display.clone(),
+            status: LogFileStatus::NotCovered,
+            digest: None,
+            expected_sha256: None,
+            actual_sha256: None,
+        });
+    }
+
+    let mut digests: Vec<DigestEvidence> = members
+        .iter()
+        .map(|&i| DigestEvidence {
+            file: files[loaded[i].file].display.clone(),
+            backfill: loaded[i].key.backfill,
+            signature_verified: signature_verified[i],
+            chain_verified: chain_verified[i],
+        })
+        .collect();
+    digests.sort_by(|a, b| a.file.cmp(&b.file));
+    evidence.sort_by(|a, b| a.file.cmp(&b.file));
+    problems.sort();
+    Ok(Verification {
+        problems,
+        digests,
+        log_files: evidence,
+        other_files,
+    })
+}
+
+/// Reads, inflates, hashes and parses one digest file.
+fn load_digest(
+    file: &LocalFile,
+    buffers: &mut ReadBuffers,
+) -> Result<(DigestKey, Digest, Sha256Hash), String> {
+    let bytes = std::fs::read(&file.path).map_err(|e| format!("{}: {e}", file.display))?;
+    let content = match content_from_bytes(bytes, buffers) {
+        InputContent::Whole(content) => content.to_vec(),
+        InputContent::Stream(mut stream) => {
+            let mut content = Vec::new();
+            std::io::Read::read_to_end(&mut stream, &mut content)
+                .map_err(|e| format!("{}: cannot be inflated ({e})", file.display))?;
+            content
+        }
+    };
+    let mut hasher = LogHasher::new();
+    hasher.update(&content);
+    let (content_hash, _) = hasher.finish();
+    let digest = parse_digest(&content, &file.display).map_err(|e| e.to_string())?;
+    let key = match &file.key {
+        Some(key) => parse_digest_key(key).or_else(|_| parse_digest_file_name(&file.name)),
+        None => parse_digest_file_name(&file.name),
+    }
+    .map_err(|e| format!("{}: {e}", file.display))?;
+    Ok((key, digest, content_hash))
+}
+
+/// Why a digest is not where it says it is (CloudTrail's step "verify that the digest
+/// file has been retrieved from its original location"), if it is not.
+fn misplaced(file: &LocalFile, key: &DigestKey, digest: &Digest) -> Option<String> {
+    let named = awslogs_tail(&digest.digest_s3_object).unwrap_or(&digest.digest_s3_object);
+    let found = file.key.as_deref().unwrap_or(&file.name);
+    let same = match &file.key {
+        Some(key) => key == named,
+        None => file_name(named) == file.name,
+    };
+    if !same {
+        return Some(format!(
+            "it names itself s3://{}/{} but was found at {found}: a digest is only valid where CloudTrail put it (moved, copied or renamed?)",
+            digest.digest_s3_bucket, digest.digest_s3_object
+        ));
+    }
+    if digest.aws_account_id != key.trail.account_id {
+        return Some(format!(
+            "awsAccountId {} differs from the account {} its name gives",
+            digest.aws_account_id, key.trail.account_id
+        ));
+    }
+    None
+}
+
+fn check_signature(
+    d: &LoadedDigest,
+    file: &LocalFile,
+    from_later: Option<&String>,
+    keys: &PublicKeys,
+) -> Result<(), String> {
+    let sidecar = sidecar_path(&file.path);
+    let signature = match (&d.metadata, from_later) {
+        (Some(Ok(metadata)), _) => metadata.signature.clone(),
+        (Some(Err(reason)), _) => return Err(format!("its sidecar is not usable: {reason}")),
+        (None, Some(signature)) => signature.clone(),
+        (None, None) => {
+            return Err(format!(
+                "no signature: there is no sidecar {} (save `aws s3api head-object --bucket {} --key {}` there) and no later digest names it as previous",
+                sidecar.display(),
+                d.digest.digest_s3_bucket,
+                d.digest.digest_s3_object
+            ));
+        }
+    };
+    let signature = hex::decode(&signature).ok_or("its signature is not hex")?;
+    let signed_at = d
+        .metadata
+        .as_ref()
+        .and_then(|m| m.as_ref().ok())
+        .and_then(|m| m.backfill_generation_timestamp.as_deref())
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(d.digest.digest_end_time);
+    let fingerprint = &d.digest.digest_public_key_fingerprint;
+    let key = match keys.choose(fingerprint, signed_at) {
+        KeyChoice::Found(key) => key,
+        KeyChoice::NotValidAt(found) => {
+            let windows: Vec<String> = found
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{} to {}",
+                        k.valid_from.to_rfc3339(),
+                        k.valid_to.to_rfc3339()
+                    )
+                })
+                .collect();
+            return Err(format!(
+                "the public key with fingerprint {fingerprint} is valid {}, not at {}",
+                windows.join(", "),
+                signed_at.to_rfc3339()
+            ));
+        }
+        KeyChoice::Unknown => {
+            return Err(format!(
+                "no public key with fingerprint {fingerprint} among the keys given (`aws cloudtrail list-public-keys --region {}` for the digest's time)",
+                d.key.trail.region
+            ));
+        }
+    };
+    let message = string_to_sign(&d.digest, &d.content_hash);
+    if signature_is_valid(key, message.as_bytes(), &signature) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the signature does not verify with the public key {fingerprint}: the digest, its name or its signature was changed"
+        ))
+    }
+}
+
+/// The SHA-256 of each file at `which`, hashed on several threads.
+fn hash_files(
+    files: &[LocalFile],
+    which: &[usize],
+    threads: Option<usize>,
+) -> Vec<Result<Sha256Hash, String>> {
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, which.len().max(1));
+    let results: Mutex<Vec<Option<Result<Sha256Hash, String>>>> =
+        Mutex::new(vec![None; which.len()]);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut buffers = ReadBuffers::default();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&f) = which.get(n) else { break };
+                    let result = hash_file(&files[f].path, &mut buffers)
+                        .map(|(hash, _)| hash)
+                        .map_err(|e| e.to_string());
+                    results.lock().expect("no thread panics holding it")[n] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("no thread panics holding it")
+        .into_iter()
+        .map(|r| r.expect("every file was hashed"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_s_key_comes_from_its_awslogs_folder_or_its_layout() {
+        assert_eq!(
+            implied_key(Path::new(
+                "/x/bucket/prefix/AWSLogs/111122223333/CloudTrail/eu-west-1/2026/02/01/f.json.gz"
+            ))
+            .as_deref(),
+            Some("AWSLogs/111122223333/CloudTrail/eu-west-1/2026/02/01/f.json.gz")
+        );
+        assert_eq!(
+            implied_key(Path::new(
+                "/copy/o-aa111bb222/111122223333/CloudTrail-Digest/eu-west-1/2026/02/01/d.json.gz"
+            ))
+            .as_deref(),
+            Some(
+                "AWSLogs/o-aa111bb222/111122223333/CloudTrail-Digest/eu-west-1/2026/02/01/d.json.gz"
+            )
+        );
+        assert_eq!(implied_key(Path::new("/flat/d.json.gz")), None);
+    }
+}
