@@ -188,10 +188,17 @@ impl PublicKeys {
         if matching.is_empty() {
             return KeyChoice::Unknown;
         }
-        match matching
-            .iter()
-            .find(|k| k.valid_from - VALIDITY_SLACK <= at && at <= k.valid_to + VALIDITY_SLACK)
-        {
+        let from = |k: &PublicKey| {
+            k.valid_from
+                .checked_sub_signed(VALIDITY_SLACK)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        };
+        let to = |k: &PublicKey| {
+            k.valid_to
+                .checked_add_signed(VALIDITY_SLACK)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        };
+        match matching.iter().find(|k| from(k) <= at && at <= to(k)) {
             Some(key) => KeyChoice::Found(key),
             None => KeyChoice::NotValidAt(matching),
         }

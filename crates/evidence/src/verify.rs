@@ -40,6 +40,10 @@ pub struct VerifyOptions {
     pub to: Option<DateTime<Utc>>,
     /// Threads hashing log files (default: the number of cores).
     pub threads: Option<usize>,
+    /// SHA-256 of log files computed already, in the pass that read them for
+    /// correlation ([`LogHasher`], [`crate::HashingReader`]), by path as the folder walk
+    /// names them (the folder joined with the path below it): these are not read again.
+    pub known_hashes: HashMap<PathBuf, Sha256Hash>,
 }
 
 /// A failed check.
@@ -326,11 +330,9 @@ pub fn verify_folder(
         range.1 = range.1.max(d.digest.digest_end_time);
     }
     for (region, (start, end)) in regions {
-        public_keys.extend(keys.public_keys(
-            region,
-            start - VALIDITY_SLACK,
-            end + VALIDITY_SLACK,
-        )?);
+        let start = start.checked_sub_signed(VALIDITY_SLACK).unwrap_or(start);
+        let end = end.checked_add_signed(VALIDITY_SLACK).unwrap_or(end);
+        public_keys.extend(keys.public_keys(region, start, end)?);
     }
 
     // Links to previous digests, and the signatures later digests give for them.
@@ -430,7 +432,7 @@ pub fn verify_folder(
         }
     }
     let to_hash: Vec<usize> = listings.keys().copied().collect();
-    let hashes = hash_files(&files, &to_hash, options.threads);
+    let hashes = hash_files(&files, &to_hash, options);
     let mut evidence = Vec::new();
     for (f, actual) in to_hash.iter().zip(hashes) {
         let file = &files[*f];
@@ -517,20 +519,29 @@ pub fn verify_folder(
         }
         let file = &files[f];
         let name = parse_log_file_name(&file.name).expect("sorted as a log file by its name");
-        let in_window = options
-            .from
-            .is_none_or(|from| name.time >= from - TimeDelta::minutes(5))
-            && options.to.is_none_or(|to| name.time <= to);
+        let in_window = options.from.is_none_or(|from| {
+            name.time
+                >= from
+                    .checked_sub_signed(TimeDelta::minutes(5))
+                    .unwrap_or(from)
+        }) && options.to.is_none_or(|to| name.time <= to);
         if !in_window {
             continue;
         }
         let hint = match newest.get(&(name.account_id.as_str(), name.region.as_str())) {
-            Some(end) if name.time >= *end - TimeDelta::minutes(5) => format!(
-                "; it is as new as the newest digest of {} {} (ending {}): its digest may not have been delivered yet",
-                name.account_id,
-                name.region,
-                end.to_rfc3339()
-            ),
+            Some(end)
+                if name.time
+                    >= end
+                        .checked_sub_signed(TimeDelta::minutes(5))
+                        .unwrap_or(*end) =>
+            {
+                format!(
+                    "; it is as new as the newest digest of {} {} (ending {}): its digest may not have been delivered yet",
+                    name.account_id,
+                    name.region,
+                    end.to_rfc3339()
+                )
+            }
             None => format!(
                 "; there are no digests of {} {} here",
                 name.account_id, name.region
@@ -692,9 +703,10 @@ fn check_signature(
 fn hash_files(
     files: &[LocalFile],
     which: &[usize],
-    threads: Option<usize>,
+    options: &VerifyOptions,
 ) -> Vec<Result<Sha256Hash, String>> {
-    let threads = threads
+    let threads = options
+        .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, which.len().max(1));
     let results: Mutex<Vec<Option<Result<Sha256Hash, String>>>> =
@@ -707,6 +719,10 @@ fn hash_files(
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&f) = which.get(n) else { break };
+                    if let Some(known) = options.known_hashes.get(&files[f].path) {
+                        results.lock().expect("no thread panics holding it")[n] = Some(Ok(*known));
+                        continue;
+                    }
                     let result = hash_file(&files[f].path, &mut buffers)
                         .map(|(hash, _)| hash)
                         .map_err(|e| e.to_string());

@@ -442,3 +442,101 @@ impl KeyFileKeys for Signer {
         keys_of(self)
     }
 }
+
+#[test]
+fn hashes_known_from_the_reading_pass_are_used_without_reading_again() {
+    let (dir, trail, keys) = three_hours(false);
+    let log = trail.digests[0].logs[0].clone();
+    // What the correlation pass hashed while inflating the file.
+    let mut hasher = sessiontrail_evidence::LogHasher::new();
+    hasher.update(&flate2_decode(&std::fs::read(&log).unwrap()));
+    let (hash, _) = hasher.finish();
+    // The file is gone now; the hash known for its path stands in for reading it.
+    std::fs::write(&log, b"unreadable").unwrap();
+    let mut options = VerifyOptions::default();
+    options.known_hashes.insert(log.clone(), hash);
+    let v = verify_folder(dir.path(), &options, &mut keys.clone()).unwrap();
+    assert!(v.passed(), "{:#?}", v.problems);
+    // A wrong known hash is tampering.
+    options
+        .known_hashes
+        .insert(log.clone(), sessiontrail_evidence::Sha256Hash([0; 32]));
+    let v = verify_folder(dir.path(), &options, &mut keys.clone()).unwrap();
+    assert_eq!(problems(&v), [("log_file_tampered", name(&log))]);
+}
+
+/// A small deterministic generator (xorshift), for mutations.
+struct Mutations(u64);
+
+impl Mutations {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % below.max(1) as u64) as usize
+    }
+
+    fn mutate(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        for _ in 0..1 + self.next(3) {
+            match self.next(4) {
+                0 if !out.is_empty() => {
+                    let at = self.next(out.len());
+                    out[at] = self.next(256) as u8;
+                }
+                1 => out.truncate(self.next(out.len() + 1)),
+                2 => {
+                    let at = self.next(out.len() + 1);
+                    let piece = [
+                        b"\"",
+                        &b"null"[..],
+                        b"{",
+                        b"]",
+                        b"0",
+                        b"\\u0000",
+                        "é".as_bytes(),
+                    ][self.next(7)];
+                    out.splice(at..at, piece.iter().copied());
+                }
+                _ if !out.is_empty() => {
+                    let at = self.next(out.len());
+                    out.remove(at);
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn hostile_digests_sidecars_and_key_files_never_panic_nor_verify() {
+    let (dir, trail, keys) = three_hours(false);
+    let middle = &trail.digests[1];
+    let original = flate2_decode(&std::fs::read(&middle.path).unwrap());
+    let mut sidecar = middle.path.clone().into_os_string();
+    sidecar.push(".metadata.json");
+    let sidecar = std::path::PathBuf::from(sidecar);
+    let original_sidecar = std::fs::read(&sidecar).unwrap();
+    let key_file = trail.signer.key_file().into_bytes();
+    let mut mutations = Mutations(0x5eed_1e55);
+    for round in 0..200 {
+        let content = mutations.mutate(&original);
+        std::fs::write(&middle.path, gzip(&content)).unwrap();
+        if round % 4 == 0 {
+            std::fs::write(&sidecar, mutations.mutate(&original_sidecar)).unwrap();
+        } else {
+            std::fs::write(&sidecar, &original_sidecar).unwrap();
+        }
+        let v = verify(dir.path(), &keys);
+        let verified = v
+            .digests
+            .iter()
+            .any(|d| d.file == middle.path.display().to_string() && d.signature_verified);
+        if content != original {
+            assert!(!verified, "round {round}: a changed digest verified");
+            assert!(!v.passed(), "round {round}");
+        }
+        let _ = PublicKeys::from_list_public_keys_json(&mutations.mutate(&key_file), "keys.json");
+    }
+}
