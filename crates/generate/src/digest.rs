@@ -25,11 +25,16 @@
 //! prints for the object (`Metadata.signature`, `Metadata.signature-algorithm`, and
 //! `backfill-generation-timestamp` on a backfill digest).
 //!
-//! The key is RSA 2048, drawn from a ChaCha20 stream seeded by the generator's seed, so
-//! the same seed gives the same key, signatures and files. `public-keys.json` is the
-//! output of `aws cloudtrail list-public-keys`: `Value` the base64 of the DER PKCS#1
-//! `RSAPublicKey`, `Fingerprint` the hex MD5 of that DER (the digests'
-//! `digestPublicKeyFingerprint`), a validity window around the period.
+//! The keys are RSA 2048, drawn from a ChaCha20 stream seeded by the generator's seed,
+//! so the same seed gives the same keys, signatures and files. The key rotates halfway
+//! through the period (at a whole hour): a digest is signed with the key valid at its
+//! `digestEndTime` (a backfill digest: when it was generated) and names it by
+//! `digestPublicKeyFingerprint`. `public-keys.json` is the output of `aws cloudtrail
+//! list-public-keys` for the period: both keys, `Value` the base64 of the DER public key
+//! (the first key as PKCS#1 `RSAPublicKey`, the second as `SubjectPublicKeyInfo`: AWS
+//! has published both forms), `Fingerprint` the hex MD5 of that DER, and each key's
+//! validity window (the first from 30 days before the period to the rotation, the
+//! second from the rotation to 30 days after).
 //!
 //! Tamper cases ([`TamperCase`]) each hit one digest of one trail (spread over the
 //! trails, never the first or last digest of a chain, never next to another case); a
@@ -71,6 +76,7 @@ use flate2::write::GzEncoder;
 use md5::Md5;
 use rsa::pkcs1::EncodeRsaPublicKey;
 use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs8::EncodePublicKey;
 use rsa::signature::{SignatureEncoding, Signer};
 use sha2::{Digest as _, Sha256};
 
@@ -261,13 +267,64 @@ fn cli_time(ms: Millis) -> String {
     format!("{}+00:00", text.trim_end_matches('Z'))
 }
 
-/// The DER PKCS#1 public key of `key`.
-fn public_der(key: &SigningKey<Sha256>) -> Result<Vec<u8>, GenerateError> {
+/// The DER public key of `key`: PKCS#1 `RSAPublicKey`, or `SubjectPublicKeyInfo`
+/// (`spki`); `list-public-keys` has given both.
+fn public_der(key: &SigningKey<Sha256>, spki: bool) -> Result<Vec<u8>, GenerateError> {
     let public = key.as_ref().to_public_key();
-    public
-        .to_pkcs1_der()
-        .map(|doc| doc.as_bytes().to_vec())
-        .map_err(|e| GenerateError::Signing(format!("encoding the public key: {e}")))
+    let der = if spki {
+        public
+            .to_public_key_der()
+            .map(|doc| doc.as_bytes().to_vec())
+            .map_err(|e| e.to_string())
+    } else {
+        public
+            .to_pkcs1_der()
+            .map(|doc| doc.as_bytes().to_vec())
+            .map_err(|e| e.to_string())
+    };
+    der.map_err(|e| GenerateError::Signing(format!("encoding the public key: {e}")))
+}
+
+/// A published key: CloudTrail signs with it during its validity window.
+struct PublishedKey {
+    key: SigningKey<Sha256>,
+    der: Vec<u8>,
+    fingerprint: String,
+    from: Millis,
+    until: Millis,
+}
+
+/// The two keys of the period: the region's key rotates halfway through it (at a whole
+/// hour), the first published as PKCS#1 DER, the second as SubjectPublicKeyInfo.
+fn published_keys(
+    seed: u64,
+    (from, to): (Millis, Millis),
+) -> Result<[PublishedKey; 2], GenerateError> {
+    let rotation = from + (to - from) / 2 / HOUR * HOUR;
+    let make = |index: u64, spki: bool, from: Millis, until: Millis| {
+        let key = signing_key(seed, index)?;
+        let der = public_der(&key, spki)?;
+        Ok::<_, GenerateError>(PublishedKey {
+            fingerprint: hex(&Md5::digest(&der)),
+            key,
+            der,
+            from,
+            until,
+        })
+    };
+    Ok([
+        make(0, false, from - 30 * DAY, rotation)?,
+        make(2, true, rotation, to + 30 * DAY)?,
+    ])
+}
+
+/// The key that signs at `at`.
+fn key_at(keys: &[PublishedKey; 2], at: Millis) -> &PublishedKey {
+    if at < keys[1].from {
+        &keys[0]
+    } else {
+        &keys[1]
+    }
 }
 
 /// The previous digest, as the next one names it.
@@ -547,15 +604,12 @@ pub fn write(
     let regions = world.regions.len();
     let streams = world.accounts.len() * regions;
     let home_region = &world.regions[0];
-    let key = signing_key(seed, 0)?;
+    let keys = published_keys(seed, period)?;
     let wrong_key = if cases.contains(&TamperCase::WrongKey) {
         Some(signing_key(seed, 1)?)
     } else {
         None
     };
-    let der = public_der(&key)?;
-    let fingerprint = hex(&Md5::digest(&der));
-    let (from, to) = period;
 
     let mut prng = Prng::derive(seed, "digests", 0);
     let bucket = format!(
@@ -594,11 +648,12 @@ pub fn write(
         let mut removed_files: Vec<usize> = Vec::new();
         for (k, p) in ps.iter().enumerate() {
             let digest_key = layout::digest_key(account, region, trail, home_region, p.end, false);
+            let signer = key_at(&keys, p.end);
             let fields = DigestFields {
                 account: &account.id,
                 bucket: &bucket,
                 key: &digest_key,
-                fingerprint: &fingerprint,
+                fingerprint: &signer.fingerprint,
                 start: p.start,
                 end: p.end,
                 files: p
@@ -617,7 +672,7 @@ pub fn write(
             } else if let (Some(wrong), true) = (&wrong_key, at(TamperCase::WrongKey, stream, k)) {
                 (sign(wrong, &to_sign), false)
             } else {
-                (sign(&key, &to_sign), true)
+                (sign(&signer.key, &to_sign), true)
             };
             let listed: Vec<usize> = p
                 .files
@@ -703,11 +758,14 @@ pub fn write(
         };
         let p = &periods[stream][k];
         let backfill_key = layout::digest_key(account, region, trail, home_region, p.end, true);
+        // Signed when generated, hours later, with the key of that time.
+        let generated = p.end + 3 * HOUR + prng.between(0, 3600) * SECOND;
+        let signer = key_at(&keys, generated);
         let fields = DigestFields {
             account: &account.id,
             bucket: &bucket,
             key: &backfill_key,
-            fingerprint: &fingerprint,
+            fingerprint: &signer.fingerprint,
             start: p.start,
             end: p.end,
             files: vec![&logs[f]],
@@ -715,8 +773,7 @@ pub fn write(
         };
         let body = fields.to_json();
         let digest_sha256 = hex(&Sha256::digest(body.as_bytes()));
-        let signature = sign(&key, &fields.string_to_sign(&digest_sha256));
-        let generated = p.end + 3 * HOUR + prng.between(0, 3600) * SECOND;
+        let signature = sign(&signer.key, &fields.string_to_sign(&digest_sha256));
         let gz = gzip(body.as_bytes())?;
         put(out, &backfill_key, &gz)?;
         let metadata = Obj::new()
@@ -795,21 +852,21 @@ pub fn write(
             .or_insert((LogStatus::NotCovered, None));
     }
 
-    let public_keys: J = Obj::new()
-        .with(
-            "PublicKeyList",
-            vec![J::from(
-                Obj::new()
-                    .with(
-                        "Value",
-                        base64::engine::general_purpose::STANDARD.encode(&der),
-                    )
-                    .with("ValidityStartTime", cli_time(from - 30 * DAY))
-                    .with("ValidityEndTime", cli_time(to + 30 * DAY))
-                    .with("Fingerprint", fingerprint.as_str()),
-            )],
-        )
-        .into();
+    let list: Vec<J> = keys
+        .iter()
+        .map(|published| {
+            Obj::new()
+                .with(
+                    "Value",
+                    base64::engine::general_purpose::STANDARD.encode(&published.der),
+                )
+                .with("ValidityStartTime", cli_time(published.from))
+                .with("ValidityEndTime", cli_time(published.until))
+                .with("Fingerprint", published.fingerprint.as_str())
+                .into()
+        })
+        .collect();
+    let public_keys: J = Obj::new().with("PublicKeyList", list).into();
     let path = out.join(PUBLIC_KEYS_FILE);
     fs::write(&path, public_keys.to_pretty()).map_err(|e| GenerateError::io(&path, e))?;
     Ok((written, evidence))
@@ -821,9 +878,14 @@ mod tests {
 
     #[test]
     fn the_key_is_fixed_by_the_seed() {
-        let a = public_der(&signing_key(9, 0).unwrap()).unwrap();
-        let b = public_der(&signing_key(9, 0).unwrap()).unwrap();
-        let other = public_der(&signing_key(9, 1).unwrap()).unwrap();
+        let a = public_der(&signing_key(9, 0).unwrap(), false).unwrap();
+        let b = public_der(&signing_key(9, 0).unwrap(), false).unwrap();
+        let other = public_der(&signing_key(9, 1).unwrap(), false).unwrap();
+        let spki = public_der(&signing_key(9, 0).unwrap(), true).unwrap();
+        // SubjectPublicKeyInfo: the rsaEncryption algorithm, then the PKCS#1 key as a
+        // BIT STRING.
+        assert!(spki.ends_with(&a));
+        assert_eq!(&spki[..4], &[0x30, 0x82, 0x01, 0x22]);
         assert_eq!(a, b);
         assert_ne!(a, other);
         // DER SEQUENCE of a 2048-bit modulus and the exponent 65537.

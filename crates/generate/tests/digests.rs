@@ -193,8 +193,29 @@ fn an_untouched_signed_set_verifies_completely() {
         "{}",
         digests.len()
     );
+    // Two keys, rotated halfway: each digest names the key valid at its end.
     let keys: Value = serde_json::from_slice(&all["public-keys.json"]).unwrap();
-    assert_eq!(keys["PublicKeyList"].as_array().unwrap().len(), 1);
+    let keys = keys["PublicKeyList"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    let mut used = BTreeSet::new();
+    for digest in &digests {
+        let body: Value = serde_json::from_slice(&gunzip(&all[*digest])).unwrap();
+        let end = body["digestEndTime"]
+            .as_str()
+            .unwrap()
+            .replace('Z', "+00:00");
+        let valid: Vec<&Value> = keys
+            .iter()
+            .filter(|k| {
+                k["ValidityStartTime"].as_str().unwrap() <= end.as_str()
+                    && end.as_str() < k["ValidityEndTime"].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(valid.len(), 1, "{digest}");
+        assert_eq!(valid[0]["Fingerprint"], body["digestPublicKeyFingerprint"]);
+        used.insert(valid[0]["Fingerprint"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(used.len(), 2);
 
     if let Some(script) = cross_check("an_untouched_signed_set_verifies_completely", dir.path()) {
         assert_agree(&script, &evidence, "untouched");
