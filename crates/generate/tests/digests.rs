@@ -546,3 +546,74 @@ for d in json.load(open(os.path.join(root, "..", "truth.json")))["evidence"]["di
         }
     }
 }
+
+/// AWS's own check: aws-cli's `validate-logs` signature validator (python-rsa) accepts
+/// every digest the truth calls valid and refuses the others.
+#[test]
+fn aws_cli_s_validator_agrees_on_every_signature() {
+    let test = "aws_cli_s_validator_agrees_on_every_signature";
+    if !python_has(&["awscli.customizations.cloudtrail.validation"]) {
+        skip(
+            test,
+            Prerequisite::AwsCli,
+            "python3 cannot import awscli (version 1)",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &options(81, &TamperCase::ALL)).unwrap();
+    let code = r#"
+import base64, gzip, json, os, sys
+from awscli.customizations.cloudtrail.validation import DigestError, Sha256RSADigestValidator
+out = sys.argv[1]
+root = os.path.join(out, "cloudtrail")
+keys = {k["Fingerprint"]: base64.b64decode(k["Value"])
+        for k in json.load(open(os.path.join(out, "public-keys.json")))["PublicKeyList"]}
+evidence = json.load(open(os.path.join(out, "truth.json")))["evidence"]
+found = {}
+for d in evidence["digests"]:
+    key = d["key"]
+    raw = gzip.decompress(open(os.path.join(root, key), "rb").read())
+    data = json.loads(raw)
+    metadata = json.load(open(os.path.join(root, key + ".metadata.json")))["Metadata"]
+    data["_signature"] = metadata["signature"]
+    data["_signature_algorithm"] = metadata["signature-algorithm"]
+    der = keys[data["digestPublicKeyFingerprint"]]
+    # aws-cli reads PKCS#1 only: a SubjectPublicKeyInfo's RSAPublicKey is its last
+    # 270 bytes (2048-bit modulus, exponent 65537).
+    if der[4:6] == b"\x30\x0d":
+        der = der[-270:]
+    try:
+        Sha256RSADigestValidator().validate(
+            evidence["bucket"], key, base64.b64encode(der).decode(), data, raw)
+        found[key] = "valid"
+    except DigestError:
+        found[key] = "invalid"
+json.dump(found, sys.stdout)
+"#;
+    let output = Command::new("python3")
+        .args(["-c", code])
+        .arg(dir.path())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let found: BTreeMap<String, String> = serde_json::from_slice(&output.stdout).unwrap();
+    let evidence = truth(dir.path())["evidence"].clone();
+    let expected: BTreeMap<String, String> = evidence["digests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["key"].as_str().unwrap().to_owned(),
+                d["signature"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(found, expected);
+    assert_eq!(found.values().filter(|s| *s == "invalid").count(), 2);
+}
