@@ -80,7 +80,7 @@ impl Prerequisite {
             }
             Prerequisite::RootTmpfs => "run the tests as root on Linux",
             Prerequisite::Cryptography => "pip install cryptography (moto[server] brings it)",
-            Prerequisite::AwsCli => "pip install awscli",
+            Prerequisite::AwsCli => "pip install awscli==1.45.11",
         }
     }
 
@@ -92,6 +92,7 @@ impl Prerequisite {
                 | Prerequisite::CargoLambda
                 | Prerequisite::ExportValidators
                 | Prerequisite::Cryptography
+                | Prerequisite::AwsCli
         )
     }
 }
