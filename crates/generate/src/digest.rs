@@ -12,7 +12,7 @@
 //! cloudtrail/AWSLogs/[o-id/]ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/
 //!     ACCOUNT_CloudTrail-Digest_REGION_TRAIL_HOMEREGION_YYYYMMDDTHHMMSSZ.json.gz
 //! cloudtrail/...same....json.gz.metadata.json      its S3 metadata (the signature)
-//! public-keys.json                                 the key, as list-public-keys prints it
+//! public-keys.json                                 the keys, as list-public-keys prints them
 //! ```
 //!
 //! The first digest of a chain has null `previous*` fields; each later one names the
@@ -51,7 +51,9 @@
 //! }
 //! ```
 //!
-//! Keys are S3 keys (paths under `cloudtrail/`). `digests`: every digest present, its
+//! Keys are S3 keys (paths under `cloudtrail/`). `cases`: what each case hit (the digest
+//! for `digest_removed`, `signature_forged` and `wrong_key`, the log file for the others;
+//! for `backfill`, the log file the backfill digest lists). `digests`: every digest present, its
 //! signature `valid` or `invalid`. `log_files`: every log file written (deleted ones
 //! included), its status (`verified`: listed by a digest whose signature is valid, same
 //! hash; `tampered`: listed, another hash; `missing`: listed, absent; `not_covered`: no
