@@ -28,7 +28,7 @@ pub enum ConfigError {
     #[error("{POLICY_VAR} is not set: give the policy file's path in the package")]
     NoPolicy,
     #[error(
-        "{POLICY_VAR}: an s3:// policy is not read by the broker yet: package the file and give its path"
+        "{POLICY_VAR}: the broker reads its policy from its package, not from S3 (a policy change is a deployment, and the cold start makes no S3 call): copy the file beside the binary and give its path"
     )]
     S3Policy,
     #[error(
