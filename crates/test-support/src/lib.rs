@@ -48,7 +48,7 @@ pub enum Prerequisite {
 }
 
 /// One command that installs every optional prerequisite (README "Tests").
-pub const INSTALL_ALL: &str = "pip install 'moto[server]==5.2.1' cargo-lambda==1.9.2 botocore==1.43.11 ocsf-json-schema==1.2.0 jsonschema==4.26.0 cmarkgfm && sudo apt-get install -y chromium";
+pub const INSTALL_ALL: &str = "pip install 'moto[server]==5.2.1' cargo-lambda==1.9.2 botocore==1.43.11 awscli==1.45.11 ocsf-json-schema==1.2.0 jsonschema==4.26.0 cmarkgfm && sudo apt-get install -y chromium";
 
 impl Prerequisite {
     pub fn name(self) -> &'static str {
@@ -72,7 +72,7 @@ impl Prerequisite {
             Prerequisite::CargoLambda => "pip install cargo-lambda==1.9.2",
             Prerequisite::Chromium => "sudo apt-get install -y chromium",
             Prerequisite::ExportValidators => {
-                "pip install botocore==1.43.11 ocsf-json-schema==1.2.0 jsonschema==4.26.0"
+                "pip install botocore==1.43.11 awscli==1.45.11 ocsf-json-schema==1.2.0 jsonschema==4.26.0"
             }
             Prerequisite::Cmarkgfm => "pip install cmarkgfm",
             Prerequisite::RealCorpus => {
@@ -207,6 +207,7 @@ mod tests {
             Prerequisite::ExportValidators,
             Prerequisite::Cmarkgfm,
             Prerequisite::Chromium,
+            Prerequisite::AwsCli,
         ] {
             for word in p
                 .install()
