@@ -12,7 +12,7 @@ use sessiontrail_aws::backfill::{RequestPacer, lookup_session_events};
 use sessiontrail_aws::mirror::mirror_dataset;
 use sessiontrail_aws::s3_inputs::CloudTrailScope;
 use sessiontrail_aws::{
-    DatasetStorage, InputLocations, Location, S3, load_aws_config, merge_inputs, s3_client,
+    DatasetStorage, InputLocations, Location, S3, S3Url, load_aws_config, merge_inputs, s3_client,
 };
 use sessiontrail_correlate::{Inputs, Policy, RunSettings, Severity};
 use sessiontrail_report::monthly_report::Month;
@@ -115,7 +115,9 @@ enum Command {
         sessiontrail verify --cloudtrail trail-bucket-copy --public-keys keys-eu-west-1.json\n  \
         # one day, the keys fetched with ListPublicKeys in each region the digests come from:\n  \
         sessiontrail verify --cloudtrail trail-bucket-copy/AWSLogs/111122223333 --live \\\n      \
-        --from 2026-02-01 --to 2026-02-01\n\n\
+        --from 2026-02-01 --to 2026-02-01\n  \
+        # in place in the bucket (the signatures from the digests' object metadata):\n  \
+        sessiontrail verify --cloudtrail s3://trail-bucket/AWSLogs/111122223333/ --live\n\n\
         Prints one line per failed check on stdout, RULE<TAB>FILE<TAB>WHAT, with the rule ids\n\
         log_file_tampered (critical), digest_signature_invalid (critical), log_file_missing (high),\n\
         digest_chain_broken (high), log_file_not_covered (low); then a summary on stderr.\n\
@@ -352,6 +354,7 @@ struct VerifyArgs {
     /// The trail bucket's copy: the folder holding AWSLogs/, AWSLogs itself or any
     /// folder below it, walked whole. Each digest's S3 metadata is read from the
     /// sidecar <digest file name>.metadata.json beside it (`aws s3api head-object`).
+    /// Or s3://bucket/prefix: copied first, the metadata from HeadObject.
     #[arg(long, value_name = "DIR")]
     cloudtrail: String,
     /// Saved output of `aws cloudtrail list-public-keys` (one file per region the
@@ -809,36 +812,67 @@ fn query(args: QueryArgs) -> Result<u8> {
 
 fn verify(args: VerifyArgs) -> Result<u8> {
     use sessiontrail_evidence::{PublicKeys, VerifyOptions, verify_folder};
-    if args.cloudtrail.starts_with("s3://") {
-        bail!(
-            "{}: verify does not read s3:// yet; copy the trail (aws s3 sync) with its digests' sidecars \
-             (scripts/fetch-digest-signatures.sh) and verify the folder",
-            args.cloudtrail
-        );
-    }
     let at = |millis: Option<i64>| millis.and_then(chrono::DateTime::from_timestamp_millis);
-    let options = VerifyOptions {
+    let mut options = VerifyOptions {
         from: at(args.from),
         to: at(args.to),
         threads: args.threads,
+        ..Default::default()
     };
-    let folder = PathBuf::from(&args.cloudtrail);
-    let verification = if args.live {
+    let aws = if args.live || S3Url::is_s3(&args.cloudtrail) {
         let runtime = runtime()?;
         let sdk = runtime.block_on(load_aws_config());
-        verify_folder(&folder, &options, &mut LivePublicKeys { runtime, sdk })?
+        Some((runtime, sdk))
     } else {
-        let mut keys = PublicKeys::default();
-        for path in &args.public_keys {
-            let content =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            keys.extend(PublicKeys::from_list_public_keys_json(
-                &content,
-                &path.display().to_string(),
-            )?);
-        }
-        verify_folder(&folder, &options, &mut keys)?
+        None
     };
+    // An s3:// location is copied first (digests with their HeadObject metadata as
+    // sidecars, log files), and named by its s3:// keys in what is printed.
+    let copy = tempfile::tempdir().context("creating a temporary folder")?;
+    let (folder, shown_as) = match (&aws, S3Url::is_s3(&args.cloudtrail)) {
+        (Some((runtime, sdk)), true) => {
+            let url = S3Url::parse(&args.cloudtrail)?;
+            let s3 = S3::new(s3_client(sdk), runtime.handle().clone());
+            runtime.block_on(sessiontrail_aws::trail_copy::copy_trail(
+                &s3,
+                &url,
+                copy.path(),
+            ))?;
+            options.bucket = Some(url.bucket.clone());
+            (
+                copy.path().to_path_buf(),
+                Some(format!("s3://{}", url.bucket)),
+            )
+        }
+        _ => (PathBuf::from(&args.cloudtrail), None),
+    };
+    let verification = match &aws {
+        Some((runtime, sdk)) if args.live => {
+            let mut keys = LivePublicKeys {
+                runtime: runtime.handle().clone(),
+                sdk: sdk.clone(),
+            };
+            verify_folder(&folder, &options, &mut keys)
+        }
+        _ => {
+            let mut keys = PublicKeys::default();
+            for path in &args.public_keys {
+                let content =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                keys.extend(PublicKeys::from_list_public_keys_json(
+                    &content,
+                    &path.display().to_string(),
+                )?);
+            }
+            verify_folder(&folder, &options, &mut keys)
+        }
+    };
+    let copy_path = copy.path().display().to_string();
+    let show = |text: &str| match &shown_as {
+        Some(url) => text.replace(&copy_path, url),
+        None => text.to_string(),
+    };
+    let verification = verification.map_err(|e| anyhow::anyhow!(show(&e.to_string())))?;
     let one_line = |text: &str| text.replace(['\t', '\n', '\r'], " ");
     let mut out = std::io::stdout().lock();
     for problem in &verification.problems {
@@ -846,8 +880,8 @@ fn verify(args: VerifyArgs) -> Result<u8> {
             out,
             "{}\t{}\t{}",
             problem.rule.id(),
-            one_line(&problem.file),
-            one_line(&problem.detail)
+            one_line(&show(&problem.file)),
+            one_line(&show(&problem.detail))
         )?;
     }
     out.flush()?;
@@ -888,7 +922,7 @@ fn verify_summary(v: &sessiontrail_evidence::Verification) -> String {
 
 /// CloudTrail's public keys, fetched with ListPublicKeys in each region asked for.
 struct LivePublicKeys {
-    runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Handle,
     sdk: aws_config::SdkConfig,
 }
 

@@ -132,7 +132,7 @@ fn errors_exit_1_naming_what_is_wrong() {
     )
     .unwrap();
     let not_keys = not_keys.display().to_string();
-    let cases: [(Vec<&str>, &str); 4] = [
+    let cases: [(Vec<&str>, &str); 3] = [
         (
             vec!["--cloudtrail", &root, "--public-keys", &not_keys],
             "is not an RSA public key",
@@ -149,15 +149,6 @@ fn errors_exit_1_naming_what_is_wrong() {
                 &root,
             ],
             "reading",
-        ),
-        (
-            vec![
-                "--cloudtrail",
-                "s3://trail-bucket/AWSLogs",
-                "--public-keys",
-                &keys,
-            ],
-            "does not read s3:// yet",
         ),
     ];
     for (args, says) in cases {
@@ -361,4 +352,106 @@ fn an_untampered_generated_set_exits_0() {
         text(&output.stderr)
     );
     assert!(text(&output.stderr).contains("0 tampered, 0 missing, 0 not_covered, 0 unsigned"));
+}
+
+/// An s3:// trail (moto's S3): the digests' signatures come from their objects'
+/// metadata, files are named by s3:// URL, and a digest naming another bucket is
+/// refused.
+#[test]
+fn an_s3_trail_verifies_with_its_objects_metadata() {
+    use sessiontrail_test_support::moto::Moto;
+    let Some(moto) = Moto::start("an_s3_trail_verifies_with_its_objects_metadata") else {
+        return;
+    };
+    let upload = |bucket: &str| {
+        moto.python(&format!(
+            r#"
+import boto3, json, os
+s3 = boto3.client("s3")
+s3.create_bucket(Bucket="{bucket}")
+top = "{root}"
+for folder, _, files in os.walk(top):
+    for name in files:
+        if name.endswith(".metadata.json"):
+            continue
+        path = os.path.join(folder, name)
+        extra = {{}}
+        sidecar = path + ".metadata.json"
+        if os.path.exists(sidecar):
+            extra["Metadata"] = json.load(open(sidecar))["Metadata"]
+        s3.upload_file(path, "{bucket}", "trail/" + os.path.relpath(path, top), ExtraArgs=extra)
+"#,
+            root = data().join("signed-trail").display()
+        ))
+    };
+    upload("trail-bucket");
+    let keys = data().join("signed-trail-keys.json").display().to_string();
+    let run = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sessiontrail"))
+            .args(["verify", "--cloudtrail", url, "--public-keys", &keys])
+            .envs(moto.env())
+            .output()
+            .unwrap()
+    };
+    let output = run("s3://trail-bucket/trail/");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stderr).contains("4 verified"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // A log file replaced in the bucket: named by its URL.
+    moto.python(
+        r#"
+import boto3
+boto3.client("s3").put_object(Bucket="trail-bucket", Key="trail/AWSLogs/111122223333/CloudTrail/eu-west-1/2026/02/01/111122223333_CloudTrail_eu-west-1_20260201T0035Z_h1b.json.gz", Body=b"{}")
+"#,
+    );
+    let output = run("s3://trail-bucket/trail/");
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout)
+            .lines()
+            .map(|l| l.split('\t').take(2).collect::<Vec<_>>().join("\t"))
+            .collect::<Vec<_>>(),
+        [
+            "log_file_tampered\ts3://trail-bucket/trail/AWSLogs/111122223333/CloudTrail/eu-west-1/2026/02/01/111122223333_CloudTrail_eu-west-1_20260201T0035Z_h1b.json.gz"
+        ]
+    );
+
+    // The same objects in another bucket: the digests name trail-bucket.
+    upload("elsewhere");
+    let output = run("s3://elsewhere/trail/");
+    assert_eq!(output.status.code(), Some(3));
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("digest_signature_invalid\ts3://elsewhere/"))
+            .count(),
+        2,
+        "{stdout}"
+    );
+    assert!(stdout.contains("names bucket trail-bucket"), "{stdout}");
+
+    // A prefix with no digest under it is an error.
+    let output = run("s3://trail-bucket/nothing-here/");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("no CloudTrail digest files"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stderr).contains("s3://trail-bucket"),
+        "{}",
+        text(&output.stderr)
+    );
 }

@@ -15,6 +15,7 @@ pub mod mirror;
 pub mod s3;
 pub mod s3_inputs;
 pub mod s3_url;
+pub mod trail_copy;
 
 pub use lambda_config::{Accounts, LambdaConfig};
 pub use lambda_handler::{AlertsOutcome, Handler, InvocationError, Trigger, classify};

@@ -44,6 +44,9 @@ pub struct VerifyOptions {
     /// correlation ([`LogHasher`], [`crate::HashingReader`]), by path as the folder walk
     /// names them (the folder joined with the path below it): these are not read again.
     pub known_hashes: HashMap<PathBuf, Sha256Hash>,
+    /// The bucket the folder is a copy of, when known: digests must name it as their
+    /// `digestS3Bucket` (a local copy's bucket is not known, and not checked).
+    pub bucket: Option<String>,
 }
 
 /// A failed check.
@@ -280,7 +283,7 @@ pub fn verify_folder(
         let file = &files[f];
         match load_digest(file, &mut buffers) {
             Ok((key, digest, content_hash)) => {
-                if let Some(reason) = misplaced(file, &key, &digest) {
+                if let Some(reason) = misplaced(file, &key, &digest, options.bucket.as_deref()) {
                     problem(EvidenceRule::DigestSignatureInvalid, &file.display, reason);
                     not_valid.insert(file, f);
                     continue;
@@ -611,7 +614,20 @@ fn load_digest(
 
 /// Why a digest is not where it says it is (CloudTrail's step "verify that the digest
 /// file has been retrieved from its original location"), if it is not.
-fn misplaced(file: &LocalFile, key: &DigestKey, digest: &Digest) -> Option<String> {
+fn misplaced(
+    file: &LocalFile,
+    key: &DigestKey,
+    digest: &Digest,
+    bucket: Option<&str>,
+) -> Option<String> {
+    if let Some(bucket) = bucket
+        && digest.digest_s3_bucket != bucket
+    {
+        return Some(format!(
+            "it names bucket {} as its digestS3Bucket, but was found in {bucket}: a digest is only valid where CloudTrail put it",
+            digest.digest_s3_bucket
+        ));
+    }
     let named = awslogs_tail(&digest.digest_s3_object).unwrap_or(&digest.digest_s3_object);
     let found = file.key.as_deref().unwrap_or(&file.name);
     let same = match &file.key {
