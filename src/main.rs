@@ -848,7 +848,7 @@ fn verify(args: VerifyArgs) -> Result<u8> {
     };
     let verification = match &aws {
         Some((runtime, sdk)) if args.live => {
-            let mut keys = LivePublicKeys {
+            let mut keys = sessiontrail_aws::public_keys::LivePublicKeys {
                 runtime: runtime.handle().clone(),
                 sdk: sdk.clone(),
             };
@@ -918,63 +918,6 @@ fn verify_summary(v: &sessiontrail_evidence::Verification) -> String {
             format!("{} problems ({})", v.problems.len(), rules.join(", "))
         }
     )
-}
-
-/// CloudTrail's public keys, fetched with ListPublicKeys in each region asked for.
-struct LivePublicKeys {
-    runtime: tokio::runtime::Handle,
-    sdk: aws_config::SdkConfig,
-}
-
-impl sessiontrail_evidence::PublicKeySource for LivePublicKeys {
-    fn public_keys(
-        &mut self,
-        region: &str,
-        start: chrono::DateTime<chrono::Utc>,
-        end: chrono::DateTime<chrono::Utc>,
-    ) -> Result<sessiontrail_evidence::PublicKeys, sessiontrail_evidence::KeyFileError> {
-        use aws_sdk_cloudtrail::primitives::DateTime;
-        let source_name = format!("ListPublicKeys in {region}");
-        let client = sessiontrail_aws::backfill::cloudtrail_client(&self.sdk, region);
-        let time = |t: Option<&DateTime>| {
-            t.and_then(|t| t.to_millis().ok())
-                .and_then(chrono::DateTime::from_timestamp_millis)
-        };
-        let mut entries = Vec::new();
-        let mut next_token = None;
-        loop {
-            let request = client
-                .list_public_keys()
-                .start_time(DateTime::from_secs(start.timestamp()))
-                .end_time(DateTime::from_secs(end.timestamp()))
-                .set_next_token(next_token.take());
-            let page = self.runtime.block_on(request.send()).map_err(|e| {
-                sessiontrail_evidence::KeyFileError {
-                    source_name: source_name.clone(),
-                    reason: aws_sdk_cloudtrail::error::DisplayErrorContext(e).to_string(),
-                }
-            })?;
-            for key in page.public_key_list() {
-                let (Some(valid_from), Some(valid_to)) = (
-                    time(key.validity_start_time()),
-                    time(key.validity_end_time()),
-                ) else {
-                    continue;
-                };
-                entries.push(sessiontrail_evidence::PublicKeyEntry {
-                    der: key.value().map(|v| v.as_ref().to_vec()).unwrap_or_default(),
-                    valid_from,
-                    valid_to,
-                    stated_fingerprint: key.fingerprint().map(str::to_string),
-                });
-            }
-            next_token = page.next_token().map(str::to_string);
-            if next_token.is_none() {
-                break;
-            }
-        }
-        sessiontrail_evidence::PublicKeys::from_entries(entries, &source_name)
-    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
