@@ -153,6 +153,14 @@ impl FileIndex {
         };
     }
 
+    /// The index of an earlier file at the same place.
+    fn get(&self, file: &LocalFile) -> Option<&usize> {
+        match &file.key {
+            Some(key) => self.by_key.get(key),
+            None => self.by_name.get(&file.name),
+        }
+    }
+
     fn find(&self, s3_key: &str) -> Option<usize> {
         let tail = awslogs_tail(s3_key).unwrap_or(s3_key);
         self.by_key
@@ -286,6 +294,22 @@ pub fn verify_folder(
                 if let Some(reason) = misplaced(file, &key, &digest, options.bucket.as_deref()) {
                     problem(EvidenceRule::DigestSignatureInvalid, &file.display, reason);
                     not_valid.insert(file, f);
+                    continue;
+                }
+                if let Some(&first) = digest_index.get(file) {
+                    // A second copy of the same object (two copies of the bucket under
+                    // the folder): the first is checked; a different one is a problem.
+                    let first: &LoadedDigest = &loaded[first];
+                    if first.content_hash != content_hash {
+                        problem(
+                            EvidenceRule::DigestSignatureInvalid,
+                            &file.display,
+                            format!(
+                                "another copy of the same digest, {}, has other content: only one can be what CloudTrail wrote",
+                                files[first.file].display
+                            ),
+                        );
+                    }
                     continue;
                 }
                 let metadata = sidecars.get(&file.path).map(|sidecar| {
@@ -521,6 +545,10 @@ pub fn verify_folder(
             continue;
         }
         let file = &files[f];
+        let copy_of = log_index
+            .get(file)
+            .filter(|&&first| first != f)
+            .map(|&first| files[first].display.clone());
         let name = parse_log_file_name(&file.name).expect("sorted as a log file by its name");
         let in_window = options.from.is_none_or(|from| {
             name.time
@@ -551,11 +579,13 @@ pub fn verify_folder(
             ),
             Some(_) => String::new(),
         };
-        problem(
-            EvidenceRule::LogFileNotCovered,
-            &file.display,
-            format!("no digest lists it{hint}"),
-        );
+        let detail = match copy_of {
+            Some(first) => format!(
+                "a second copy of {first} (the same S3 key): the first is the one checked against the digests"
+            ),
+            None => format!("no digest lists it{hint}"),
+        };
+        problem(EvidenceRule::LogFileNotCovered, &file.display, detail);
         evidence.push(LogFileEvidence {
             file: file.display.clone(),
             status: LogFileStatus::NotCovered,

@@ -421,6 +421,7 @@ fn flate2_decode(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
@@ -539,4 +540,41 @@ fn hostile_digests_sidecars_and_key_files_never_panic_nor_verify() {
         }
         let _ = PublicKeys::from_list_public_keys_json(&mutations.mutate(&key_file), "keys.json");
     }
+}
+
+#[test]
+fn a_second_copy_of_the_bucket_under_the_folder_is_not_a_broken_chain() {
+    let (dir, trail, keys) = three_hours(false);
+    let outer = tempfile::tempdir().unwrap();
+    copy_tree(dir.path(), &outer.path().join("first"));
+    copy_tree(dir.path(), &outer.path().join("second"));
+    let v = verify(outer.path(), &keys);
+    // Identical digests: one is checked. The second copies of the log files are named.
+    assert_eq!(
+        v.problem_count(EvidenceRule::DigestChainBroken),
+        0,
+        "{:#?}",
+        v.problems
+    );
+    assert_eq!(v.problem_count(EvidenceRule::DigestSignatureInvalid), 0);
+    assert_eq!(v.count(LogFileStatus::Verified), 6);
+    assert_eq!(v.problem_count(EvidenceRule::LogFileNotCovered), 6);
+    assert!(
+        v.problems
+            .iter()
+            .all(|p| p.detail.contains("a second copy of"))
+    );
+    // A second copy that differs is a problem.
+    let changed = outer
+        .path()
+        .join("second")
+        .join(trail.digests[0].path.strip_prefix(dir.path()).unwrap());
+    std::fs::write(&changed, gzip(b"{}")).unwrap();
+    let v = verify(outer.path(), &keys);
+    assert_eq!(
+        v.problem_count(EvidenceRule::DigestSignatureInvalid),
+        1,
+        "{:#?}",
+        v.problems
+    );
 }
