@@ -36,7 +36,8 @@ use crate::signature::{
 pub struct VerifyOptions {
     /// Only digests that end at or after this, and log files named at or after it.
     pub from: Option<DateTime<Utc>>,
-    /// Only digests that start at or before this, and log files named at or before it.
+    /// Only digests that start at most an hour after this (late deliveries), and log
+    /// files named at or before it.
     pub to: Option<DateTime<Utc>>,
     /// Threads hashing log files (default: the number of cores).
     pub threads: Option<usize>,
@@ -337,9 +338,14 @@ pub fn verify_folder(
         }
     }
 
+    // Files delivered late are listed by the next hour's digest: the window's digests
+    // reach an hour past its end, as `aws cloudtrail validate-logs` looks.
+    let digests_to = options
+        .to
+        .map(|to| to.checked_add_signed(TimeDelta::hours(1)).unwrap_or(to));
     let in_window = |d: &Digest| {
         options.from.is_none_or(|from| d.digest_end_time >= from)
-            && options.to.is_none_or(|to| d.digest_start_time <= to)
+            && digests_to.is_none_or(|to| d.digest_start_time <= to)
     };
     let members: Vec<usize> = (0..loaded.len())
         .filter(|&i| in_window(&loaded[i].digest))

@@ -578,3 +578,26 @@ fn a_second_copy_of_the_bucket_under_the_folder_is_not_a_broken_chain() {
         v.problems
     );
 }
+
+#[test]
+fn a_file_delivered_late_is_checked_with_the_next_hour_s_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut trail = Trail::new(dir.path(), Signer::new(false));
+    let early = trail.write_log(10, "early");
+    trail.write_digest(1, &[early], true, false);
+    // Named 00:58, delivered after 01:00: the 02:00 digest lists it.
+    let late = trail.write_log(58, "late");
+    trail.write_digest(2, std::slice::from_ref(&late), false, false);
+    let options = VerifyOptions {
+        to: Some(chrono::DateTime::from_timestamp(DAY_START + 3599, 0).unwrap()),
+        ..Default::default()
+    };
+    let keys = keys_of(&trail.signer);
+    let v = verify_folder(dir.path(), &options, &mut keys.clone()).unwrap();
+    assert!(v.passed(), "{:#?}", v.problems);
+    assert_eq!(v.count(LogFileStatus::Verified), 2);
+    // Changed, it is found tampered though its digest ends after --to.
+    std::fs::write(&late.1, gzip(b"{\"Records\":[]}")).unwrap();
+    let v = verify_folder(dir.path(), &options, &mut keys.clone()).unwrap();
+    assert_eq!(problems(&v), [("log_file_tampered", name(&late.1))]);
+}
