@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sessiontrail_ingest::input_files::{
-    InputContent, ReadBuffers, content_from_bytes, files_under,
+    InputContent, ReadBuffers, content_from_bytes, list_input_files,
 };
 
 use crate::chain::{ChainDigest, PreviousLink, Resolved, chain_breaks};
@@ -119,6 +119,8 @@ pub enum VerifyError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: cannot be read ({reason}), so what is in it cannot be verified", path.display())]
+    Unreadable { path: PathBuf, reason: String },
     #[error("{}: is not a folder", path.display())]
     NotAFolder { path: PathBuf },
     #[error(
@@ -234,7 +236,22 @@ pub fn verify_folder(
     let mut log_files = Vec::new();
     let mut sidecars: HashMap<PathBuf, PathBuf> = HashMap::new();
     let mut other_files = 0;
-    for path in files_under(dir) {
+    // The walk `correlate --cloudtrail` makes: the files it reads and the digest (and
+    // Insight) files it skips; a folder it cannot read is an error here.
+    let walked = list_input_files(&[dir.to_path_buf()]).map_err(|e| VerifyError::Folder {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    if let Some((path, reason)) = walked.unreadable.first() {
+        return Err(VerifyError::Unreadable {
+            path: path.clone(),
+            reason: reason.clone(),
+        });
+    }
+    let mut paths = walked.files;
+    paths.extend(walked.skipped);
+    paths.sort();
+    for path in paths {
         let name = path
             .file_name()
             .unwrap_or_default()

@@ -601,3 +601,23 @@ fn a_file_delivered_late_is_checked_with_the_next_hour_s_digest() {
     let v = verify_folder(dir.path(), &options, &mut keys.clone()).unwrap();
     assert_eq!(problems(&v), [("log_file_tampered", name(&late.1))]);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_folder_that_cannot_be_read_is_an_error_not_missing_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, _trail, keys) = three_hours(false);
+    let logs = dir
+        .path()
+        .join("AWSLogs/111122223333/CloudTrail/eu-west-1/2026/02/01");
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let readable = std::fs::read_dir(&logs).is_ok(); // root reads anything
+    let result = verify_folder(dir.path(), &VerifyOptions::default(), &mut keys.clone());
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if readable {
+        assert!(result.unwrap().passed());
+    } else {
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("cannot be read"), "{err}");
+    }
+}
