@@ -126,6 +126,32 @@ enum Command {
         Exit codes: 0 every check passed, 3 a check failed, 1 error (no folder, no digest files,\n\
         a key file that is not a list-public-keys output), 2 usage.")]
     Verify(VerifyArgs),
+    /// Check the controls per-permission-set Linux users depend on (session documents,
+    /// the default preferences, SSMSessionRunAs, permission-set policies, the broker's
+    /// function URL), from a snapshot of AWS CLI outputs (exit 3 when any check failed or
+    /// could not be made).
+    #[command(after_help = "Examples:\n  \
+        # save the AWS CLI outputs (management account credentials, one profile per member account):\n  \
+        scripts/posture-snapshot.sh --out snapshot/ --instance-arn arn:aws:sso:::instance/ssoins-0123456789abcdef \\\n      \
+        --permission-set Admin=SSMRunAs-Admin-Session --permission-set Developer=SSMRunAs-Developer-Session \\\n      \
+        --account 111122223333 --account 444455556666 --region eu-west-1 --region us-east-1 \\\n      \
+        --account-profile 'audit-%s' --broker-function sessiontrail-broker --broker-profile audit-111122223333 \\\n      \
+        --broker-region eu-west-1\n  \
+        sessiontrail posture --policy sessiontrail.toml --snapshot snapshot/\n  \
+        # one account and region, as JSON lines (findings, then every check with its status):\n  \
+        sessiontrail posture --policy sessiontrail.toml --snapshot snapshot/ --accounts 111122223333 \\\n      \
+        --regions eu-west-1 --format jsonl\n  \
+        # test data: every planted failure with its truth.json\n  \
+        cargo run -p sessiontrail-generate --example posture -- posture-cases/\n  \
+        sessiontrail posture --policy posture-cases/sessiontrail.toml --snapshot posture-cases/abac-run-as/snapshot\n\n\
+        Prints one line per finding on stdout, RULE<TAB>SEVERITY<TAB>ACCOUNT<TAB>REGION<TAB>RESOURCE<TAB>DETAIL\n\
+        (- for none), and reject<TAB>FILE: REASON for a snapshot file that is not what its command prints;\n\
+        then a summary on stderr (checks passed, failed, not made). A check whose command output is missing\n\
+        or bad is not made, never passed: it raises posture_check_not_made naming the file.\n\
+        Rules and snapshot layout: docs/contracts.md \"Posture\".\n\n\
+        Exit codes: 0 every check passed, 3 a finding (a check failed or was not made), 1 error (bad policy,\n\
+        no snapshot folder, no account in scope, --live), 2 usage.")]
+    Posture(PostureArgs),
 }
 
 /// The dataset a reading command reads.
@@ -379,6 +405,44 @@ struct VerifyArgs {
 }
 
 #[derive(Args)]
+#[command(group(ArgGroup::new("posture_source").required(true).args(["snapshot", "live"])))]
+struct PostureArgs {
+    /// The policy file the broker and the audit share (its [[permission_set]] and [broker]).
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// A folder of AWS CLI outputs, as scripts/posture-snapshot.sh writes it.
+    #[arg(long, value_name = "DIR")]
+    snapshot: Option<PathBuf>,
+    /// Call the AWS APIs instead (not yet: use --snapshot).
+    #[arg(long)]
+    live: bool,
+    /// Accounts in scope (default: every accounts/<id> folder of the snapshot).
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    accounts: Vec<String>,
+    /// Regions in scope (default: every accounts/<id>/<region> folder of the snapshot).
+    #[arg(long, value_name = "REGION", num_args = 1..)]
+    regions: Vec<String>,
+    /// Output: text (tab-separated finding lines) or jsonl (findings, checks, rejects).
+    #[arg(long, default_value = "text", value_parser = ["text", "jsonl"])]
+    format: String,
+    /// The largest idleSessionTimeout a session document may have, minutes.
+    #[arg(long, value_name = "MINUTES", default_value_t = 20)]
+    max_idle_session_timeout: u32,
+    /// The largest maxSessionDuration a session document may have, minutes.
+    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+    max_session_duration: u32,
+    /// Do not require session logging (s3BucketName or cloudWatchLogGroupName).
+    #[arg(long)]
+    no_require_logging: bool,
+    /// Do not require kmsKeyId.
+    #[arg(long)]
+    no_require_encryption: bool,
+    /// The partition of the ARNs permission-set policies are probed with.
+    #[arg(long, default_value = "aws")]
+    partition: String,
+}
+
+#[derive(Args)]
 struct GuardRailsArgs {
     /// The policy file the broker and the audit share.
     #[arg(long, value_name = "FILE")]
@@ -428,6 +492,7 @@ fn main() -> ExitCode {
         Command::GuardRails(args) => guard_rails(args),
         Command::Backfill(args) => backfill(args),
         Command::Verify(args) => verify(args),
+        Command::Posture(args) => posture(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -1017,6 +1082,37 @@ fn generate(args: GenerateArgs) -> Result<u8> {
     let summary = sessiontrail_generate::generate(&args.out, &options)?;
     println!("{summary}");
     Ok(0)
+}
+
+fn posture(args: PostureArgs) -> Result<u8> {
+    use sessiontrail_posture::{PostureSettings, SnapshotSource, check_posture};
+    let policy = Policy::load(&args.policy)?;
+    let Some(snapshot) = &args.snapshot else {
+        bail!(
+            "posture --live is not yet implemented: save the AWS CLI outputs with scripts/posture-snapshot.sh and pass --snapshot DIR"
+        );
+    };
+    let source = SnapshotSource::open(snapshot).map_err(anyhow::Error::msg)?;
+    let settings = PostureSettings {
+        accounts: (!args.accounts.is_empty()).then_some(args.accounts),
+        regions: (!args.regions.is_empty()).then_some(args.regions),
+        max_idle_minutes: args.max_idle_session_timeout,
+        max_session_minutes: args.max_session_duration,
+        require_logging: !args.no_require_logging,
+        require_encryption: !args.no_require_encryption,
+        partition: args.partition,
+    };
+    let report = check_posture(&policy, &source, &settings)
+        .with_context(|| format!("posture of {}", snapshot.display()))?;
+    let mut out = std::io::stdout().lock();
+    if args.format == "jsonl" {
+        report.write_jsonl(&mut out)?;
+    } else {
+        report.write_text(&mut out)?;
+    }
+    out.flush()?;
+    eprintln!("{}", report.summary());
+    Ok(if report.all_passed() { 0 } else { EXIT_FAIL_ON })
 }
 
 fn guard_rails(args: GuardRailsArgs) -> Result<u8> {

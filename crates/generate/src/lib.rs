@@ -65,6 +65,7 @@ mod noise;
 mod options;
 mod plant;
 mod policy;
+pub mod posture;
 mod prng;
 mod scenario;
 mod traffic;
