@@ -194,14 +194,17 @@ for entry in "${permission_sets[@]}"; do
     if [ -f "$dir/sso-admin-list-managed-policies-in-permission-set.json" ]; then
         while read -r policy_name policy_arn; do
             [ -n "$policy_arn" ] || continue
-            version="$(aws "${sso_opts[@]}" iam get-policy --policy-arn "$policy_arn" \
-                --query 'Policy.DefaultVersionId' --output text)" || version=""
-            if [ -z "$version" ]; then
-                echo "posture-snapshot.sh: no default version of $policy_arn" >&2
+            version_file="$dir/iam-get-policy-version-$policy_name.json"
+            # get-policy's error, if any, stands for the version's (posture reads .error).
+            if ! version="$(aws "${sso_opts[@]}" iam get-policy --policy-arn "$policy_arn" \
+                --query 'Policy.DefaultVersionId' --output text 2>"${version_file%.json}.error")" ||
+                [ -z "$version" ]; then
+                rm -f "$version_file"
+                echo "posture-snapshot.sh: no default version of $policy_arn: $(tr '\n' ' ' <"${version_file%.json}.error")" >&2
                 failed=$((failed + 1))
                 continue
             fi
-            save "$dir/iam-get-policy-version-$policy_name.json" \
+            save "$version_file" \
                 aws "${sso_opts[@]}" iam get-policy-version --policy-arn "$policy_arn" --version-id "$version"
         done < <(aws "${sso_opts[@]}" sso-admin list-managed-policies-in-permission-set \
             --instance-arn "$instance_arn" --permission-set-arn "$arn" \

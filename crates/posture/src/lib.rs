@@ -743,16 +743,22 @@ fn check_default_preferences(
     check.finish(report);
 }
 
-fn has_run_as_key(items: Option<&Value>) -> bool {
-    items
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .any(|item| {
-            item.get("Key")
-                .and_then(Value::as_str)
-                .is_some_and(|k| k.eq_ignore_ascii_case("SSMSessionRunAs"))
-        })
+/// Does a `[{"Key": ...}]` list hold `SSMSessionRunAs`? An error when it is not such a
+/// list.
+fn has_run_as_key(items: Option<&Value>, what: &str) -> Result<bool, String> {
+    let Some(items) = items.and_then(Value::as_array) else {
+        return Err(format!("no {what} array"));
+    };
+    let mut found = false;
+    for item in items {
+        let Some(key) = item.get("Key").and_then(Value::as_str) else {
+            return Err(format!(
+                "{what} holds {item}, not an object with a Key string"
+            ));
+        };
+        found |= key.eq_ignore_ascii_case("SSMSessionRunAs");
+    }
+    Ok(found)
 }
 
 fn check_access_control_attributes(run: &mut Run, report: &mut PostureReport) {
@@ -771,17 +777,19 @@ fn check_access_control_attributes(run: &mut Run, report: &mut PostureReport) {
             let attributes = output
                 .get("InstanceAccessControlAttributeConfiguration")
                 .and_then(|c| c.get("AccessControlAttributes"));
-            if has_run_as_key(attributes) {
-                check.fail(
+            match has_run_as_key(
+                attributes,
+                "InstanceAccessControlAttributeConfiguration.AccessControlAttributes",
+            ) {
+                Ok(true) => check.fail(
                     PostureRule::AbacRunAs,
                     "IAM Identity Center's attributes for access control pass SSMSessionRunAs: it overrides every session document's runAsDefaultUser".into(),
-                );
-            } else if attributes.is_none_or(|a| !a.is_array()) {
-                let why = run.reject(
-                    &call,
-                    "no InstanceAccessControlAttributeConfiguration.AccessControlAttributes array",
-                );
-                check.not_made(why);
+                ),
+                Ok(false) => {}
+                Err(e) => {
+                    let why = run.reject(&call, &e);
+                    check.not_made(why);
+                }
             }
         }
         Err(Answer::AwsError(code)) if code == "ResourceNotFoundException" => {
@@ -804,18 +812,20 @@ fn check_role_tags(
     match run.output(&call) {
         Ok(output) => {
             let tags = output.get("Tags");
-            if has_run_as_key(tags) {
-                check.fail(
+            match has_run_as_key(tags, "Tags") {
+                Ok(true) => check.fail(
                     PostureRule::RoleRunAsTag,
                     format!(
                         "role {role} {} carries an SSMSessionRunAs tag: it overrides every session document's runAsDefaultUser",
                         place.text()
                     )
                     .replace("  ", " "),
-                );
-            } else if tags.is_none_or(|t| !t.is_array()) {
-                let why = run.reject(&call, "no Tags array, as iam list-role-tags prints");
-                check.not_made(why);
+                ),
+                Ok(false) => {}
+                Err(e) => {
+                    let why = run.reject(&call, &e);
+                    check.not_made(why);
+                }
             }
         }
         Err(Answer::AwsError(code)) if code == "NoSuchEntity" => {
@@ -932,7 +942,12 @@ fn permission_set_statements(
             iam::parse_policy(&output["InlinePolicy"])
                 .map_err(|e| run.reject(&call, &format!("InlinePolicy: {e}")))?,
         ),
-        None => {}
+        None => {
+            return Err(run.reject(
+                &call,
+                "no InlinePolicy, as get-inline-policy-for-permission-set prints",
+            ));
+        }
         Some(_) => return Err(run.reject(&call, "InlinePolicy is not a string")),
     }
     let call = Call::ManagedPolicies {
@@ -1066,4 +1081,3 @@ fn check_permission_set(
     }
     check.finish(report);
 }
-
