@@ -3,7 +3,7 @@
 # fuzzer mutates JSON, not gzip). Usage: fuzz/seed-corpora.sh
 set -euo pipefail
 cd "$(dirname "$0")"
-rm -rf corpus && mkdir -p corpus/cloudtrail_reader corpus/broker_log_reader corpus/arn corpus/policy
+rm -rf corpus && mkdir -p corpus/cloudtrail_reader corpus/broker_log_reader corpus/arn corpus/policy corpus/evidence
 n=0
 add() { # add TARGET FILE
     n=$((n + 1))
@@ -21,4 +21,5 @@ grep -rhoa 'arn:[A-Za-z0-9_+=,.@/:-]*' ../fixtures/cases | sort -u | head -300 |
     n=$((n + 1)); printf '%s' "$arn" > "corpus/arn/seed-$n"
 done
 for f in $(find ../fixtures -name "*.toml" | sort); do add policy "$f"; done
+for f in $(find ../crates/evidence/tests/data -type f \( -name '*.json' -o -name '*.json.gz' \) | sort); do add evidence "$f"; done
 for t in corpus/*; do echo "$t: $(ls "$t" | wc -l) seeds"; done
