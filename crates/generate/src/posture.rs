@@ -99,9 +99,14 @@ enum Plant {
     DocumentDeleted,
     PowerUserManaged,
     MalformedInline,
+    NotStandardStream,
+    NoLoggingNoKms,
+    LongSessions,
+    DefaultRunAsRoot,
+    ParameterWithoutDefault,
 }
 
-const CASES: [(&str, Plant, &str); 13] = [
+const CASES: [(&str, Plant, &str); 18] = [
     ("pass", Plant::Nothing, "every control holds"),
     (
         "wrong-run-as-default-user",
@@ -163,6 +168,31 @@ const CASES: [(&str, Plant, &str); 13] = [
         Plant::MalformedInline,
         "Developer's saved inline policy is truncated JSON",
     ),
+    (
+        "not-standard-stream",
+        Plant::NotStandardStream,
+        "Developer's document in 111122223333 us-east-1 is a Port session",
+    ),
+    (
+        "no-logging-no-kms",
+        Plant::NoLoggingNoKms,
+        "ReadOnly's document in 111122223333 eu-west-1 logs nowhere and sets no kmsKeyId",
+    ),
+    (
+        "long-sessions",
+        Plant::LongSessions,
+        "Admin's document in 444455556666 eu-west-1: idle 60, maximum 720 minutes",
+    ),
+    (
+        "default-run-as-root",
+        Plant::DefaultRunAsRoot,
+        "the preferences in 444455556666 us-east-1 run bypassing sessions as root",
+    ),
+    (
+        "parameter-without-default",
+        Plant::ParameterWithoutDefault,
+        "ReadOnly's document in 444455556666 eu-west-1 takes runAsDefaultUser from a parameter without a default",
+    ),
 ];
 
 fn document_content(
@@ -172,10 +202,23 @@ fn document_content(
     region: &str,
     plant: Plant,
 ) -> J {
-    let run_as_enabled = !(plant == Plant::RunAsDisabled
-        && permission_set == "Admin"
-        && account == "111122223333"
-        && region == "eu-west-1");
+    let here = |p: Plant, ps: &str, a: &str, r: &str| {
+        plant == p && permission_set == ps && account == a && region == r
+    };
+    let run_as_enabled = !here(Plant::RunAsDisabled, "Admin", "111122223333", "eu-west-1");
+    let unlogged = here(
+        Plant::NoLoggingNoKms,
+        "ReadOnly",
+        "111122223333",
+        "eu-west-1",
+    );
+    let long = here(Plant::LongSessions, "Admin", "444455556666", "eu-west-1");
+    let no_default = here(
+        Plant::ParameterWithoutDefault,
+        "ReadOnly",
+        "444455556666",
+        "eu-west-1",
+    );
     let user = if plant == Plant::WrongRunAsUser
         && permission_set == "Developer"
         && account == "444455556666"
@@ -192,12 +235,16 @@ fn document_content(
     inputs.push("cloudWatchEncryptionEnabled", true);
     inputs.push("cloudWatchLogGroupName", "");
     inputs.push("cloudWatchStreamingEnabled", false);
-    inputs.push("idleSessionTimeout", "20");
+    inputs.push("idleSessionTimeout", if long { "60" } else { "20" });
     inputs.push(
         "kmsKeyId",
-        format!("arn:aws:kms:{region}:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+        if unlogged {
+            String::new()
+        } else {
+            format!("arn:aws:kms:{region}:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+        },
     );
-    inputs.push("maxSessionDuration", "60");
+    inputs.push("maxSessionDuration", if long { "720" } else { "60" });
     if parameterised {
         inputs.push("runAsDefaultUser", "{{ linuxUser }}");
         inputs.push(
@@ -210,7 +257,11 @@ fn document_content(
     }
     inputs.push(
         "s3BucketName",
-        format!("sessiontrail-session-logs-{account}"),
+        if unlogged {
+            String::new()
+        } else {
+            format!("sessiontrail-session-logs-{account}")
+        },
     );
     inputs.push("s3EncryptionEnabled", true);
     inputs.push("s3KeyPrefix", format!("sessions/{region}/"));
@@ -231,17 +282,23 @@ fn document_content(
                 "linuxUser",
                 Obj::new()
                     .with("type", "String")
-                    .with("default", user)
+                    .maybe("default", (!no_default).then_some(user))
                     .with("description", "The Linux user"),
             ),
         );
     }
     content.push("schemaVersion", "1.0");
-    content.push("sessionType", "Standard_Stream");
+    let port = here(
+        Plant::NotStandardStream,
+        "Developer",
+        "111122223333",
+        "us-east-1",
+    );
+    content.push("sessionType", if port { "Port" } else { "Standard_Stream" });
     content.into()
 }
 
-fn default_preferences() -> J {
+fn default_preferences(run_as: &str) -> J {
     Obj::new()
         .with("schemaVersion", "1.0")
         .with(
@@ -260,7 +317,7 @@ fn default_preferences() -> J {
                 .with("cloudWatchStreamingEnabled", true)
                 .with("kmsKeyId", "")
                 .with("runAsEnabled", true)
-                .with("runAsDefaultUser", DEFAULT_RUN_AS)
+                .with("runAsDefaultUser", run_as)
                 .with("idleSessionTimeout", "20")
                 .with("maxSessionDuration", "")
                 .with(
@@ -459,7 +516,19 @@ fn write_snapshot(root: &Path, plant: Plant) -> std::io::Result<()> {
                 &format!(
                     "accounts/{account}/{region}/ssm-get-document-SSM-SessionManagerRunShell.json"
                 ),
-                &get_document("SSM-SessionManagerRunShell", &default_preferences()),
+                &get_document(
+                    "SSM-SessionManagerRunShell",
+                    &default_preferences(
+                        if plant == Plant::DefaultRunAsRoot
+                            && account == "444455556666"
+                            && region == "us-east-1"
+                        {
+                            "root"
+                        } else {
+                            DEFAULT_RUN_AS
+                        },
+                    ),
+                ),
             )?;
         }
         w.json(
@@ -736,6 +805,64 @@ fn expected(plant: Plant) -> (Vec<ExpectedFinding>, Vec<String>, Vec<String>) {
                 "permission-sets/Developer/sso-admin-get-inline-policy-for-permission-set.json"
                     .into(),
             ],
+        ),
+        Plant::NotStandardStream => (
+            vec![f(
+                "posture_document_not_standard_stream",
+                Some("111122223333"),
+                Some("us-east-1"),
+                "SSMRunAs-Developer-Session",
+            )],
+            vec![],
+            vec![],
+        ),
+        Plant::NoLoggingNoKms => (
+            vec![
+                f(
+                    "posture_session_logging",
+                    Some("111122223333"),
+                    Some("eu-west-1"),
+                    "SSMRunAs-ReadOnly-Session",
+                ),
+                f(
+                    "posture_session_encryption",
+                    Some("111122223333"),
+                    Some("eu-west-1"),
+                    "SSMRunAs-ReadOnly-Session",
+                ),
+            ],
+            vec![],
+            vec![],
+        ),
+        Plant::LongSessions => (
+            vec![f(
+                "posture_session_bounds",
+                Some("444455556666"),
+                Some("eu-west-1"),
+                "SSMRunAs-Admin-Session",
+            )],
+            vec![],
+            vec![],
+        ),
+        Plant::DefaultRunAsRoot => (
+            vec![f(
+                "posture_default_run_as",
+                Some("444455556666"),
+                Some("us-east-1"),
+                "SSM-SessionManagerRunShell",
+            )],
+            vec![],
+            vec![],
+        ),
+        Plant::ParameterWithoutDefault => (
+            vec![f(
+                "posture_run_as_mismatch",
+                Some("444455556666"),
+                Some("eu-west-1"),
+                "SSMRunAs-ReadOnly-Session",
+            )],
+            vec![],
+            vec![],
         ),
     }
 }

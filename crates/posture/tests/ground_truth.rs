@@ -58,7 +58,7 @@ fn run(out: &Path, case: &str) -> PostureReport {
 fn every_case_gives_exactly_its_truth() {
     let out = tempfile::tempdir().unwrap();
     let cases = sessiontrail_generate::posture::write_posture_cases(out.path()).unwrap();
-    assert!(cases.len() >= 10);
+    assert_eq!(cases.len(), 18);
     for case in &cases {
         let truth = truth(&out.path().join(case.name));
         let report = run(out.path(), case.name);
@@ -208,4 +208,20 @@ fn stricter_bounds_fail_the_passing_documents() {
         .collect();
     assert_eq!(bounds.len(), 12, "{bounds:#?}");
     assert!(bounds[0].detail.contains("maxSessionDuration 60 over 30"));
+}
+
+#[test]
+fn every_rule_is_planted_by_some_case() {
+    let out = tempfile::tempdir().unwrap();
+    let cases = sessiontrail_generate::posture::write_posture_cases(out.path()).unwrap();
+    let planted: BTreeSet<String> = cases
+        .iter()
+        .flat_map(|c| expected(&truth(&out.path().join(c.name))))
+        .map(|(rule, ..)| rule)
+        .collect();
+    let all: BTreeSet<String> = sessiontrail_posture::PostureRule::ALL
+        .iter()
+        .map(|r| r.as_str().to_string())
+        .collect();
+    assert_eq!(planted, all);
 }
