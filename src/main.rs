@@ -128,8 +128,8 @@ enum Command {
     Verify(VerifyArgs),
     /// Check the controls per-permission-set Linux users depend on (session documents,
     /// the default preferences, SSMSessionRunAs, permission-set policies, the broker's
-    /// function URL), from a snapshot of AWS CLI outputs (exit 3 when any check failed or
-    /// could not be made).
+    /// function URL), from a snapshot of AWS CLI outputs or the same APIs live (exit 3
+    /// when any check failed or could not be made).
     #[command(after_help = "Examples:\n  \
         # save the AWS CLI outputs (management account credentials, one profile per member account):\n  \
         scripts/posture-snapshot.sh --out snapshot/ --instance-arn arn:aws:sso:::instance/ssoins-0123456789abcdef \\\n      \
@@ -138,6 +138,10 @@ enum Command {
         --account-profile 'audit-%s' --broker-function sessiontrail-broker --broker-profile audit-111122223333 \\\n      \
         --broker-region eu-west-1\n  \
         sessiontrail posture --policy sessiontrail.toml --snapshot snapshot/\n  \
+        # the same calls made live with the SDK (a read role assumed in each member account), saved for replay:\n  \
+        sessiontrail posture --policy sessiontrail.toml --live --profile management --sso-region eu-west-1 \\\n      \
+        --accounts 111122223333,444455556666 --regions eu-west-1,us-east-1 --role-name sessiontrail-posture-read \\\n      \
+        --broker-function arn:aws:lambda:eu-west-1:111122223333:function:sessiontrail-broker --save snapshot/\n  \
         # one account and region, as JSON lines (findings, then every check with its status):\n  \
         sessiontrail posture --policy sessiontrail.toml --snapshot snapshot/ --accounts 111122223333 \\\n      \
         --regions eu-west-1 --format jsonl\n  \
@@ -150,7 +154,7 @@ enum Command {
         or bad is not made, never passed: it raises posture_check_not_made naming the file.\n\
         Rules and snapshot layout: docs/contracts.md \"Posture\".\n\n\
         Exit codes: 0 every check passed, 3 a finding (a check failed or was not made), 1 error (bad policy,\n\
-        no snapshot folder, no account in scope, --live), 2 usage.")]
+        no snapshot folder, no account in scope, --live without credentials), 2 usage.")]
     Posture(PostureArgs),
 }
 
@@ -413,15 +417,39 @@ struct PostureArgs {
     /// A folder of AWS CLI outputs, as scripts/posture-snapshot.sh writes it.
     #[arg(long, value_name = "DIR")]
     snapshot: Option<PathBuf>,
-    /// Call the AWS APIs instead (not yet: use --snapshot).
-    #[arg(long)]
+    /// Call the same AWS APIs with the SDK instead (needs --broker-function).
+    #[arg(long, requires = "broker_function")]
     live: bool,
-    /// Accounts in scope (default: every accounts/<id> folder of the snapshot).
-    #[arg(long, value_name = "ID", num_args = 1..)]
+    /// Accounts in scope (default: every accounts/<id> folder of the snapshot; with
+    /// --live, the caller's account).
+    #[arg(long, value_name = "ID", num_args = 1.., value_delimiter = ',')]
     accounts: Vec<String>,
-    /// Regions in scope (default: every accounts/<id>/<region> folder of the snapshot).
-    #[arg(long, value_name = "REGION", num_args = 1..)]
+    /// Regions in scope (default: every accounts/<id>/<region> folder of the snapshot;
+    /// with --live, the configured region).
+    #[arg(long, value_name = "REGION", num_args = 1.., value_delimiter = ',')]
     regions: Vec<String>,
+    /// --live: the AWS profile (Identity Center's management or delegated administrator
+    /// account).
+    #[arg(long, value_name = "PROFILE", requires = "live")]
+    profile: Option<String>,
+    /// --live: the read role assumed in each member account that is not the caller's.
+    #[arg(long, value_name = "NAME", requires = "live")]
+    role_name: Option<String>,
+    /// --live: the IAM Identity Center instance (default: the one list-instances names).
+    #[arg(long, value_name = "ARN", requires = "live")]
+    instance_arn: Option<String>,
+    /// --live: Identity Center's region (default: the configured region).
+    #[arg(long, value_name = "REGION", requires = "live")]
+    sso_region: Option<String>,
+    /// --live: the broker function's name or ARN.
+    #[arg(long, value_name = "NAME", requires = "live")]
+    broker_function: Option<String>,
+    /// --live: the broker's region when --broker-function is a name.
+    #[arg(long, value_name = "REGION", requires = "live")]
+    broker_region: Option<String>,
+    /// --live: also save every answer in the snapshot layout (replay with --snapshot).
+    #[arg(long, value_name = "DIR", requires = "live")]
+    save: Option<PathBuf>,
     /// Output: text (tab-separated finding lines) or jsonl (findings, checks, rejects).
     #[arg(long, default_value = "text", value_parser = ["text", "jsonl"])]
     format: String,
@@ -1085,25 +1113,63 @@ fn generate(args: GenerateArgs) -> Result<u8> {
 }
 
 fn posture(args: PostureArgs) -> Result<u8> {
-    use sessiontrail_posture::{PostureSettings, SnapshotSource, check_posture};
+    use sessiontrail_aws::posture_live::{LiveOptions, LivePostureSource, load_config};
+    use sessiontrail_posture::{PostureSettings, PostureSource, SnapshotSource, check_posture};
     let policy = Policy::load(&args.policy)?;
-    let Some(snapshot) = &args.snapshot else {
-        bail!(
-            "posture --live is not yet implemented: save the AWS CLI outputs with scripts/posture-snapshot.sh and pass --snapshot DIR"
-        );
-    };
-    let source = SnapshotSource::open(snapshot).map_err(anyhow::Error::msg)?;
+    let accounts = (!args.accounts.is_empty()).then_some(args.accounts);
+    let regions = (!args.regions.is_empty()).then_some(args.regions);
     let settings = PostureSettings {
-        accounts: (!args.accounts.is_empty()).then_some(args.accounts),
-        regions: (!args.regions.is_empty()).then_some(args.regions),
+        accounts: accounts.clone(),
+        regions: regions.clone(),
         max_idle_minutes: args.max_idle_session_timeout,
         max_session_minutes: args.max_session_duration,
         require_logging: !args.no_require_logging,
         require_encryption: !args.no_require_encryption,
-        partition: args.partition,
+        partition: args.partition.clone(),
     };
-    let report = check_posture(&policy, &source, &settings)
-        .with_context(|| format!("posture of {}", snapshot.display()))?;
+    // The runtime outlives the live source, which makes its calls on it.
+    let live_runtime = if args.live { Some(runtime()?) } else { None };
+    let (snapshot, live) = match (&args.snapshot, &live_runtime) {
+        (Some(snapshot), _) => (
+            Some(SnapshotSource::open(snapshot).map_err(anyhow::Error::msg)?),
+            None,
+        ),
+        (None, Some(runtime)) => {
+            let options = LiveOptions {
+                accounts,
+                regions,
+                role_name: args.role_name,
+                instance_arn: args.instance_arn,
+                sso_region: args.sso_region,
+                broker_function: args.broker_function.unwrap_or_default(),
+                broker_region: args.broker_region,
+                partition: args.partition,
+            };
+            let handle = runtime.handle().clone();
+            let live = runtime.block_on(async {
+                let base = load_config(args.profile.as_deref()).await;
+                LivePostureSource::connect(base, options, handle).await
+            })?;
+            (None, Some(live))
+        }
+        (None, None) => bail!("posture needs --snapshot DIR or --live"),
+    };
+    let (source, shown): (&dyn PostureSource, String) = match (&snapshot, &live) {
+        (Some(s), _) => (s, s.root().display().to_string()),
+        (None, Some(l)) => (l, "the live AWS APIs".to_string()),
+        (None, None) => unreachable!("one source is open"),
+    };
+    let report =
+        check_posture(&policy, source, &settings).with_context(|| format!("posture of {shown}"))?;
+    if let (Some(dir), Some(live)) = (&args.save, &live) {
+        let written = sessiontrail_posture::write_snapshot(dir, &live.recorded(), &live.scope())
+            .with_context(|| format!("saving the answers in {}", dir.display()))?;
+        eprintln!(
+            "posture: {} outputs saved in {}",
+            written.len(),
+            dir.display()
+        );
+    }
     let mut out = std::io::stdout().lock();
     if args.format == "jsonl" {
         report.write_jsonl(&mut out)?;

@@ -12,6 +12,7 @@ pub mod lambda_config;
 pub mod lambda_handler;
 pub mod location;
 pub mod mirror;
+pub mod posture_live;
 pub mod public_keys;
 pub mod s3;
 pub mod s3_inputs;

@@ -195,7 +195,8 @@ pub fn parse_policy_text(text: &str) -> Result<Vec<Statement>, String> {
     parse_policy(&value)
 }
 
-fn percent_decode(text: &str) -> Result<String, String> {
+/// `%XX` escapes decoded (IAM returns policy documents URL-encoded).
+pub fn percent_decode(text: &str) -> Result<String, String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -41,7 +41,9 @@ use serde_json::{Value, json};
 use sessiontrail_correlate::Policy;
 
 pub use rule::PostureRule;
-pub use source::{Answer, Call, PostureSource, SnapshotSource};
+pub use source::{
+    Answer, Call, PostureSource, Recorded, SnapshotSource, aws_cli_error_text, write_snapshot,
+};
 
 use iam::{Statement, allowing};
 

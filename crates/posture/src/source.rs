@@ -1,8 +1,11 @@
 //! Where posture reads AWS state from: each [`Call`] is one documented AWS CLI command,
 //! and a [`PostureSource`] answers it with exactly the JSON that command prints. A
 //! snapshot folder ([`SnapshotSource`], written by `scripts/posture-snapshot.sh`) holds
-//! those outputs; a live source would make the same calls with the SDK.
+//! those outputs; a live source (`sessiontrail_aws::posture_live`) makes the same calls
+//! with the SDK, answers with what the command would print ([`Recorded`]) and can save
+//! what it answered in the same layout ([`write_snapshot`]), to be replayed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -246,4 +249,92 @@ impl PostureSource for SnapshotSource {
     fn regions(&self, account: &str) -> Vec<String> {
         dirs(&self.root.join("accounts").join(account))
     }
+}
+
+/// What a live source got for a call: the command's output, or the text the AWS CLI
+/// prints on standard error when the call fails (what the snapshot script saves as
+/// `.error`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    Output(Value),
+    Error(String),
+}
+
+/// The AWS CLI's error line: `An error occurred (CODE) when calling the OPERATION
+/// operation: MESSAGE`.
+pub fn aws_cli_error_text(code: &str, operation: &str, message: &str) -> String {
+    format!("\nAn error occurred ({code}) when calling the {operation} operation: {message}\n")
+}
+
+impl Recorded {
+    /// The answer, exactly as [`SnapshotSource`] reads the same output or `.error` file.
+    pub fn answer(&self, call: &Call) -> Answer {
+        match self {
+            Recorded::Output(value) if value.is_object() => Answer::Output(value.clone()),
+            Recorded::Output(_) => Answer::Unavailable {
+                why: format!(
+                    "{}: not a JSON object, as `{}` prints",
+                    call.snapshot_path().display(),
+                    call.command()
+                ),
+                reject: true,
+            },
+            Recorded::Error(text) => match aws_error_code(text) {
+                Some(code) => Answer::AwsError(code),
+                None => Answer::Unavailable {
+                    why: format!(
+                        "`{}` failed without an AWS error code: {}",
+                        call.command(),
+                        text.trim()
+                    ),
+                    reject: false,
+                },
+            },
+        }
+    }
+}
+
+/// Writes what a live source recorded in the snapshot layout under `dir`: each output
+/// as `<snapshot_path>` (pretty JSON), each failure as the same path ending in `.error`
+/// (the other of the two removed, as `scripts/posture-snapshot.sh` does), and a folder
+/// `accounts/<id>/<region>` for every account and region in `scope`, so that a replay
+/// without `--accounts`/`--regions` has the same scope. Returns the files written.
+pub fn write_snapshot(
+    dir: &Path,
+    recorded: &BTreeMap<Call, Recorded>,
+    scope: &[(String, Vec<String>)],
+) -> std::io::Result<Vec<PathBuf>> {
+    let with_path = |path: &Path, e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    };
+    for (account, regions) in scope {
+        for region in regions {
+            let path = dir.join("accounts").join(account).join(region);
+            std::fs::create_dir_all(&path).map_err(|e| with_path(&path, e))?;
+        }
+    }
+    let mut written = Vec::new();
+    for (call, recorded) in recorded {
+        let json = dir.join(call.snapshot_path());
+        let error = json.with_extension("error");
+        if let Some(parent) = json.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| with_path(parent, e))?;
+        }
+        let (path, text, other) = match recorded {
+            Recorded::Output(value) => (
+                &json,
+                serde_json::to_string_pretty(value).expect("a JSON value serialises") + "\n",
+                &error,
+            ),
+            Recorded::Error(text) => (&error, text.clone(), &json),
+        };
+        std::fs::write(path, text).map_err(|e| with_path(path, e))?;
+        match std::fs::remove_file(other) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(with_path(other, e)),
+        }
+        written.push(path.clone());
+    }
+    Ok(written)
 }
