@@ -972,7 +972,7 @@ fn verify(args: VerifyArgs) -> Result<u8> {
         writeln!(
             out,
             "{}\t{}\t{}",
-            problem.rule.id(),
+            problem.rule.as_str(),
             one_line(&show(&problem.file)),
             one_line(&show(&problem.detail))
         )?;
@@ -988,17 +988,16 @@ fn verify(args: VerifyArgs) -> Result<u8> {
 
 /// `verify`'s last line: what was checked and what failed.
 fn verify_summary(v: &sessiontrail_evidence::Verification) -> String {
-    use sessiontrail_evidence::{EvidenceRule, LogFileStatus};
+    use sessiontrail_evidence::{LogFileStatus, evidence_rules};
     let signed = v.digests.iter().filter(|d| d.signature_verified).count();
     let chained = v.digests.iter().filter(|d| d.chain_verified).count();
     let statuses: Vec<String> = LogFileStatus::ALL
         .iter()
         .map(|s| format!("{} {}", v.count(*s), s.as_str()))
         .collect();
-    let rules: Vec<String> = EvidenceRule::ALL
-        .iter()
-        .filter(|r| v.problem_count(**r) > 0)
-        .map(|r| format!("{} {}", v.problem_count(*r), r.id()))
+    let rules: Vec<String> = evidence_rules()
+        .filter(|r| v.problem_count(*r) > 0)
+        .map(|r| format!("{} {}", v.problem_count(r), r.as_str()))
         .collect();
     format!(
         "verify: {} digests ({signed} signature verified, {chained} chain verified); {} log files ({}); {}",

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use common::{path_str, run_ok};
 
-const SEVERITY: [(&str, &str); 12] = [
+const SEVERITY: [(&str, &str); 17] = [
     ("unattributed_session", "critical"),
     ("document_mismatch", "high"),
     ("unknown_permission_set", "high"),
@@ -22,6 +22,11 @@ const SEVERITY: [(&str, &str); 12] = [
     ("direct_session", "medium"),
     ("foreign_session_control", "medium"),
     ("clock_skew", "low"),
+    ("log_file_tampered", "critical"),
+    ("digest_signature_invalid", "critical"),
+    ("log_file_missing", "high"),
+    ("digest_chain_broken", "high"),
+    ("log_file_not_covered", "low"),
 ];
 
 #[test]

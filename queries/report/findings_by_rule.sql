@@ -20,7 +20,12 @@ WITH rules (rule, severity) AS (
         ('secret_in_broker_log', 'high'),
         ('direct_session', 'medium'),
         ('foreign_session_control', 'medium'),
-        ('clock_skew', 'low')
+        ('clock_skew', 'low'),
+        ('log_file_tampered', 'critical'),
+        ('digest_signature_invalid', 'critical'),
+        ('log_file_missing', 'high'),
+        ('digest_chain_broken', 'high'),
+        ('log_file_not_covered', 'low')
 ),
 counts AS (
     SELECT rule, severity, COUNT(*) AS findings, COUNT(DISTINCT session_id) AS sessions

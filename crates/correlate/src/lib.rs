@@ -46,7 +46,7 @@ pub mod summary;
 pub use correlation::{Correlation, correlate};
 pub use finding::Finding;
 pub use policy::Policy;
-pub use rule::{Rule, RuleInfo, Severity};
+pub use rule::{Rule, RuleInfo, Severity, Subject};
 #[cfg(feature = "dataset")]
 pub use run::{
     Inputs, RunError, RunOptions, RunSettings, read_local_inputs, read_local_inputs_reporting, run,

@@ -86,9 +86,38 @@ pub mod asff_types {
     pub const BEST_PRACTICES: &str =
         "Software and Configuration Checks/AWS Security Best Practices";
     pub const SENSITIVE_DATA: &str = "Sensitive Data Identifications/Security";
+    /// Evidence of what happened was changed or removed.
+    pub const DEFENSE_EVASION: &str = "TTPs/Defense Evasion";
 }
 
-use asff_types::{BEST_PRACTICES, SENSITIVE_DATA, UNUSUAL_USER};
+use asff_types::{BEST_PRACTICES, DEFENSE_EVASION, SENSITIVE_DATA, UNUSUAL_USER};
+
+/// What a finding of a rule is about, and so what its key (the finding's `owner`) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    /// A session (or a broker record, or a token in the broker log): keyed by the
+    /// session key ([`crate::session::session_key`]) or `broker:`/`leak:` keys.
+    Session,
+    /// A CloudTrail log file or digest file: keyed `file:<its S3 key>` (the path from
+    /// `AWSLogs/` on; a file in no such layout by its file name).
+    LogFile,
+    /// A control of the deployment (a session document, a policy, a role): keyed by
+    /// the control checked.
+    Control,
+}
+
+impl Subject {
+    pub const ALL: [Subject; 3] = [Subject::Session, Subject::LogFile, Subject::Control];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Session => "session",
+            Subject::LogFile => "log_file",
+            Subject::Control => "control",
+        }
+    }
+}
 
 /// Everything about a rule but its logic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +137,8 @@ pub struct RuleInfo {
     /// Whether deploy/template.yaml has a CloudWatch alarm on the rule's EMF metric (a
     /// test checks the template both ways).
     pub alarmed: bool,
+    /// What its findings are about.
+    pub subject: Subject,
 }
 
 /// Defines [`Rule`], [`Rule::ALL`] (in the order given) and [`Rule::info`] from one
@@ -143,6 +174,7 @@ rules! {
         asff_types: &[UNUSUAL_USER],
         ocsf: OcsfMapping::DETECTION_FINDING,
         alarmed: true,
+        subject: Subject::Session,
     },
     DocumentMismatch => RuleInfo {
         id: "document_mismatch",
@@ -153,6 +185,7 @@ rules! {
         asff_types: &[BEST_PRACTICES],
         ocsf: OcsfMapping::DETECTION_FINDING,
         alarmed: false,
+        subject: Subject::Session,
     },
     UnknownPermissionSet => RuleInfo {
         id: "unknown_permission_set",
@@ -163,6 +196,7 @@ rules! {
         asff_types: &[BEST_PRACTICES],
         ocsf: OcsfMapping::DETECTION_FINDING,
         alarmed: false,
+        subject: Subject::Session,
     },
     RunAsMismatch => RuleInfo {
         id: "run_as_mismatch",
@@ -173,6 +207,7 @@ rules! {
         asff_types: &[BEST_PRACTICES],
         ocsf: OcsfMapping::DETECTION_FINDING,
         alarmed: false,
+        subject: Subject::Session,
     },
     FieldMismatch => RuleInfo {
         id: "field_mismatch",
@@ -184,6 +219,7 @@ rules! {
         asff_types: &[BEST_PRACTICES],
         ocsf: OcsfMapping::DETECTION_FINDING,
         alarmed: false,
+        subject: Subject::Session,
     },
     InBandIdentityMismatch => RuleInfo {
         id: "in_band_identity_mismatch",
@@ -195,6 +231,7 @@ rules! {
         asff_types: &[UNUSUAL_USER],
         ocsf: OcsfMapping::DETECTION_FINDING,
         alarmed: false,
+        subject: Subject::Session,
     },
     DuplicateBrokerClaim => RuleInfo {
         id: "duplicate_broker_claim",
@@ -204,6 +241,7 @@ rules! {
         asff_types: &[UNUSUAL_USER],
         ocsf: OcsfMapping::DETECTION_FINDING,
         alarmed: false,
+        subject: Subject::Session,
     },
     OrphanBrokerRecord => RuleInfo {
         id: "orphan_broker_record",
@@ -213,6 +251,7 @@ rules! {
         asff_types: &[BEST_PRACTICES],
         ocsf: OcsfMapping::DETECTION_FINDING,
         alarmed: true,
+        subject: Subject::Session,
     },
     SecretInBrokerLog => RuleInfo {
         id: "secret_in_broker_log",
@@ -224,6 +263,7 @@ rules! {
         asff_types: &[BEST_PRACTICES, SENSITIVE_DATA],
         ocsf: OcsfMapping::DETECTION_FINDING,
         alarmed: false,
+        subject: Subject::Session,
     },
     DirectSession => RuleInfo {
         id: "direct_session",
@@ -234,6 +274,7 @@ rules! {
         asff_types: &[UNUSUAL_USER],
         ocsf: OcsfMapping::DETECTION_FINDING,
         alarmed: false,
+        subject: Subject::Session,
     },
     ForeignSessionControl => RuleInfo {
         id: "foreign_session_control",
@@ -245,6 +286,7 @@ rules! {
         asff_types: &[UNUSUAL_USER],
         ocsf: OcsfMapping::DETECTION_FINDING,
         alarmed: false,
+        subject: Subject::Session,
     },
     ClockSkew => RuleInfo {
         id: "clock_skew",
@@ -255,6 +297,63 @@ rules! {
         asff_types: &[BEST_PRACTICES],
         ocsf: OcsfMapping::DETECTION_FINDING,
         alarmed: false,
+        subject: Subject::Session,
+    },
+    // Evidence (docs/contracts.md "Evidence verification"): `correlate --verify`.
+    LogFileTampered => RuleInfo {
+        id: "log_file_tampered",
+        severity: Severity::Critical,
+        title: "CloudTrail log file differs from the one its signed digest lists",
+        description: "a log file's SHA-256 differs from the hash a digest whose signature \
+            verified lists for it (evidence status tampered)",
+        asff_types: &[DEFENSE_EVASION],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+        subject: Subject::LogFile,
+    },
+    DigestSignatureInvalid => RuleInfo {
+        id: "digest_signature_invalid",
+        severity: Severity::Critical,
+        title: "CloudTrail digest file's signature does not verify",
+        description: "a digest's signature does not verify with CloudTrail's key: wrong or \
+            forged, no key with its fingerprint, no signature, not a valid digest, or naming \
+            another location than where it was found",
+        asff_types: &[DEFENSE_EVASION],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+        subject: Subject::LogFile,
+    },
+    LogFileMissing => RuleInfo {
+        id: "log_file_missing",
+        severity: Severity::High,
+        title: "CloudTrail log file listed by a digest is not there",
+        description: "a log file a digest lists is not found (evidence status missing)",
+        asff_types: &[DEFENSE_EVASION],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+        subject: Subject::LogFile,
+    },
+    DigestChainBroken => RuleInfo {
+        id: "digest_chain_broken",
+        severity: Severity::High,
+        title: "CloudTrail digest chain is broken",
+        description: "a digest's previous digest is missing or not the one before it, its \
+            `previousDigestHashValue` or `previousDigestSignature` differs, or an hour has no \
+            digest",
+        asff_types: &[DEFENSE_EVASION],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+        subject: Subject::LogFile,
+    },
+    LogFileNotCovered => RuleInfo {
+        id: "log_file_not_covered",
+        severity: Severity::Low,
+        title: "CloudTrail log file is listed by no digest",
+        description: "a log file that no digest lists (evidence status not_covered)",
+        asff_types: &[BEST_PRACTICES],
+        ocsf: OcsfMapping::DETECTION_FINDING,
+        alarmed: false,
+        subject: Subject::LogFile,
     },
 }
 
@@ -265,6 +364,10 @@ impl Rule {
 
     pub fn severity(self) -> Severity {
         self.info().severity
+    }
+
+    pub fn subject(self) -> Subject {
+        self.info().subject
     }
 
     /// The rule whose id is exactly `text`.

@@ -11,7 +11,7 @@
 //! - [`log_hash`]: SHA-256 over uncompressed content, fed in the pass that reads it;
 //! - [`chain`]: each digest's link to the previous one, gaps, restarts;
 //! - [`verify`]: all of it over a local folder, as [`Problem`]s with a rule id
-//!   ([`EvidenceRule`]) and a [`LogFileStatus`] per log file.
+//!   ([`Rule`], of [`evidence_rules`]) and a [`LogFileStatus`] per log file.
 //!
 //! ```no_run
 //! use sessiontrail_evidence::{PublicKeys, VerifyOptions, verify_folder};
@@ -20,7 +20,7 @@
 //! let mut keys = PublicKeys::from_list_public_keys_json(&content, "keys-eu-west-1.json")?;
 //! let verification = verify_folder("trail-copy/AWSLogs".as_ref(), &VerifyOptions::default(), &mut keys)?;
 //! for problem in &verification.problems {
-//!     println!("{}\t{}\t{}", problem.rule.id(), problem.file, problem.detail);
+//!     println!("{}\t{}\t{}", problem.rule.as_str(), problem.file, problem.detail);
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -38,7 +38,8 @@ pub mod verify;
 pub use digest::{Digest, DigestError, parse_digest};
 pub use log_hash::{HashingReader, LogHasher, Sha256Hash};
 pub use public_keys::{KeyFileError, PublicKey, PublicKeyEntry, PublicKeySource, PublicKeys};
-pub use rule::{EvidenceRule, LogFileStatus, Severity};
+pub use rule::{LogFileStatus, evidence_rules};
+pub use sessiontrail_correlate::{Rule, Severity};
 pub use verify::{
     DigestEvidence, LogFileEvidence, Problem, Verification, VerifyError, VerifyOptions,
     verify_folder,

@@ -1,89 +1,18 @@
-//! The checks `verify` makes, each with its stable rule id and severity, and the status
-//! each log file ends with. The one list of them: docs/contracts.md ("Evidence
-//! verification") is written from it.
+//! The checks `verify` makes (rules of the one rule list, `sessiontrail_correlate::Rule`,
+//! whose subject is a log file), and the status each log file ends with: the one list
+//! of the statuses (docs/contracts.md "Evidence verification" and the `evidence` table).
 
 use std::fmt;
 
-/// How bad a failed check is (the same words as the correlation rules' severities).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
+use sessiontrail_correlate::{Rule, Subject};
 
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A failed evidence check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum EvidenceRule {
-    /// A log file's SHA-256 differs from the hash a verified digest lists for it.
-    LogFileTampered,
-    /// A digest whose signature does not verify: a wrong or forged signature, no key
-    /// with its fingerprint, no signature at all, a digest that is not a valid digest
-    /// or that names another location than where it was found.
-    DigestSignatureInvalid,
-    /// A log file a digest lists is not there.
-    LogFileMissing,
-    /// A digest's link to the previous one does not hold: the previous digest it names
-    /// is missing or is not the one before it, its hash or signature differs, or time
-    /// between two digests is not covered.
-    DigestChainBroken,
-    /// A log file that no digest lists.
-    LogFileNotCovered,
-}
-
-impl EvidenceRule {
-    pub const ALL: [EvidenceRule; 5] = [
-        EvidenceRule::LogFileTampered,
-        EvidenceRule::DigestSignatureInvalid,
-        EvidenceRule::LogFileMissing,
-        EvidenceRule::DigestChainBroken,
-        EvidenceRule::LogFileNotCovered,
-    ];
-
-    /// The stable rule id.
-    pub fn id(self) -> &'static str {
-        match self {
-            EvidenceRule::LogFileTampered => "log_file_tampered",
-            EvidenceRule::DigestSignatureInvalid => "digest_signature_invalid",
-            EvidenceRule::LogFileMissing => "log_file_missing",
-            EvidenceRule::DigestChainBroken => "digest_chain_broken",
-            EvidenceRule::LogFileNotCovered => "log_file_not_covered",
-        }
-    }
-
-    pub fn severity(self) -> Severity {
-        match self {
-            EvidenceRule::LogFileTampered | EvidenceRule::DigestSignatureInvalid => {
-                Severity::Critical
-            }
-            EvidenceRule::LogFileMissing | EvidenceRule::DigestChainBroken => Severity::High,
-            EvidenceRule::LogFileNotCovered => Severity::Low,
-        }
-    }
-}
-
-impl fmt::Display for EvidenceRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
+/// The rules a failed evidence check raises: the rules of
+/// `crates/correlate/src/rule.rs` (the one list of every rule, with severities, titles
+/// and export mappings) whose findings are about a log or digest file.
+pub fn evidence_rules() -> impl Iterator<Item = Rule> {
+    Rule::ALL
+        .into_iter()
+        .filter(|rule| rule.subject() == Subject::LogFile)
 }
 
 /// What is known of one log file after verification.
@@ -134,9 +63,8 @@ mod tests {
 
     #[test]
     fn rule_ids_and_severities_are_the_issue_s() {
-        let table: Vec<(&str, &str)> = EvidenceRule::ALL
-            .iter()
-            .map(|r| (r.id(), r.severity().as_str()))
+        let table: Vec<(&str, &str)> = evidence_rules()
+            .map(|r| (r.as_str(), r.severity().as_str()))
             .collect();
         assert_eq!(
             table,

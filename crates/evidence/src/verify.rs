@@ -26,10 +26,11 @@ use crate::digest_key::{
 use crate::hex;
 use crate::log_hash::{LogHasher, Sha256Hash, hash_file};
 use crate::public_keys::{KeyChoice, KeyFileError, PublicKeySource, PublicKeys, VALIDITY_SLACK};
-use crate::rule::{EvidenceRule, LogFileStatus};
+use crate::rule::LogFileStatus;
 use crate::signature::{
     DigestMetadata, SIDECAR_SUFFIX, parse_sidecar, sidecar_path, signature_is_valid, string_to_sign,
 };
+use sessiontrail_correlate::Rule;
 
 /// What to verify.
 #[derive(Debug, Clone, Default)]
@@ -53,7 +54,7 @@ pub struct VerifyOptions {
 /// A failed check.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Problem {
-    pub rule: EvidenceRule,
+    pub rule: Rule,
     /// The file it is about: a local path, or `s3://bucket/key` of a file not found.
     pub file: String,
     /// What is wrong, in one sentence.
@@ -86,7 +87,7 @@ pub struct DigestEvidence {
 /// The outcome of a verification.
 #[derive(Debug, Clone, Default)]
 pub struct Verification {
-    /// Sorted by rule (in [`EvidenceRule::ALL`] order), then file.
+    /// Sorted by rule (in [`Rule::ALL`] order), then file.
     pub problems: Vec<Problem>,
     /// Digests in the window, sorted by file.
     pub digests: Vec<DigestEvidence>,
@@ -106,7 +107,7 @@ impl Verification {
         self.log_files.iter().filter(|f| f.status == status).count()
     }
 
-    pub fn problem_count(&self, rule: EvidenceRule) -> usize {
+    pub fn problem_count(&self, rule: Rule) -> usize {
         self.problems.iter().filter(|p| p.rule == rule).count()
     }
 }
@@ -291,7 +292,7 @@ pub fn verify_folder(
     }
 
     let mut problems = Vec::new();
-    let mut problem = |rule: EvidenceRule, file: &str, detail: String| {
+    let mut problem = |rule: Rule, file: &str, detail: String| {
         problems.push(Problem {
             rule,
             file: file.to_string(),
@@ -310,7 +311,7 @@ pub fn verify_folder(
         match load_digest(file, &mut buffers) {
             Ok((key, digest, content_hash)) => {
                 if let Some(reason) = misplaced(file, &key, &digest, options.bucket.as_deref()) {
-                    problem(EvidenceRule::DigestSignatureInvalid, &file.display, reason);
+                    problem(Rule::DigestSignatureInvalid, &file.display, reason);
                     not_valid.insert(file, f);
                     continue;
                 }
@@ -320,7 +321,7 @@ pub fn verify_folder(
                     let first: &LoadedDigest = &loaded[first];
                     if first.content_hash != content_hash {
                         problem(
-                            EvidenceRule::DigestSignatureInvalid,
+                            Rule::DigestSignatureInvalid,
                             &file.display,
                             format!(
                                 "another copy of the same digest, {}, has other content: only one can be what CloudTrail wrote",
@@ -346,7 +347,7 @@ pub fn verify_folder(
             }
             Err(reason) => {
                 problem(
-                    EvidenceRule::DigestSignatureInvalid,
+                    Rule::DigestSignatureInvalid,
                     &file.display,
                     format!("not a valid digest: {reason}"),
                 );
@@ -441,7 +442,7 @@ pub fn verify_folder(
             &public_keys,
         ) {
             Ok(()) => signature_verified[i] = true,
-            Err(reason) => problem(EvidenceRule::DigestSignatureInvalid, display, reason),
+            Err(reason) => problem(Rule::DigestSignatureInvalid, display, reason),
         }
     }
 
@@ -450,7 +451,7 @@ pub fn verify_folder(
     for broken in chain_breaks(&chain_digests, &members, options.from) {
         chain_verified[broken.digest] = false;
         problem(
-            EvidenceRule::DigestChainBroken,
+            Rule::DigestChainBroken,
             &chain_digests[broken.digest].file,
             broken.reason,
         );
@@ -513,7 +514,7 @@ pub fn verify_folder(
                     format!("it cannot be read ({e}); {digest_file} lists SHA-256 {expected}")
                 }
             };
-            problem(EvidenceRule::LogFileTampered, &file.display, detail);
+            problem(Rule::LogFileTampered, &file.display, detail);
         }
         evidence.push(LogFileEvidence {
             file: file.display.clone(),
@@ -531,7 +532,7 @@ pub fn verify_folder(
             "whose signature did not verify"
         };
         problem(
-            EvidenceRule::LogFileMissing,
+            Rule::LogFileMissing,
             &at,
             format!(
                 "listed by {digest_file} ({trust}), not found under {}",
@@ -608,7 +609,7 @@ pub fn verify_folder(
             ),
             None => format!("no digest lists it{hint}"),
         };
-        problem(EvidenceRule::LogFileNotCovered, &file.display, detail);
+        problem(Rule::LogFileNotCovered, &file.display, detail);
         evidence.push(LogFileEvidence {
             file: file.display.clone(),
             status: LogFileStatus::NotCovered,

@@ -7,7 +7,7 @@ mod signed_set;
 
 use std::process::Command;
 
-use sessiontrail_evidence::{EvidenceRule, PublicKeys, VerifyOptions, verify_folder};
+use sessiontrail_evidence::{PublicKeys, Rule, VerifyOptions, verify_folder};
 use signed_set::*;
 
 const CHECK: &str = r#"
@@ -82,7 +82,7 @@ fn python_cryptography_agrees_on_valid_and_forged_signatures() {
         let invalid: Vec<&str> = v
             .problems
             .iter()
-            .filter(|p| p.rule == EvidenceRule::DigestSignatureInvalid)
+            .filter(|p| p.rule == Rule::DigestSignatureInvalid)
             .map(|p| p.file.as_str())
             .collect();
         assert_eq!(invalid, [forged.path.display().to_string()]);

@@ -6,7 +6,7 @@ mod signed_set;
 use std::path::Path;
 
 use sessiontrail_evidence::{
-    EvidenceRule, LogFileStatus, PublicKeys, Verification, VerifyOptions, verify_folder,
+    LogFileStatus, PublicKeys, Rule, Verification, VerifyOptions, verify_folder,
 };
 use signed_set::*;
 
@@ -22,7 +22,12 @@ fn verify(dir: &Path, keys: &PublicKeys) -> Verification {
 fn problems(v: &Verification) -> Vec<(&'static str, String)> {
     v.problems
         .iter()
-        .map(|p| (p.rule.id(), p.file.rsplit('/').next().unwrap().to_string()))
+        .map(|p| {
+            (
+                p.rule.as_str(),
+                p.file.rsplit('/').next().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -89,7 +94,7 @@ fn the_folder_can_be_the_bucket_copy_awslogs_or_deeper() {
             assert!(v.passed(), "{sub}: {:#?}", v.problems);
         } else {
             // The log files are outside the folder given: missing.
-            assert_eq!(v.problem_count(EvidenceRule::LogFileMissing), 6, "{sub}");
+            assert_eq!(v.problem_count(Rule::LogFileMissing), 6, "{sub}");
         }
     }
 }
@@ -143,11 +148,7 @@ fn a_digest_removed_from_the_chain_breaks_it_and_leaves_its_logs_uncovered() {
         2,
         "{found:?}"
     );
-    assert_eq!(
-        v.problem_count(EvidenceRule::LogFileNotCovered),
-        2,
-        "{found:?}"
-    );
+    assert_eq!(v.problem_count(Rule::LogFileNotCovered), 2, "{found:?}");
     assert_eq!(v.problems.len(), 4, "{found:?}");
     // The removed digest's sidecar alone does not stand in for it.
     assert_eq!(v.count(LogFileStatus::Verified), 4);
@@ -193,7 +194,7 @@ fn a_wrong_key_verifies_nothing() {
     let (dir, _trail, _keys) = three_hours(false);
     let other = keys_of(&Signer::new(false));
     let v = verify(dir.path(), &other);
-    assert_eq!(v.problem_count(EvidenceRule::DigestSignatureInvalid), 3);
+    assert_eq!(v.problem_count(Rule::DigestSignatureInvalid), 3);
     assert!(
         v.problems[0]
             .detail
@@ -305,16 +306,12 @@ fn a_digest_found_elsewhere_than_it_names_is_invalid() {
     let detail = &v
         .problems
         .iter()
-        .find(|p| p.rule == EvidenceRule::DigestSignatureInvalid)
+        .find(|p| p.rule == Rule::DigestSignatureInvalid)
         .unwrap()
         .detail;
     assert!(detail.contains("names itself s3://trail-bucket/AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2026/02/01/"), "{detail}");
     // Its log files are no longer covered by a valid digest.
-    assert_eq!(
-        v.problem_count(EvidenceRule::LogFileNotCovered),
-        2,
-        "{found:?}"
-    );
+    assert_eq!(v.problem_count(Rule::LogFileNotCovered), 2, "{found:?}");
 }
 
 #[test]
@@ -347,7 +344,7 @@ fn a_malformed_digest_is_a_clear_problem_not_a_panic() {
         let v = verify(dir.path(), &keys);
         assert_eq!(
             v.problems[0].rule,
-            EvidenceRule::DigestSignatureInvalid,
+            Rule::DigestSignatureInvalid,
             "{garbage:?}"
         );
         assert!(
@@ -551,14 +548,14 @@ fn a_second_copy_of_the_bucket_under_the_folder_is_not_a_broken_chain() {
     let v = verify(outer.path(), &keys);
     // Identical digests: one is checked. The second copies of the log files are named.
     assert_eq!(
-        v.problem_count(EvidenceRule::DigestChainBroken),
+        v.problem_count(Rule::DigestChainBroken),
         0,
         "{:#?}",
         v.problems
     );
-    assert_eq!(v.problem_count(EvidenceRule::DigestSignatureInvalid), 0);
+    assert_eq!(v.problem_count(Rule::DigestSignatureInvalid), 0);
     assert_eq!(v.count(LogFileStatus::Verified), 6);
-    assert_eq!(v.problem_count(EvidenceRule::LogFileNotCovered), 6);
+    assert_eq!(v.problem_count(Rule::LogFileNotCovered), 6);
     assert!(
         v.problems
             .iter()
@@ -572,7 +569,7 @@ fn a_second_copy_of_the_bucket_under_the_folder_is_not_a_broken_chain() {
     std::fs::write(&changed, gzip(b"{}")).unwrap();
     let v = verify(outer.path(), &keys);
     assert_eq!(
-        v.problem_count(EvidenceRule::DigestSignatureInvalid),
+        v.problem_count(Rule::DigestSignatureInvalid),
         1,
         "{:#?}",
         v.problems

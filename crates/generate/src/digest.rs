@@ -132,6 +132,14 @@ pub enum EvidenceRule {
 }
 
 impl EvidenceRule {
+    pub const ALL: [EvidenceRule; 5] = [
+        EvidenceRule::LogFileTampered,
+        EvidenceRule::DigestSignatureInvalid,
+        EvidenceRule::LogFileMissing,
+        EvidenceRule::DigestChainBroken,
+        EvidenceRule::LogFileNotCovered,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EvidenceRule::LogFileTampered => "log_file_tampered",

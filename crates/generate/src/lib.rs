@@ -75,7 +75,7 @@ mod world;
 use std::fs;
 use std::path::Path;
 
-pub use digest::{PUBLIC_KEYS_FILE, SIDECAR_SUFFIX};
+pub use digest::{EvidenceRule, PUBLIC_KEYS_FILE, SIDECAR_SUFFIX};
 pub use layout::{BROKER_DIR, CLOUDTRAIL_DIR, POLICY_FILE, TRUTH_FILE};
 pub use options::{
     GenerateError, GenerateOptions, GenerateSummary, MAX_TARGET_DAYS, PlantedCase, SignedSummary,

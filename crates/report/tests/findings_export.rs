@@ -15,7 +15,7 @@ use sessiontrail_report::findings_export::{ASFF_MAX_BATCH, finding_title};
 
 /// The titles a Security Hub or SIEM user sees, written out here (not read from the
 /// program): changing one is changing what users filter on.
-const TITLES: [(&str, &str); 12] = [
+const TITLES: [(&str, &str); 17] = [
     (
         "unattributed_session",
         "SSM session started by the broker is not attributed to a human",
@@ -60,6 +60,23 @@ const TITLES: [(&str, &str); 12] = [
     (
         "clock_skew",
         "Broker and CloudTrail clocks disagree about an SSM session",
+    ),
+    (
+        "log_file_tampered",
+        "CloudTrail log file differs from the one its signed digest lists",
+    ),
+    (
+        "digest_signature_invalid",
+        "CloudTrail digest file's signature does not verify",
+    ),
+    (
+        "log_file_missing",
+        "CloudTrail log file listed by a digest is not there",
+    ),
+    ("digest_chain_broken", "CloudTrail digest chain is broken"),
+    (
+        "log_file_not_covered",
+        "CloudTrail log file is listed by no digest",
     ),
 ];
 

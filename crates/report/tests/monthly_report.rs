@@ -612,13 +612,17 @@ async fn findings_by_severity_and_rule() {
     assert_eq!(
         rows(&json, "findings_by_rule"),
         [
+            rule("digest_signature_invalid", "critical", 0, 0),
+            rule("log_file_tampered", "critical", 0, 0),
             rule("unattributed_session", "critical", 1, 1),
             // An unknown rule gets its own row; '<' sorts before the letters.
             rule(PAYLOAD, "high", 1, 1),
+            rule("digest_chain_broken", "high", 0, 0),
             rule("document_mismatch", "high", 1, 1),
             rule("duplicate_broker_claim", "high", 0, 0),
             rule("field_mismatch", "high", 0, 0),
             rule("in_band_identity_mismatch", "high", 0, 0),
+            rule("log_file_missing", "high", 0, 0),
             rule("orphan_broker_record", "high", 1, 1),
             rule("run_as_mismatch", "high", 0, 0),
             rule("secret_in_broker_log", "high", 1, 0),
@@ -626,6 +630,7 @@ async fn findings_by_severity_and_rule() {
             rule("direct_session", "medium", 1, 1),
             rule("foreign_session_control", "medium", 0, 0),
             rule("clock_skew", "low", 1, 1),
+            rule("log_file_not_covered", "low", 0, 0),
         ]
     );
 }
@@ -1200,7 +1205,7 @@ async fn an_empty_month_gives_a_report_saying_so() {
         assert_eq!(rows(&json, "sessions_by_day").len(), days);
         assert_eq!(rows(&json, "critical_high_findings"), Vec::<Value>::new());
         assert_eq!(rows(&json, "sessions_by_status").len(), 6);
-        assert_eq!(rows(&json, "findings_by_rule").len(), 12);
+        assert_eq!(rows(&json, "findings_by_rule").len(), 17);
     }
 }
 

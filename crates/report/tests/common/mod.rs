@@ -88,7 +88,7 @@ pub const A: &str = "111122223333";
 pub const ALICE: &str =
     "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b2c3d/alice@example.com";
 /// Every rule of docs/contracts.md with its severity: every severity too.
-pub const RULES: [(&str, &str); 12] = [
+pub const RULES: [(&str, &str); 17] = [
     ("unattributed_session", "critical"),
     ("document_mismatch", "high"),
     ("unknown_permission_set", "high"),
@@ -101,6 +101,11 @@ pub const RULES: [(&str, &str); 12] = [
     ("direct_session", "medium"),
     ("foreign_session_control", "medium"),
     ("clock_skew", "low"),
+    ("log_file_tampered", "critical"),
+    ("digest_signature_invalid", "critical"),
+    ("log_file_missing", "high"),
+    ("digest_chain_broken", "high"),
+    ("log_file_not_covered", "low"),
 ];
 
 /// A finding row: (column, value) pairs; absent columns are null.
