@@ -89,7 +89,7 @@ def rust_columns(static_name):
 
 
 failed = False
-for table, static_name in (("sessions", "SESSIONS"), ("findings", "FINDINGS")):
+for table, static_name in (("sessions", "SESSIONS"), ("findings", "FINDINGS"), ("evidence", "EVIDENCE")):
     inputs = [r["Properties"]["TableInput"] for r in resources.values()
               if r.get("Type") == "AWS::Glue::Table" and r["Properties"]["TableInput"]["Name"] == table]
     if len(inputs) != 1:

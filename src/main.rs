@@ -126,6 +126,20 @@ enum Command {
         Exit codes: 0 every check passed, 3 a check failed, 1 error (no folder, no digest files,\n\
         a key file that is not a list-public-keys output), 2 usage.")]
     Verify(VerifyArgs),
+    /// Show one session's chain of custody: its CloudTrail record (file, byte offset, the
+    /// file's SHA-256, the digest listing it and whether that digest's signature and chain
+    /// verified) and its broker record (file, line).
+    #[command(after_help = "Examples:\n  \
+        sessiontrail correlate --policy sessiontrail.toml --cloudtrail trail-copy --broker-log broker/ \\\n      \
+        --out dataset/ --verify --public-keys keys-eu-west-1.json\n  \
+        sessiontrail evidence --data dataset/ --session alice@example.com-0a1b2c3d4e5f67890\n  \
+        # a failed StartSession has no session id: name its CloudTrail eventID\n  \
+        sessiontrail evidence --data dataset/ --session 3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f --format jsonl\n\n\
+        Every value comes from one SQL file, queries/evidence/session_custody.sql, over the dataset's\n\
+        sessions and evidence tables; rerun it with Athena or `sessiontrail query` to check.\n\
+        The log file columns are empty until a `correlate --verify` run has checked that file.\n\n\
+        Exit codes: 0 shown, 1 no such session in the dataset (or an error), 2 usage.")]
+    Evidence(EvidenceArgs),
     /// Check the controls per-permission-set Linux users depend on (session documents,
     /// the default preferences, SSMSessionRunAs, permission-set policies, the broker's
     /// function URL), from a snapshot of AWS CLI outputs or the same APIs live (exit 3
@@ -215,7 +229,28 @@ struct CorrelateArgs {
     #[command(flatten)]
     scope: ScopeArgs,
     #[command(flatten)]
+    verify: VerifyInRunArgs,
+    #[command(flatten)]
     run: RunArgs,
+}
+
+/// Verifying the CloudTrail read against its digests in the correlation run.
+#[derive(Args)]
+struct VerifyInRunArgs {
+    /// Check every CloudTrail log file read against CloudTrail's signed digest files
+    /// (the checks of `sessiontrail verify`), hashing each file in the pass that reads
+    /// it: evidence/ gets a row per log file, each session row its file's status
+    /// (cloudtrail_evidence), and failed checks are findings (log_file_tampered, ...).
+    /// The --cloudtrail locations must be folders of the trail's copy with its digests
+    /// and their .metadata.json sidecars.
+    #[arg(long, requires = "verify_keys")]
+    verify: bool,
+    /// --verify: saved `aws cloudtrail list-public-keys` output (one file per region).
+    #[arg(long, value_name = "FILE", num_args = 1.., group = "verify_keys", requires = "verify")]
+    public_keys: Vec<PathBuf>,
+    /// --verify: fetch the public keys with CloudTrail ListPublicKeys instead.
+    #[arg(long, group = "verify_keys", requires = "verify")]
+    live: bool,
 }
 
 /// The policy, broker log and dataset of a command that correlates.
@@ -327,6 +362,18 @@ struct QueryArgs {
     #[arg(long)]
     list: bool,
     /// Output format: table, csv, or jsonl (JSON lines; `json` is the old spelling).
+    #[arg(long, default_value = "table", value_name = "FORMAT", value_parser = output_format_parser())]
+    format: OutputFormat,
+}
+
+#[derive(Args)]
+struct EvidenceArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// The session id (as StartSession returned it), or a StartSession's CloudTrail eventID.
+    #[arg(long, value_name = "ID")]
+    session: String,
+    /// Output: table (sections of name and value) or jsonl (one object per session row).
     #[arg(long, default_value = "table", value_name = "FORMAT", value_parser = output_format_parser())]
     format: OutputFormat,
 }
@@ -520,6 +567,7 @@ fn main() -> ExitCode {
         Command::GuardRails(args) => guard_rails(args),
         Command::Backfill(args) => backfill(args),
         Command::Verify(args) => verify(args),
+        Command::Evidence(args) => evidence(args),
         Command::Posture(args) => posture(args),
     };
     match result {
@@ -689,6 +737,9 @@ fn correlate(args: CorrelateArgs) -> Result<u8> {
             "--since, --until, --account and --region narrow s3:// CloudTrail locations; for folders, name the folders to read"
         );
     }
+    if args.verify.verify {
+        return correlate_verified(args, &policy, &locations, &out);
+    }
     let bar = progress_bar(!args.run.quiet, "reading CloudTrail");
     let mut inputs = locations.read_local(args.run.threads, &advance(&bar))?;
     bar.finish_and_clear();
@@ -702,6 +753,93 @@ fn correlate(args: CorrelateArgs) -> Result<u8> {
         merge_inputs(&mut inputs, from_s3);
     }
     run_and_report(&policy, &out, aws.as_ref(), inputs, &args.run)
+}
+
+/// `correlate --verify`: the CloudTrail folders read and verified in one pass, then
+/// correlated with what the checks found.
+fn correlate_verified(
+    args: CorrelateArgs,
+    policy: &Policy,
+    locations: &InputLocations,
+    out: &Location,
+) -> Result<u8> {
+    use sessiontrail_aws::location::split_locations;
+    use sessiontrail_evidence::{VerifyOptions, evidence_input, read_and_verify};
+    let (folders, s3) = split_locations(&locations.cloudtrail);
+    if !s3.is_empty() {
+        bail!(
+            "--verify reads local copies of a trail: copy it first (aws s3 sync, with the digests' metadata from scripts/fetch-digest-signatures.sh) or verify it in S3 with `sessiontrail verify --cloudtrail s3://...`"
+        );
+    }
+    if folders.is_empty() {
+        bail!("--verify needs --cloudtrail folders to verify");
+    }
+    let broker_only = InputLocations {
+        cloudtrail: Vec::new(),
+        broker_logs: locations.broker_logs.clone(),
+    };
+    let mut inputs = broker_only.read_local(args.run.threads, &|_, _| {})?;
+    let aws = Aws::new_if(locations.has_s3() || out.is_s3() || args.verify.live)?;
+    if let Some(aws) = &aws {
+        let from_s3 = aws.runtime.block_on(broker_only.read_s3(
+            &aws.s3,
+            &CloudTrailScope::default(),
+            &|_, _| {},
+        ))?;
+        merge_inputs(&mut inputs, from_s3);
+    }
+    let threads = args
+        .run
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let options = VerifyOptions {
+        threads: Some(threads),
+        ..Default::default()
+    };
+    let bar = progress_bar(!args.run.quiet, "reading and hashing CloudTrail");
+    let read = match &aws {
+        Some(aws) if args.verify.live => {
+            let mut keys = sessiontrail_aws::public_keys::LivePublicKeys {
+                runtime: aws.runtime.handle().clone(),
+                sdk: aws.sdk.clone(),
+            };
+            read_and_verify(&folders, threads, &advance(&bar), &options, &mut keys)
+        }
+        _ => {
+            let mut keys = saved_public_keys(&args.verify.public_keys)?;
+            read_and_verify(&folders, threads, &advance(&bar), &options, &mut keys)
+        }
+    }?;
+    bar.finish_and_clear();
+    let mut evidence = sessiontrail_correlate::EvidenceInput::default();
+    for (folder, verification) in &read.verifications {
+        if !args.run.quiet {
+            eprintln!("{}: {}", folder.display(), verify_summary(verification));
+        }
+        let found = evidence_input(verification, &|text| text.to_string());
+        evidence.log_files.extend(found.log_files);
+        evidence.digests_checked.extend(found.digests_checked);
+        evidence.digest_problems.extend(found.digest_problems);
+    }
+    inputs.cloudtrail.merge(read.cloudtrail);
+    inputs.evidence = Some(evidence);
+    run_and_report(policy, out, aws.as_ref(), inputs, &args.run)
+}
+
+/// Public keys from saved `aws cloudtrail list-public-keys` outputs.
+fn saved_public_keys(paths: &[PathBuf]) -> Result<sessiontrail_evidence::PublicKeys> {
+    let mut keys = sessiontrail_evidence::PublicKeys::default();
+    for path in paths {
+        let content = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        keys.extend(
+            sessiontrail_evidence::PublicKeys::from_list_public_keys_json(
+                &content,
+                &path.display().to_string(),
+            )?,
+        );
+    }
+    Ok(keys)
 }
 
 /// Runs the correlation into `out`, prints the summary, and gives the exit code.
@@ -903,8 +1041,24 @@ fn query(args: QueryArgs) -> Result<u8> {
     Ok(0)
 }
 
+fn evidence(args: EvidenceArgs) -> Result<u8> {
+    let (data, _copy) = local_dataset(&args.data.data, &sessiontrail_report::every_partition())?;
+    let custody =
+        runtime()?.block_on(sessiontrail_report::session_custody(&data, &args.session))?;
+    if custody.rows() == 0 {
+        bail!(
+            "no session with session_id or cloudtrail_event_id {:?} in {}",
+            args.session,
+            args.data.data
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    sessiontrail_report::write_custody(&custody, args.format, &mut out)?;
+    Ok(0)
+}
+
 fn verify(args: VerifyArgs) -> Result<u8> {
-    use sessiontrail_evidence::{PublicKeys, VerifyOptions, verify_folder};
+    use sessiontrail_evidence::{VerifyOptions, verify_folder};
     let at = |millis: Option<i64>| millis.and_then(chrono::DateTime::from_timestamp_millis);
     let mut options = VerifyOptions {
         from: at(args.from),
@@ -948,15 +1102,7 @@ fn verify(args: VerifyArgs) -> Result<u8> {
             verify_folder(&folder, &options, &mut keys)
         }
         _ => {
-            let mut keys = PublicKeys::default();
-            for path in &args.public_keys {
-                let content =
-                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-                keys.extend(PublicKeys::from_list_public_keys_json(
-                    &content,
-                    &path.display().to_string(),
-                )?);
-            }
+            let mut keys = saved_public_keys(&args.public_keys)?;
             verify_folder(&folder, &options, &mut keys)
         }
     };

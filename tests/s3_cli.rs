@@ -74,7 +74,18 @@ fn local_correlate(moto: &Moto, cloudtrail: &[&Path], out: &Path) {
     ok(sessiontrail(moto, &args));
 }
 
-const ALL_SESSIONS: &str = "SELECT * FROM sessions ORDER BY start_time, session_id, cloudtrail_event_id, broker_request_id";
+/// Every session row, its record locations reduced to what S3 and the local copy share
+/// (the key from `AWSLogs/` on, the broker log's path from `broker/` on): the rest of
+/// the location names where the record was read, which differs by design.
+const ALL_SESSIONS: &str = "SELECT * EXCEPT (cloudtrail_file, broker_file), \
+    regexp_replace(cloudtrail_file, '^.*/AWSLogs/', 'AWSLogs/') AS cloudtrail_key, \
+    regexp_replace(broker_file, '^(s3://broker-logs/|fixtures/generated/)', '') AS broker_key \
+    FROM sessions ORDER BY start_time, session_id, cloudtrail_event_id, broker_request_id";
+
+/// Rows whose record locations are not the S3 objects they were read from.
+const NOT_FROM_S3: &str = "SELECT count(*) AS n FROM sessions \
+    WHERE cloudtrail_file NOT LIKE 's3://trail-bucket/logs/AWSLogs/%' \
+    OR broker_file NOT LIKE 's3://broker-logs/broker/%'";
 
 #[test]
 fn the_cli_reads_and_writes_s3_as_it_does_folders() {
@@ -124,6 +135,18 @@ fn the_cli_reads_and_writes_s3_as_it_does_folders() {
         assert!(from_folder.lines().count() > 1, "{args:?}: {from_folder}");
         assert_eq!(from_s3, from_folder, "{args:?}");
     }
+    let not_from_s3 = ok(sessiontrail(
+        &moto,
+        &[
+            "query",
+            "--format",
+            "csv",
+            "--data",
+            "s3://audit-out/dataset",
+            NOT_FROM_S3,
+        ],
+    ));
+    assert_eq!(not_from_s3, "n\n0\n", "every location names its S3 object");
     let report_dir = tempfile::tempdir().unwrap();
     let said = ok(sessiontrail(
         &moto,

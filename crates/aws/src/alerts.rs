@@ -709,7 +709,8 @@ mod tests {
             let name = metric["Name"].as_str().unwrap();
             assert!(first.get(name).is_some_and(Value::is_number), "{name}");
         }
-        assert_eq!(directive["Metrics"].as_array().unwrap().len(), 12 + 4);
+        // A metric per rule (docs/contracts.md "Rules": 12 audit, 5 evidence), per severity.
+        assert_eq!(directive["Metrics"].as_array().unwrap().len(), 12 + 5 + 4);
     }
 
     #[test]

@@ -461,7 +461,7 @@ impl Handler {
                 }
                 Inputs {
                     cloudtrail: read,
-                    broker: Default::default(),
+                    ..Default::default()
                 }
             }
             Trigger::ObjectCreated { bucket, key, .. } => {

@@ -145,11 +145,11 @@ pub async fn read_s3_objects(
     Ok(match kind {
         InputKind::Cloudtrail => Inputs {
             cloudtrail: read_cloudtrail_objects(s3, objects, &|_, _| {}).await?,
-            broker: Default::default(),
+            ..Default::default()
         },
         InputKind::BrokerLog => Inputs {
-            cloudtrail: Default::default(),
             broker: read_broker_log_objects(s3, objects).await?,
+            ..Default::default()
         },
     })
 }

@@ -564,7 +564,11 @@ pub async fn read_s3_inputs(
     cloudtrail.stats.digest_or_insight_files += trail.digest_or_insight;
     let mut broker = read_broker_log_objects(s3, broker_listing.objects).await?;
     broker.skipped_files.extend(broker_listing.skipped_files);
-    Ok(sessiontrail_correlate::Inputs { cloudtrail, broker })
+    Ok(sessiontrail_correlate::Inputs {
+        cloudtrail,
+        broker,
+        evidence: None,
+    })
 }
 
 #[cfg(test)]

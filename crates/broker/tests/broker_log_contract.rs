@@ -94,6 +94,7 @@ fn expected() -> Vec<BrokerRecord> {
         reason: Some("INC-42: disk full".into()),
         source_ip: Some("198.51.100.7".into()),
         token_paths: vec![],
+        source: None,
     };
     let started_1 = BrokerRecord {
         session_id: Some("alice@example.com-00000000000000001".into()),
@@ -170,7 +171,29 @@ fn assert_read_back(content: &str, secrets: &[String]) {
     let out = read(content);
     assert_eq!(out.rejects, vec![], "no reject");
     assert_eq!(out.leaks, vec![], "no token leak");
-    assert_eq!(out.records, expected());
+    // Each record names the line it was read from: the line holding its request id.
+    let lines: Vec<&str> = content.split('\n').collect();
+    let mut records = out.records.clone();
+    for record in &mut records {
+        let source = record
+            .source
+            .take()
+            .expect("a record read names its source");
+        assert_eq!(source.file, "broker.log");
+        let line = lines[source.line as usize - 1];
+        assert!(
+            line.contains(&record.request_id),
+            "{} is not on line {}: {line}",
+            record.request_id,
+            source.line
+        );
+        let before: usize = lines[..source.line as usize - 1]
+            .iter()
+            .map(|l| l.len() + 1)
+            .sum();
+        assert_eq!(source.byte_offset, before as u64, "{}", record.request_id);
+    }
+    assert_eq!(records, expected());
     assert_eq!(out.stats.records, 7);
 }
 

@@ -183,6 +183,7 @@ mod tests {
             on_behalf_of_user_id: None,
             on_behalf_of_identity_store_arn: None,
             reason: None,
+            source: None,
         };
         let mut all = BTreeMap::new();
         all.insert(

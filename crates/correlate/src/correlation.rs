@@ -405,6 +405,13 @@ impl Builder<'_> {
             user_agent: start.user_agent.clone(),
             in_band_source: in_band.as_ref().map(|i| i.source),
             in_band_identity_store: in_band.as_ref().and_then(|i| i.identity_store.clone()),
+            cloudtrail_file: start.source.as_ref().map(|s| s.file.clone()),
+            cloudtrail_byte_offset: start.source.as_ref().map(|s| s.byte_offset),
+            cloudtrail_evidence: None,
+            broker_file: primary
+                .and_then(|r| r.source.as_ref())
+                .map(|s| s.file.clone()),
+            broker_line: primary.and_then(|r| r.source.as_ref()).map(|s| s.line),
             in_band_identity: in_band.map(|i| i.identity),
             reason: start.reason.clone(),
         };
@@ -461,6 +468,11 @@ impl Builder<'_> {
             in_band_identity: None,
             in_band_source: None,
             in_band_identity_store: None,
+            cloudtrail_file: None,
+            cloudtrail_byte_offset: None,
+            cloudtrail_evidence: None,
+            broker_file: record.source.as_ref().map(|s| s.file.clone()),
+            broker_line: record.source.as_ref().map(|s| s.line),
             reason: None,
         };
         let owner = self.out.owners.entry(session.key()).or_default();
@@ -1122,6 +1134,7 @@ run_as = "admin"
             on_behalf_of_user_id: None,
             on_behalf_of_identity_store_arn: None,
             reason: Some("OPS-42".into()),
+            source: None,
         }
     }
 
@@ -1146,6 +1159,7 @@ run_as = "admin"
             reason: Some("OPS-42".into()),
             source_ip: None,
             token_paths: vec![],
+            source: None,
         }
     }
 

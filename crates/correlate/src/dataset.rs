@@ -324,6 +324,11 @@ mod tests {
             in_band_identity: Some("alice@example.com".into()),
             in_band_source: Some(InBandSource::SourceIdentity),
             in_band_identity_store: None,
+            cloudtrail_file: Some("AWSLogs/111122223333/CloudTrail/x.json.gz".into()),
+            cloudtrail_byte_offset: Some(12),
+            cloudtrail_evidence: Some(crate::evidence::LogFileStatus::Verified),
+            broker_file: Some("broker/2026-02-01.jsonl".into()),
+            broker_line: Some(7),
             reason: Some("OPS-42".into()),
         };
         let now = sessions_to_batch(&[row]).unwrap();
@@ -337,6 +342,11 @@ mod tests {
             "in_band_source",
             "in_band_identity_store",
             "reason",
+            "cloudtrail_file",
+            "cloudtrail_byte_offset",
+            "cloudtrail_evidence",
+            "broker_file",
+            "broker_line",
         ] {
             assert!(read.column_by_name(name).unwrap().is_null(0), "{name}");
         }

@@ -28,6 +28,7 @@ pub mod correlation;
 #[cfg(feature = "dataset")]
 pub mod dataset;
 pub mod duration;
+pub mod evidence;
 pub mod finding;
 pub mod policy;
 #[cfg(feature = "dataset")]
@@ -44,6 +45,7 @@ pub mod storage;
 pub mod summary;
 
 pub use correlation::{Correlation, correlate};
+pub use evidence::{EvidenceInput, LogFileRecord, LogFileStatus};
 pub use finding::Finding;
 pub use policy::Policy;
 pub use rule::{Rule, RuleInfo, Severity, Subject};

@@ -1,5 +1,5 @@
 //! Rewriting the dataset after a correlation: every partition of `sessions/`,
-//! `findings/` and `rejects/` that a run changes goes through [`rewrite_partition`]:
+//! `findings/`, `rejects/` and `evidence/` that a run changes goes through [`rewrite_partition`]:
 //! read what the partition holds, keep the rows that stay, add this run's, sort, and
 //! replace the file by one atomic write, or write nothing when the bytes are the same
 //! ([`Table::write_partition`]).
@@ -16,11 +16,12 @@ use crate::correlation::Correlation;
 use crate::dataset::{
     Table, retain_rows, session_keys, sort_batch, string_column, timestamp_column,
 };
+use crate::evidence::{EvidenceState, LogFileRecord};
 use crate::finding::Finding;
 use crate::run::RunError;
 use crate::schema::{
-    findings_schema, findings_to_batch, rejects_schema, rejects_to_batch, sessions_schema,
-    sessions_to_batch,
+    evidence_schema, evidence_to_batch, findings_schema, findings_to_batch, rejects_schema,
+    rejects_to_batch, sessions_schema, sessions_to_batch,
 };
 use crate::session::Session;
 use crate::state::Written;
@@ -178,6 +179,46 @@ pub(crate) fn write_dataset(
         )?);
     }
     Ok((written, (session_dts, finding_dts), rewritten))
+}
+
+/// One row per log file, by its key; rows are replaced by key.
+const EVIDENCE: Layout = Layout {
+    order: &["log_file_time", "log_file"],
+    distinct: false,
+};
+
+/// Rewrites the `evidence/` partitions `dts`: each gets the state's rows of its date,
+/// and keeps the rows of files the state no longer holds (older than retention).
+/// Returns how many files changed.
+pub(crate) fn write_evidence(
+    storage: &dyn Storage,
+    evidence: &EvidenceState,
+    dts: &BTreeSet<String>,
+) -> Result<u64, RunError> {
+    let table = Table::new(storage, "evidence", evidence_schema());
+    let mut rewritten = 0;
+    for dt in dts {
+        let rows: Vec<&LogFileRecord> = evidence
+            .log_files
+            .values()
+            .filter(|r| &r.partition() == dt)
+            .collect();
+        let keep = |existing: &RecordBatch| {
+            string_column(existing, "log_file")
+                .iter()
+                .map(|key| !evidence.log_files.contains_key(key))
+                .collect()
+        };
+        rewritten += u64::from(rewrite_partition(
+            &table,
+            dt,
+            &EVIDENCE,
+            keep,
+            Ok,
+            evidence_to_batch(&rows),
+        )?);
+    }
+    Ok(rewritten)
 }
 
 /// Rejects go to `rejects/dt=<as_of date>/`, added to what that partition holds (every

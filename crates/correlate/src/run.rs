@@ -6,13 +6,13 @@
 //! state in [`crate::state`], rewriting partitions in `crate::rewrite`, what the run did
 //! in [`crate::summary`].
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use sessiontrail_ingest::reject::Reject;
 use sessiontrail_ingest::time::{EpochMillis, format_rfc3339_millis};
-use sessiontrail_ingest::{BrokerRead, CloudTrailRead};
+use sessiontrail_ingest::{BrokerRead, CloudTrailRead, RecordSource};
 use sessiontrail_ingest::{
     IngestError, read_broker_log_paths, read_cloudtrail_paths_with_progress,
 };
@@ -20,9 +20,10 @@ use sessiontrail_ingest::{
 use crate::archive;
 use crate::correlation::{Correlation, correlate, leak_findings};
 use crate::dataset::DatasetError;
+use crate::evidence::{EvidenceInput, s3_key_of};
 use crate::finding::Finding;
 use crate::policy::Policy;
-use crate::rewrite::{RewriteScope, write_dataset, write_rejects};
+use crate::rewrite::{RewriteScope, write_dataset, write_evidence, write_rejects};
 use crate::state::{STATE_FILE, State, StateError, Written, prune, rehydrate};
 use crate::storage::{LocalStorage, Storage, StorageError};
 pub use crate::summary::RunSummary;
@@ -55,6 +56,9 @@ impl RunOptions {
 pub struct Inputs {
     pub cloudtrail: CloudTrailRead,
     pub broker: BrokerRead,
+    /// What checking the CloudTrail log files against their digests found
+    /// (`correlate --verify`), to record in `evidence/`.
+    pub evidence: Option<EvidenceInput>,
 }
 
 impl Inputs {
@@ -156,7 +160,11 @@ pub fn read_local_inputs_reporting(
     let threads = options.threads.max(1);
     let cloudtrail = read_cloudtrail_paths_with_progress(&options.cloudtrail, threads, progress)?;
     let broker = read_broker_log_paths(&options.broker_logs, threads)?;
-    Ok(Inputs { cloudtrail, broker })
+    Ok(Inputs {
+        cloudtrail,
+        broker,
+        evidence: None,
+    })
 }
 
 /// Correlates `inputs` with the state of the dataset in `storage`, rewrites the touched
@@ -219,6 +227,7 @@ pub fn run_on(
             lost.written.push(wrote);
             lost.session_dts.extend(touched.0);
             lost.finding_dts.extend(touched.1);
+            lost.evidence_dts.extend(touched.2);
             continue;
         }
         let mut summary = RunSummary {
@@ -284,6 +293,7 @@ struct LostAttempts {
     /// have put back rows another run had just replaced.
     session_dts: BTreeSet<String>,
     finding_dts: BTreeSet<String>,
+    evidence_dts: BTreeSet<String>,
 }
 
 /// What one attempt works with.
@@ -301,8 +311,8 @@ struct Attempt {
     state: State,
     /// Where this attempt wrote rows (before pruning the state).
     wrote: BTreeMap<String, Written>,
-    /// The session and finding partitions it rewrote.
-    touched: (BTreeSet<String>, BTreeSet<String>),
+    /// The session, finding and evidence partitions it rewrote.
+    touched: (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>),
     correlation: Correlation,
     new_findings: Vec<Finding>,
     duplicate_events: u64,
@@ -333,27 +343,24 @@ fn correlate_into(
         &inputs.cloudtrail.events,
         &inputs.broker.records,
     )?;
-    // Records with the same eventID / request_id are one record, across runs too.
+    // Records with the same eventID / request_id are one record, across runs too. Of
+    // its copies (CloudTrail redelivers; a log is read twice), the row names the one
+    // whose place sorts first, whichever run read it: the same as one run over all.
+    // A copy in a CloudTrail log file comes before one from EventBridge or LookupEvents
+    // (the log file is what a digest can prove), and log files sort by their S3 key,
+    // wherever the copy lives (a bucket, a local sync of it).
     let mut events = std::mem::take(&mut state.events);
-    let mut seen: HashSet<String> = events.iter().map(|e| e.event_id.clone()).collect();
-    let mut duplicate_events = 0;
-    for event in &inputs.cloudtrail.events {
-        if seen.insert(event.event_id.clone()) {
-            events.push(event.clone());
-        } else {
-            duplicate_events += 1;
-        }
-    }
+    let duplicate_events = merge_copies(&mut events, &inputs.cloudtrail.events, |e| {
+        (&e.event_id, cloudtrail_place(e.source.as_ref()))
+    });
     let mut records = std::mem::take(&mut state.records);
-    let mut seen: HashSet<String> = records.iter().map(|r| r.request_id.clone()).collect();
-    let mut duplicate_records = 0;
-    for record in &inputs.broker.records {
-        if seen.insert(record.request_id.clone()) {
-            records.push(record.clone());
-        } else {
-            duplicate_records += 1;
-        }
-    }
+    let duplicate_records = merge_copies(&mut records, &inputs.broker.records, |r| {
+        let place = r
+            .source
+            .as_ref()
+            .map(|s| (false, s.file.clone(), s.byte_offset));
+        (&r.request_id, place)
+    });
     let watermark = events
         .iter()
         .map(|e| e.event_time)
@@ -363,6 +370,21 @@ fn correlate_into(
         .map(|w| w.min(as_of));
 
     let mut correlation = correlate(&events, &records, policy, as_of);
+    // What digest checks found, this run's merged into the earlier ones: each session
+    // row says whether its record's file verified, and failed checks are findings.
+    let mut evidence = std::mem::take(&mut state.evidence);
+    let mut evidence_dts = lost.evidence_dts.clone();
+    if let Some(input) = &inputs.evidence {
+        evidence_dts.extend(evidence.record(input, as_of));
+    }
+    for session in &mut correlation.sessions {
+        session.cloudtrail_evidence = session
+            .cloudtrail_file
+            .as_deref()
+            .and_then(|file| evidence.status_of(file))
+            .map(|record| record.status);
+    }
+    correlation.findings.extend(evidence.findings());
     let mut announced = std::mem::take(&mut state.announced);
     // Tokens outside broker records: kept while recent, each a finding.
     let mut leaks = std::mem::take(&mut state.leaks);
@@ -378,12 +400,10 @@ fn correlate_into(
         |id| announced.get(id).copied(),
         as_of,
     );
-    if !leak_findings.is_empty() {
-        correlation.findings.extend(leak_findings);
-        correlation
-            .findings
-            .sort_by(|a, b| (a.event_time, &a.finding_id).cmp(&(b.event_time, &b.finding_id)));
-    }
+    correlation.findings.extend(leak_findings);
+    correlation
+        .findings
+        .sort_by(|a, b| (a.event_time, &a.finding_id).cmp(&(b.event_time, &b.finding_id)));
     let new_findings: Vec<Finding> = correlation
         .findings
         .iter()
@@ -407,7 +427,10 @@ fn correlate_into(
             .collect(),
         as_of,
     };
-    let (written, touched, partitions_rewritten) = write_dataset(storage, &correlation, &scope)?;
+    let (written, (session_dts, finding_dts), partitions_rewritten) =
+        write_dataset(storage, &correlation, &scope)?;
+    let evidence_rewritten = write_evidence(storage, &evidence, &evidence_dts)?;
+    let touched = (session_dts, finding_dts, evidence_dts);
     let mut rejected = std::mem::take(&mut state.rejected);
     let fresh_rejects: Vec<Reject> = rejects
         .iter()
@@ -436,6 +459,7 @@ fn correlate_into(
             aliases: state.aliases,
             rejected,
             leaks,
+            evidence,
         },
         &correlation,
         policy.retention,
@@ -457,6 +481,131 @@ fn correlate_into(
         rejects_seen_before,
         partitions_rewritten: partitions_rewritten
             + u64::from(rejects_rewritten)
-            + archives_rewritten,
+            + archives_rewritten
+            + evidence_rewritten,
     })
+}
+
+/// Where a CloudTrail record copy sorts among its copies: (not from a log file, the log
+/// file's S3 key from `AWSLogs/` on or else the name it was read under, byte offset).
+fn cloudtrail_place(source: Option<&RecordSource>) -> Option<(bool, String, u64)> {
+    source.map(|s| match s3_key_of(&s.file) {
+        Some(key) => (false, key.to_owned(), s.byte_offset),
+        None => (true, s.file.clone(), s.byte_offset),
+    })
+}
+
+/// Adds `new` to `kept`, one item per identity: a copy of an item already kept replaces
+/// it when its place sorts first (a copy with a place before one without). `key` gives
+/// (identity, place). Returns how many of `new` were copies.
+fn merge_copies<T: Clone>(
+    kept: &mut Vec<T>,
+    new: &[T],
+    key: impl Fn(&T) -> (&String, Option<(bool, String, u64)>),
+) -> u64 {
+    let mut at: HashMap<String, usize> = kept
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (key(item).0.clone(), i))
+        .collect();
+    let mut copies = 0;
+    for item in new {
+        let (id, place) = key(item);
+        match at.get(id) {
+            None => {
+                at.insert(id.clone(), kept.len());
+                kept.push(item.clone());
+            }
+            Some(&i) => {
+                copies += 1;
+                let earlier = match (place, key(&kept[i]).1) {
+                    (Some(new), Some(old)) => new < old,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                if earlier {
+                    kept[i] = item.clone();
+                }
+            }
+        }
+    }
+    copies
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(id: &str, file: &str, offset: u64) -> (String, Option<RecordSource>) {
+        let source = RecordSource {
+            file: file.to_owned(),
+            byte_offset: offset,
+            line: 1,
+        };
+        (id.to_owned(), Some(source))
+    }
+
+    fn merged(batches: &[&[(String, Option<RecordSource>)]]) -> Vec<(String, String, u64)> {
+        let mut kept = Vec::new();
+        for batch in batches {
+            merge_copies(&mut kept, batch, |(id, source)| {
+                (id, cloudtrail_place(source.as_ref()))
+            });
+        }
+        let mut out: Vec<_> = kept
+            .into_iter()
+            .map(|(id, s)| {
+                let s = s.unwrap();
+                (id, s.file, s.byte_offset)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    const EARLY: &str = "s3://b/AWSLogs/1/CloudTrail/eu-west-1/2026/02/01/1_CloudTrail_eu-west-1_20260201T0100Z_a.json.gz";
+    const LATE: &str = "/sync/AWSLogs/1/CloudTrail/eu-west-1/2026/02/01/1_CloudTrail_eu-west-1_20260201T0105Z_b.json.gz";
+
+    /// Whichever order the copies come in, in one run or several, the one kept is the
+    /// same: in a log file before from EventBridge, by S3 key (a bucket and a local
+    /// copy alike), then offset.
+    #[test]
+    fn the_copy_kept_does_not_depend_on_arrival_order() {
+        let copies = [
+            copy("e1", "eventbridge:ct-e1", 0),
+            copy("e1", LATE, 40),
+            copy("e1", EARLY, 900),
+            copy("e1", EARLY, 12),
+            copy("e2", "eventbridge:ct-e2", 0),
+        ];
+        let expected = vec![
+            ("e1".to_owned(), EARLY.to_owned(), 12),
+            ("e2".to_owned(), "eventbridge:ct-e2".to_owned(), 0),
+        ];
+        let mut order: Vec<usize> = (0..copies.len()).collect();
+        for rotation in 0..copies.len() {
+            order.rotate_left(1);
+            let shuffled: Vec<_> = order.iter().map(|&i| copies[i].clone()).collect();
+            assert_eq!(merged(&[&shuffled]), expected, "rotation {rotation}");
+            let reversed: Vec<_> = shuffled.iter().rev().cloned().collect();
+            assert_eq!(merged(&[&reversed]), expected, "reversed {rotation}");
+            // Split over runs: one copy per run.
+            let runs: Vec<Vec<_>> = shuffled.iter().map(|c| vec![c.clone()]).collect();
+            let runs: Vec<&[_]> = runs.iter().map(Vec::as_slice).collect();
+            assert_eq!(merged(&runs), expected, "runs {rotation}");
+        }
+        // A local copy of a key sorts with its S3 copy: the earlier key wins either way.
+        let local_early = EARLY.replace("s3://b/", "/sync/");
+        assert_eq!(
+            merged(&[&[copy("e1", LATE, 0), copy("e1", &local_early, 50)]]),
+            vec![("e1".to_owned(), local_early, 50)]
+        );
+        // A copy that says where it was read replaces one that does not (older state).
+        let mut kept = vec![("e1".to_owned(), None)];
+        let copies = merge_copies(&mut kept, &[copy("e1", LATE, 3)], |(id, source)| {
+            (id, cloudtrail_place(source.as_ref()))
+        });
+        assert_eq!(copies, 1);
+        assert_eq!(kept[0].1.as_ref().unwrap().file, LATE);
+    }
 }

@@ -18,6 +18,7 @@ use datafusion::arrow::error::ArrowError;
 use sessiontrail_ingest::Reject;
 use sessiontrail_ingest::canonical_json::to_canonical_string;
 
+use crate::evidence::LogFileRecord;
 use crate::finding::Finding;
 use crate::session::Session;
 
@@ -72,8 +73,87 @@ static SESSIONS: LazyLock<SchemaRef> = LazyLock::new(|| {
         text("in_band_identity_store"),
         // StartSession's requestParameters.reason.
         text("reason"),
+        // Added after reason. Where StartSession's CloudTrail record was read: the local
+        // path or s3:// URL of its file, and the record's byte offset in the file's
+        // uncompressed content.
+        text("cloudtrail_file"),
+        Field::new("cloudtrail_byte_offset", DataType::UInt64, true),
+        // That file's status in `evidence` (verified | tampered | missing | not_covered |
+        // unsigned) when `correlate --verify` checked it; null: not checked.
+        text("cloudtrail_evidence"),
+        // The matched broker record's file and 1-based line.
+        text("broker_file"),
+        Field::new("broker_line", DataType::UInt64, true),
     ]))
 });
+
+static EVIDENCE: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    Arc::new(Schema::new(vec![
+        // The log file's S3 key from AWSLogs/ on (its file name when its place gives none).
+        Field::new("log_file", DataType::Utf8, false),
+        // Where the check found it: a local path, or the s3:// URL its digest names
+        // (status missing).
+        Field::new("found_at", DataType::Utf8, false),
+        // verified | tampered | missing | not_covered | unsigned
+        Field::new("status", DataType::Utf8, false),
+        // The time in the file's name (dt is its UTC date).
+        Field::new("log_file_time", timestamp_type(), false),
+        text("account_id"),
+        text("region"),
+        // The digest whose listing decided the status (its S3 key).
+        text("digest_file"),
+        // Hex SHA-256 the digest lists for the file, and of its uncompressed content.
+        text("expected_sha256"),
+        text("actual_sha256"),
+        // Whether that digest's signature, and its link to the previous digest, verified.
+        Field::new("digest_signature_verified", DataType::Boolean, true),
+        Field::new("digest_chain_verified", DataType::Boolean, true),
+        // What is wrong, when the status raises a finding.
+        text("detail"),
+        // The as-of of the run whose check recorded this row.
+        Field::new("checked_at", timestamp_type(), false),
+    ]))
+});
+
+/// Schema of `evidence/` (without the `dt` partition column).
+pub fn evidence_schema() -> SchemaRef {
+    EVIDENCE.clone()
+}
+
+/// Rows to columns, at the edge where evidence is written.
+pub fn evidence_to_batch(rows: &[&LogFileRecord]) -> Result<RecordBatch, ArrowError> {
+    let text = |get: &dyn Fn(&LogFileRecord) -> Option<&str>| -> ArrayRef {
+        Arc::new(rows.iter().map(|r| get(r)).collect::<StringArray>())
+    };
+    let flag = |get: &dyn Fn(&LogFileRecord) -> Option<bool>| -> ArrayRef {
+        Arc::new(rows.iter().map(|r| get(r)).collect::<BooleanArray>())
+    };
+    let time = |get: &dyn Fn(&LogFileRecord) -> i64| -> ArrayRef {
+        Arc::new(
+            rows.iter()
+                .map(|r| Some(get(r)))
+                .collect::<TimestampMillisecondArray>()
+                .with_timezone("UTC"),
+        )
+    };
+    let columns: Vec<ArrayRef> = vec![
+        text(&|r| Some(r.key.as_str())),
+        text(&|r| Some(r.file.as_str())),
+        text(&|r| Some(r.status.as_str())),
+        time(&|r| r.file_time),
+        text(&|r| r.account_id.as_deref()),
+        text(&|r| r.region.as_deref()),
+        text(&|r| r.digest.as_deref()),
+        text(&|r| r.expected_sha256.as_deref()),
+        text(&|r| r.actual_sha256.as_deref()),
+        flag(&|r| r.digest_signature_verified),
+        flag(&|r| r.digest_chain_verified),
+        text(&|r| r.detail.as_deref()),
+        time(&|r| r.checked_at),
+    ];
+    RecordBatch::try_new(evidence_schema(), columns)
+}
 
 static FINDINGS: LazyLock<SchemaRef> = LazyLock::new(|| {
     let text = |name: &str| Field::new(name, DataType::Utf8, true);
@@ -188,6 +268,13 @@ pub fn sessions_to_batch(rows: &[Session]) -> Result<RecordBatch, ArrowError> {
         text(rows, |r| r.in_band_source.map(|s| s.as_str())),
         text(rows, |r| r.in_band_identity_store.as_deref()),
         text(rows, |r| r.reason.as_deref()),
+        text(rows, |r| r.cloudtrail_file.as_deref()),
+        Arc::new(UInt64Array::from_iter(
+            rows.iter().map(|r| r.cloudtrail_byte_offset),
+        )),
+        text(rows, |r| r.cloudtrail_evidence.map(|s| s.as_str())),
+        text(rows, |r| r.broker_file.as_deref()),
+        Arc::new(UInt64Array::from_iter(rows.iter().map(|r| r.broker_line))),
     ];
     RecordBatch::try_new(sessions_schema(), columns)
 }

@@ -36,6 +36,16 @@ pub struct Session {
     pub in_band_identity_store: Option<String>,
     /// StartSession's `requestParameters.reason`.
     pub reason: Option<String>,
+    /// Where StartSession's CloudTrail record was read (a local path or `s3://` URL),
+    /// and its byte offset there.
+    pub cloudtrail_file: Option<String>,
+    pub cloudtrail_byte_offset: Option<u64>,
+    /// The `evidence` status of that file (`correlate --verify`); None: not checked.
+    pub cloudtrail_evidence: Option<crate::evidence::LogFileStatus>,
+    /// Where the broker record the session was matched to was read (file and 1-based
+    /// line); None for a session without one.
+    pub broker_file: Option<String>,
+    pub broker_line: Option<u64>,
 }
 
 /// Where a StartSession's in-band identity was read (the `in_band_source` column).

@@ -37,12 +37,14 @@ use sessiontrail_ingest::canonical_json::Canonical;
 use sessiontrail_ingest::time::EpochMillis;
 use sessiontrail_ingest::{BrokerRecord, SessionEvent, TokenLeak};
 
+use crate::evidence::{DigestProblem, EvidenceState, LogFileRecord};
 use crate::storage::{Storage, StorageError};
 
 pub const STATE_FILE: &str = "state/state.jsonl.gz";
 /// 2 added the cold index, `last_as_of` and the reject fingerprints; a state of format
-/// 1 is read as one with nothing cold.
-const FORMAT_VERSION: u32 = 2;
+/// 1 is read as one with nothing cold. 3 added the evidence (`log_file` and
+/// `digest_problem` lines); a state of format 2 is read as one with none.
+const FORMAT_VERSION: u32 = 3;
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct State {
@@ -75,6 +77,9 @@ pub struct State {
     /// Tokens found outside broker records (lines without `v`, rejected records), while
     /// recent: each raises `secret_in_broker_log`; the value itself is never stored.
     pub leaks: Vec<TokenLeak>,
+    /// Log files checked against their digests, and failed digest checks, while within
+    /// retention of the watermark ([`crate::evidence`]).
+    pub evidence: EvidenceState,
 }
 
 /// A session key out of the retention window.
@@ -134,6 +139,12 @@ enum Line {
     },
     Leak {
         leak: TokenLeak,
+    },
+    LogFile {
+        record: LogFileRecord,
+    },
+    DigestProblem {
+        problem: DigestProblem,
     },
 }
 
@@ -226,6 +237,13 @@ impl State {
                     state.rejected.insert(fingerprint);
                 }
                 Line::Leak { leak } => state.leaks.push(leak),
+                Line::LogFile { record } => {
+                    state.evidence.log_files.insert(record.key.clone(), record);
+                }
+                Line::DigestProblem { problem } => {
+                    let at = (problem.key.clone(), problem.rule.as_str().to_string());
+                    state.evidence.digest_problems.insert(at, problem);
+                }
             }
         }
         if !saw_manifest {
@@ -316,6 +334,16 @@ impl State {
         }
         for leak in &self.leaks {
             write_line(&Line::Leak { leak: leak.clone() })?;
+        }
+        for record in self.evidence.log_files.values() {
+            write_line(&Line::LogFile {
+                record: record.clone(),
+            })?;
+        }
+        for problem in self.evidence.digest_problems.values() {
+            write_line(&Line::DigestProblem {
+                problem: problem.clone(),
+            })?;
         }
         gz.finish()
     }

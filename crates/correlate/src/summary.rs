@@ -108,7 +108,7 @@ impl std::fmt::Display for RunSummary {
         if ct.digest_or_insight_files > 0 {
             writeln!(
                 f,
-                "               {} CloudTrail-Digest / CloudTrail-Insight files not read (not session events)",
+                "               {} CloudTrail-Digest / CloudTrail-Insight files not read as session events (--verify checks the digests)",
                 ct.digest_or_insight_files
             )?;
         }

@@ -67,6 +67,7 @@ fn start(event_id: &str, session_id: &str, time: i64) -> SessionEvent {
         on_behalf_of_user_id: None,
         on_behalf_of_identity_store_arn: None,
         reason: None,
+        source: None,
     }
 }
 
@@ -99,6 +100,7 @@ fn record(request_id: &str, session_id: &str, time: i64, user: &str) -> BrokerRe
         reason: None,
         source_ip: None,
         token_paths: vec![],
+        source: None,
     }
 }
 

@@ -118,6 +118,7 @@ fn start_event(i: usize, p: &Plan, caller: &str, set: &str) -> SessionEvent {
         on_behalf_of_user_id: None,
         on_behalf_of_identity_store_arn: None,
         reason: None,
+        source: None,
     }
 }
 
@@ -185,6 +186,7 @@ fn build(plans: &[Plan]) -> (Vec<SessionEvent>, Vec<BrokerRecord>) {
                 } else {
                     vec![]
                 },
+                source: None,
             };
             if p.second_claim {
                 records.push(BrokerRecord {

@@ -11,7 +11,8 @@
 //! - [`log_hash`]: SHA-256 over uncompressed content, fed in the pass that reads it;
 //! - [`chain`]: each digest's link to the previous one, gaps, restarts;
 //! - [`verify`]: all of it over a local folder, as [`Problem`]s with a rule id
-//!   ([`Rule`], of [`evidence_rules`]) and a [`LogFileStatus`] per log file.
+//!   ([`Rule`], of [`evidence_rules`]) and a [`LogFileStatus`] per log file;
+//! - [`record`]: a verification as the rows `correlate --verify` records.
 //!
 //! ```no_run
 //! use sessiontrail_evidence::{PublicKeys, VerifyOptions, verify_folder};
@@ -30,14 +31,18 @@ pub mod digest;
 pub mod digest_key;
 mod hex;
 pub mod log_hash;
+pub mod one_pass;
 pub mod public_keys;
+pub mod record;
 pub mod rule;
 pub mod signature;
 pub mod verify;
 
 pub use digest::{Digest, DigestError, parse_digest};
 pub use log_hash::{HashingReader, LogHasher, Sha256Hash};
+pub use one_pass::{OnePassError, ReadAndVerified, read_and_verify};
 pub use public_keys::{KeyFileError, PublicKey, PublicKeyEntry, PublicKeySource, PublicKeys};
+pub use record::evidence_input;
 pub use rule::{LogFileStatus, evidence_rules};
 pub use sessiontrail_correlate::{Rule, Severity};
 pub use verify::{

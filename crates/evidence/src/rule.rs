@@ -2,8 +2,6 @@
 //! whose subject is a log file), and the status each log file ends with: the one list
 //! of the statuses (docs/contracts.md "Evidence verification" and the `evidence` table).
 
-use std::fmt;
-
 use sessiontrail_correlate::{Rule, Subject};
 
 /// The rules a failed evidence check raises: the rules of
@@ -15,47 +13,9 @@ pub fn evidence_rules() -> impl Iterator<Item = Rule> {
         .filter(|rule| rule.subject() == Subject::LogFile)
 }
 
-/// What is known of one log file after verification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LogFileStatus {
-    /// Listed by a digest whose signature verified, and its SHA-256 is the one listed.
-    Verified,
-    /// Listed by a digest whose signature verified, and its SHA-256 differs.
-    Tampered,
-    /// Listed by a digest, and not found.
-    Missing,
-    /// Found, and no digest lists it.
-    NotCovered,
-    /// Listed only by digests whose signature could not be verified: its hash proves
-    /// nothing (it may or may not match).
-    Unsigned,
-}
-
-impl LogFileStatus {
-    pub const ALL: [LogFileStatus; 5] = [
-        LogFileStatus::Verified,
-        LogFileStatus::Tampered,
-        LogFileStatus::Missing,
-        LogFileStatus::NotCovered,
-        LogFileStatus::Unsigned,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogFileStatus::Verified => "verified",
-            LogFileStatus::Tampered => "tampered",
-            LogFileStatus::Missing => "missing",
-            LogFileStatus::NotCovered => "not_covered",
-            LogFileStatus::Unsigned => "unsigned",
-        }
-    }
-}
-
-impl fmt::Display for LogFileStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// What is known of one log file after verification: defined with the `evidence`
+/// table it is a column of.
+pub use sessiontrail_correlate::evidence::LogFileStatus;
 
 #[cfg(test)]
 mod tests {

@@ -57,6 +57,9 @@ pub struct Problem {
     pub rule: Rule,
     /// The file it is about: a local path, or `s3://bucket/key` of a file not found.
     pub file: String,
+    /// Its S3 key (from `AWSLogs/` on), or its file name when its place gives none:
+    /// what its finding is keyed by (`file:<key>`).
+    pub key: String,
     /// What is wrong, in one sentence.
     pub detail: String,
 }
@@ -66,6 +69,8 @@ pub struct Problem {
 pub struct LogFileEvidence {
     /// Its local path, or `s3://bucket/key` when it is missing.
     pub file: String,
+    /// Its S3 key (from `AWSLogs/` on), or its file name when its place gives none.
+    pub key: String,
     pub status: LogFileStatus,
     /// The digest whose listing decided the status (its local path).
     pub digest: Option<String>,
@@ -77,6 +82,8 @@ pub struct LogFileEvidence {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DigestEvidence {
     pub file: String,
+    /// Its S3 key (from `AWSLogs/` on), or its file name when its place gives none.
+    pub key: String,
     pub backfill: bool,
     /// Its signature verified with CloudTrail's key.
     pub signature_verified: bool,
@@ -139,6 +146,13 @@ struct LocalFile {
     display: String,
     key: Option<String>,
     name: String,
+}
+
+impl LocalFile {
+    /// What its evidence is keyed by.
+    fn evidence_key(&self) -> String {
+        self.key.clone().unwrap_or_else(|| self.name.clone())
+    }
 }
 
 /// Finds files by the S3 key a digest names: by key where the local layout gives one,
@@ -292,10 +306,11 @@ pub fn verify_folder(
     }
 
     let mut problems = Vec::new();
-    let mut problem = |rule: Rule, file: &str, detail: String| {
+    let mut problem = |rule: Rule, file: &LocalFile, detail: String| {
         problems.push(Problem {
             rule,
-            file: file.to_string(),
+            file: file.display.clone(),
+            key: file.evidence_key(),
             detail,
         })
     };
@@ -311,7 +326,7 @@ pub fn verify_folder(
         match load_digest(file, &mut buffers) {
             Ok((key, digest, content_hash)) => {
                 if let Some(reason) = misplaced(file, &key, &digest, options.bucket.as_deref()) {
-                    problem(Rule::DigestSignatureInvalid, &file.display, reason);
+                    problem(Rule::DigestSignatureInvalid, file, reason);
                     not_valid.insert(file, f);
                     continue;
                 }
@@ -322,7 +337,7 @@ pub fn verify_folder(
                     if first.content_hash != content_hash {
                         problem(
                             Rule::DigestSignatureInvalid,
-                            &file.display,
+                            file,
                             format!(
                                 "another copy of the same digest, {}, has other content: only one can be what CloudTrail wrote",
                                 files[first.file].display
@@ -348,7 +363,7 @@ pub fn verify_folder(
             Err(reason) => {
                 problem(
                     Rule::DigestSignatureInvalid,
-                    &file.display,
+                    file,
                     format!("not a valid digest: {reason}"),
                 );
                 not_valid.insert(file, f);
@@ -434,7 +449,6 @@ pub fn verify_folder(
     let mut signature_verified = vec![false; loaded.len()];
     for &i in &members {
         let d = &loaded[i];
-        let display = &files[d.file].display;
         match check_signature(
             d,
             &files[d.file],
@@ -442,7 +456,7 @@ pub fn verify_folder(
             &public_keys,
         ) {
             Ok(()) => signature_verified[i] = true,
-            Err(reason) => problem(Rule::DigestSignatureInvalid, display, reason),
+            Err(reason) => problem(Rule::DigestSignatureInvalid, &files[d.file], reason),
         }
     }
 
@@ -452,7 +466,7 @@ pub fn verify_folder(
         chain_verified[broken.digest] = false;
         problem(
             Rule::DigestChainBroken,
-            &chain_digests[broken.digest].file,
+            &files[loaded[broken.digest].file],
             broken.reason,
         );
     }
@@ -467,7 +481,7 @@ pub fn verify_folder(
         expected: Sha256Hash,
     }
     let mut listings: BTreeMap<usize, Vec<Listing>> = BTreeMap::new();
-    let mut missing: BTreeMap<String, (usize, Sha256Hash)> = BTreeMap::new();
+    let mut missing: BTreeMap<String, (usize, Sha256Hash, String)> = BTreeMap::new();
     for &i in &members {
         for listed in &loaded[i].digest.log_files {
             match log_index.find(&listed.s3_object) {
@@ -477,7 +491,10 @@ pub fn verify_folder(
                 }),
                 None => {
                     let at = format!("s3://{}/{}", listed.s3_bucket, listed.s3_object);
-                    missing.entry(at).or_insert((i, listed.hash_value));
+                    let key = awslogs_tail(&listed.s3_object).unwrap_or(&listed.s3_object);
+                    missing
+                        .entry(at)
+                        .or_insert((i, listed.hash_value, key.to_string()));
                 }
             }
         }
@@ -514,33 +531,38 @@ pub fn verify_folder(
                     format!("it cannot be read ({e}); {digest_file} lists SHA-256 {expected}")
                 }
             };
-            problem(Rule::LogFileTampered, &file.display, detail);
+            problem(Rule::LogFileTampered, file, detail);
         }
         evidence.push(LogFileEvidence {
             file: file.display.clone(),
+            key: file.evidence_key(),
             status,
             digest: Some(digest_file.clone()),
             expected_sha256: Some(expected),
             actual_sha256: actual.ok(),
         });
     }
-    for (at, (digest, expected)) in missing {
+    // Files not found have no local file: their problems join the others at the end.
+    let mut missing_problems = Vec::new();
+    for (at, (digest, expected, key)) in missing {
         let digest_file = &files[loaded[digest].file].display;
         let trust = if signature_verified[digest] {
             "whose signature verified"
         } else {
             "whose signature did not verify"
         };
-        problem(
-            Rule::LogFileMissing,
-            &at,
-            format!(
+        missing_problems.push(Problem {
+            rule: Rule::LogFileMissing,
+            file: at.clone(),
+            key: key.clone(),
+            detail: format!(
                 "listed by {digest_file} ({trust}), not found under {}",
                 dir.display()
             ),
-        );
+        });
         evidence.push(LogFileEvidence {
             file: at,
+            key,
             status: LogFileStatus::Missing,
             digest: Some(digest_file.clone()),
             expected_sha256: Some(expected),
@@ -609,9 +631,10 @@ pub fn verify_folder(
             ),
             None => format!("no digest lists it{hint}"),
         };
-        problem(Rule::LogFileNotCovered, &file.display, detail);
+        problem(Rule::LogFileNotCovered, file, detail);
         evidence.push(LogFileEvidence {
             file: file.display.clone(),
+            key: file.evidence_key(),
             status: LogFileStatus::NotCovered,
             digest: None,
             expected_sha256: None,
@@ -623,6 +646,7 @@ pub fn verify_folder(
         .iter()
         .map(|&i| DigestEvidence {
             file: files[loaded[i].file].display.clone(),
+            key: files[loaded[i].file].evidence_key(),
             backfill: loaded[i].key.backfill,
             signature_verified: signature_verified[i],
             chain_verified: chain_verified[i],
@@ -630,6 +654,7 @@ pub fn verify_folder(
         .collect();
     digests.sort_by(|a, b| a.file.cmp(&b.file));
     evidence.sort_by(|a, b| a.file.cmp(&b.file));
+    problems.extend(missing_problems);
     problems.sort();
     Ok(Verification {
         problems,

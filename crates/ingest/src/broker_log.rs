@@ -39,7 +39,7 @@ use crate::limits::{
     MAX_SUBSCRIPTION_PAYLOAD_BYTES, RejectOverflow, human_bytes, json_too_costly,
 };
 use crate::reject::{InputKind, Location, Reject};
-use crate::session_event::type_name;
+use crate::session_event::{RecordSource, type_name};
 use crate::text_encoding::{TextEncoding, TextReader, decode_text};
 use crate::time::{EpochMillis, parse_rfc3339_millis};
 use crate::token_leak::{LineSecrets, text_token_names, token_paths_except, token_paths_redacted};
@@ -87,6 +87,10 @@ pub struct BrokerRecord {
     /// that held a token; empty for a clean record. Kept values never hold the token:
     /// it is replaced by `REDACTED`.
     pub token_paths: Vec<String>,
+    /// Where the record was read (file and line): the chain of custody of `sessiontrail
+    /// evidence`. Not part of the record: a redelivery elsewhere is the same record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<RecordSource>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -617,6 +621,11 @@ fn read_record(
                 record.token_paths.sort();
                 record.token_paths.dedup();
             }
+            record.source = Some(RecordSource {
+                file: at.location.file.clone(),
+                byte_offset: at.location.byte_offset.unwrap_or(0),
+                line: at.location.line.unwrap_or(0),
+            });
             out.stats.records += 1;
             out.records.push(record);
         }
@@ -931,6 +940,7 @@ fn record_from_object(
         reason: text("reason")?,
         source_ip: text("source_ip")?,
         token_paths: token_paths_redacted(object, secrets),
+        source: None,
     };
     if outcome == BrokerOutcome::Started {
         if record.session_id.is_none() && record.ssm_request_id.is_none() {

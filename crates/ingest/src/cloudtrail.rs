@@ -22,7 +22,9 @@ use crate::input_files::{
 use crate::json_split::{Container, Piece, split_records};
 use crate::limits::{InputLimits, MAX_PARSED_JSON_BYTES, RejectOverflow, json_too_costly};
 use crate::reject::{InputKind, Location, Reject};
-use crate::session_event::{SessionEvent, is_session_record, session_event_from_record, type_name};
+use crate::session_event::{
+    RecordSource, SessionEvent, is_session_record, session_event_from_record, type_name,
+};
 use crate::text_encoding::{TextReader, UTF8_BOM};
 
 /// What reading CloudTrail inputs produced.
@@ -139,6 +141,82 @@ pub fn read_cloudtrail_file_with(path: &Path, out: &mut CloudTrailRead, buffers:
     }
 }
 
+/// Something fed every uncompressed byte of one file, in order, as the ingest reads it
+/// for correlation: how `correlate --verify` hashes each log file in the pass that
+/// parses it (the tap is the evidence crate's SHA-256), without reading it twice.
+pub trait ContentTap {
+    fn update(&mut self, bytes: &[u8]);
+}
+
+/// [`read_cloudtrail_file_with`], feeding `tap` the file's whole uncompressed content
+/// (the fast path that skips a file without session events included). `Err` (why)
+/// when the content could not be read to its end: then what the tap was fed is not
+/// the file's content.
+pub fn read_cloudtrail_file_tapped(
+    path: &Path,
+    out: &mut CloudTrailRead,
+    buffers: &mut ReadBuffers,
+    tap: &mut dyn ContentTap,
+) -> Result<(), String> {
+    let name = path.display().to_string();
+    out.stats.files += 1;
+    match open_content(path, buffers) {
+        Ok(InputContent::Whole(content)) => {
+            tap.update(content);
+            read_cloudtrail_content(InputContent::Whole(content), &name, out);
+            Ok(())
+        }
+        Ok(InputContent::Stream(reader)) => {
+            let mut tapped = TapReader {
+                inner: reader,
+                tap,
+                failed: None,
+            };
+            read_cloudtrail(&mut tapped, &name, out);
+            // What the parse left unread (it stops at a damaged stream) is still content.
+            let drained = std::io::copy(&mut tapped, &mut std::io::sink());
+            match (tapped.failed, drained) {
+                (Some(err), _) => Err(err),
+                (None, Err(err)) => Err(err.to_string()),
+                (None, Ok(_)) => Ok(()),
+            }
+        }
+        Err(err) => {
+            out.reject(
+                Location::file(name),
+                format!("file could not be opened: {err}"),
+            );
+            Err(err.to_string())
+        }
+    }
+}
+
+/// Feeds a tap what is read through it, and remembers the first read error.
+struct TapReader<'t, R> {
+    inner: R,
+    tap: &'t mut dyn ContentTap,
+    failed: Option<String>,
+}
+
+impl<R: std::io::Read> std::io::Read for TapReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.failed.is_some() {
+            return Ok(0);
+        }
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.tap.update(&buf[..n]);
+                Ok(n)
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => Err(err),
+            Err(err) => {
+                self.failed = Some(err.to_string());
+                Err(err)
+            }
+        }
+    }
+}
+
 /// Reads one CloudTrail object already in memory (an S3 object, gzipped or not);
 /// `name` (its URL) labels rejects.
 pub fn read_cloudtrail_object(
@@ -240,8 +318,13 @@ pub fn read_cloudtrail(reader: impl std::io::Read, name: &str, out: &mut CloudTr
                 return;
             }
             match read_record(bytes, container, &markers) {
-                Ok(Some(event)) => {
+                Ok(Some(mut event)) => {
                     out.stats.session_events += 1;
+                    event.source = Some(RecordSource {
+                        file: name.to_string(),
+                        byte_offset: offset + bias,
+                        line,
+                    });
                     out.events.push(event);
                 }
                 Ok(None) => out.stats.skipped += 1,

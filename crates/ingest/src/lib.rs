@@ -40,11 +40,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use broker_log::{BrokerOutcome, BrokerRead, BrokerRecord, read_broker_log_file};
-pub use cloudtrail::{CloudTrailRead, read_cloudtrail_file};
+pub use cloudtrail::{CloudTrailRead, ContentTap, read_cloudtrail_file};
 pub use input_files::{InputFiles, SkippedFile, list_input_files};
 pub use limits::InputLimits;
 pub use reject::{InputKind, Location, Reject};
-pub use session_event::{SessionEvent, SessionEventName};
+pub use session_event::{RecordSource, SessionEvent, SessionEventName};
 pub use token_leak::TokenLeak;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +84,62 @@ pub fn read_cloudtrail_paths_with_progress(
         },
         progress,
     );
+    add_unlisted(&mut read, inputs);
+    Ok(read)
+}
+
+/// What [`read_cloudtrail_paths_tapped`] gives: the read, and each file's tap (only of
+/// the files whose content was read to its end), in file order.
+pub struct TappedRead<T> {
+    pub read: CloudTrailRead,
+    pub taps: Vec<(PathBuf, T)>,
+}
+
+impl<T> Default for TappedRead<T> {
+    fn default() -> Self {
+        TappedRead {
+            read: CloudTrailRead::default(),
+            taps: Vec::new(),
+        }
+    }
+}
+
+impl<T: Send> Mergeable for TappedRead<T> {
+    fn merge_from(&mut self, other: Self) {
+        self.read.merge(other.read);
+        self.taps.extend(other.taps);
+    }
+}
+
+/// [`read_cloudtrail_paths_with_progress`], feeding a tap made by `new_tap` with each
+/// file's uncompressed content as it is read ([`cloudtrail::ContentTap`]): one pass.
+pub fn read_cloudtrail_paths_tapped<T: cloudtrail::ContentTap + Send>(
+    paths: &[PathBuf],
+    threads: usize,
+    progress: Progress<'_>,
+    new_tap: &(dyn Fn() -> T + Sync),
+) -> Result<TappedRead<T>, IngestError> {
+    let inputs = list_input_files(paths)?;
+    let mut tapped = read_files_parallel(
+        &inputs.files,
+        threads,
+        |path, out: &mut TappedRead<T>, buffers| {
+            let mut tap = new_tap();
+            if cloudtrail::read_cloudtrail_file_tapped(path, &mut out.read, buffers, &mut tap)
+                .is_ok()
+            {
+                out.taps.push((path.to_path_buf(), tap));
+            }
+        },
+        progress,
+    );
+    add_unlisted(&mut tapped.read, inputs);
+    Ok(tapped)
+}
+
+/// The files a folder walk did not read: rejects for the unreadable, counts and
+/// reasons for the skipped.
+fn add_unlisted(read: &mut CloudTrailRead, inputs: InputFiles) {
     for (path, reason) in &inputs.unreadable {
         read.stats.rejected += 1;
         read.rejects.push(Reject::new(
@@ -94,7 +150,6 @@ pub fn read_cloudtrail_paths_with_progress(
     }
     read.stats.digest_or_insight_files += inputs.skipped.len() as u64;
     read.skipped_files.extend(inputs.skipped_files);
-    Ok(read)
 }
 
 /// Reads every broker log file under `paths` on `threads` threads.

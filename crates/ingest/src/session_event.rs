@@ -96,6 +96,21 @@ pub struct SessionEvent {
     /// `requestParameters.reason` (StartSession's optional reason, 1 to 256 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Where the record was read: the chain of custody of `sessiontrail evidence`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<RecordSource>,
+}
+
+/// The place a CloudTrail record was read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordSource {
+    /// The file as named when read: a local path, or the object's `s3://bucket/key`.
+    pub file: String,
+    /// The record's first byte in the file's uncompressed content (of its UTF-8
+    /// transcoding for a UTF-16 file).
+    pub byte_offset: u64,
+    /// Its 1-based line.
+    pub line: u64,
 }
 
 impl SessionEvent {
@@ -254,6 +269,7 @@ pub fn session_event_from_record(
         on_behalf_of_user_id: in_band.user_id.map(str::to_string),
         on_behalf_of_identity_store_arn: in_band.identity_store_arn.map(str::to_string),
         reason: non_empty(field(request, "requestParameters", "reason")?).map(str::to_string),
+        source: None,
     })
 }
 

@@ -17,7 +17,9 @@ use datafusion::datasource::listing::{
 };
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
-use sessiontrail_correlate::schema::{findings_schema, rejects_schema, sessions_schema};
+use sessiontrail_correlate::schema::{
+    evidence_schema, findings_schema, rejects_schema, sessions_schema,
+};
 
 use crate::ReportError;
 
@@ -31,12 +33,15 @@ pub const PARTITION_COLUMN: &str = "dt";
 /// - `sessions`: one row per session, `dt` the UTC date of `start_time`;
 /// - `findings`: one row per finding, `dt` the UTC date of `event_time`;
 /// - `rejects`: one row per input record that could not be read, `dt` the UTC date of
-///   the `--as-of` of the run that read it.
-pub fn tables() -> [(&'static str, SchemaRef); 3] {
+///   the `--as-of` of the run that read it;
+/// - `evidence`: one row per CloudTrail log file checked against its digests
+///   (`correlate --verify`), `dt` the UTC date of the time in the file's name.
+pub fn tables() -> [(&'static str, SchemaRef); 4] {
     [
         ("sessions", sessions_schema()),
         ("findings", findings_schema()),
         ("rejects", rejects_schema()),
+        ("evidence", evidence_schema()),
     ]
 }
 

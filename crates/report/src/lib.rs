@@ -1,15 +1,14 @@
 //! SQL over the attributed dataset that `sessiontrail correlate` writes.
 //!
-//! [`open_dataset`] registers the tables `sessions`, `findings` and `rejects`
-//! (Hive-partitioned Parquet under `DATA/sessions/dt=YYYY-MM-DD/`,
-//! `DATA/findings/dt=YYYY-MM-DD/` and `DATA/rejects/dt=YYYY-MM-DD/`, with the partition
-//! column `dt`) in a DataFusion [`SessionContext`]; [`run_query`]
+//! [`open_dataset`] registers the tables `sessions`, `findings`, `rejects` and
+//! `evidence` (Hive-partitioned Parquet under `DATA/<table>/dt=YYYY-MM-DD/`, with the
+//! partition column `dt`) in a DataFusion [`SessionContext`]; [`run_query`]
 //! runs one read-only SQL query over them; the named queries of the repository's
 //! `queries/` folder are embedded ([`named_query`], [`named_queries`], [`description`]);
 //! [`write_batches`] renders a result as a table, CSV or JSON lines (CSV with every
 //! text cell that would start a spreadsheet formula neutralised: [`neutralise_formula`]).
 //!
-//! Two products are built on the same tables:
+//! Three products are built on the same tables:
 //!
 //! - [`write_monthly_report`] (module [`mod@monthly_report`]): the compliance report of one
 //!   UTC calendar month, every figure computed by an SQL file of `queries/report/`
@@ -21,6 +20,10 @@
 //!   OCSF 1.1.0 Detection Findings, or ASFF BatchImportFindings batches
 //!   ([`FindingsFormat`]); [`export_findings_with_summary`] also says which findings
 //!   ASFF could not express ([`FindingsExport`]).
+//! - [`session_custody`] (module `custody`): one session's chain of custody (its row,
+//!   the CloudTrail log file and byte offset of its record with that file's digest
+//!   check, and the broker record's file and line) from [`CUSTODY_QUERY`]
+//!   (`queries/evidence/session_custody.sql`), written by [`write_custody`].
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -71,6 +74,7 @@
 //! ```
 
 mod csv_writer;
+mod custody;
 mod dataset;
 mod error;
 pub mod findings_export;
@@ -87,6 +91,9 @@ use datafusion::execution::context::SQLOptions;
 pub use datafusion::prelude::SessionContext;
 
 pub use csv_writer::{FORMULA_TRIGGERS, neutralise_formula};
+pub use custody::{
+    CUSTODY_QUERY, CUSTODY_QUERY_PATH, SessionCustody, session_custody, write_custody,
+};
 pub use dataset::{PARTITION_COLUMN, TablePartitions, every_partition, open_dataset, tables};
 pub use error::ReportError;
 pub use findings_export::{

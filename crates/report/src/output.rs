@@ -129,7 +129,7 @@ pub fn write_batches(
 
 /// Replaces every top-level timestamp column by its RFC 3339 UTC text (a timestamp
 /// without a time zone is taken as UTC), so that all formats print instants alike.
-fn timestamps_as_rfc3339(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+pub(crate) fn timestamps_as_rfc3339(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     let schema = batch.schema();
     if !schema
         .fields()

@@ -912,7 +912,7 @@ fn output_format_names_round_trip() {
 #[test]
 fn reads_the_same_schemas_as_the_writer() {
     let names: Vec<_> = tables().iter().map(|(name, _)| *name).collect();
-    assert_eq!(names, ["sessions", "findings", "rejects"]);
+    assert_eq!(names, ["sessions", "findings", "rejects", "evidence"]);
     assert_eq!(
         schema_of("sessions"),
         sessiontrail_correlate::schema::sessions_schema()
@@ -924,6 +924,10 @@ fn reads_the_same_schemas_as_the_writer() {
     assert_eq!(
         schema_of("rejects"),
         sessiontrail_correlate::schema::rejects_schema()
+    );
+    assert_eq!(
+        schema_of("evidence"),
+        sessiontrail_correlate::schema::evidence_schema()
     );
 }
 

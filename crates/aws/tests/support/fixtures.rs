@@ -109,3 +109,31 @@ pub fn local_tables(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     out
 }
+
+/// The rows of the sessions partitions in `tables` (as [`local_tables`] or
+/// [`s3_tables`] give them), as CSV, each record location cut to what an S3 copy and a
+/// local one of the same files share: the CloudTrail key from `AWSLogs/` on, the
+/// broker log's path below its bucket or `fixtures/generated/`. The rest of a location
+/// names where the record was read, which differs by design.
+pub async fn sessions_by_key(tables: &BTreeMap<String, Vec<u8>>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, bytes) in tables.iter().filter(|(k, _)| k.starts_with("sessions/")) {
+        let path = dir.path().join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    let batches = sessiontrail_report::run_query(
+        dir.path(),
+        "SELECT * EXCEPT (cloudtrail_file, broker_file), \
+         regexp_replace(cloudtrail_file, '^.*/AWSLogs/', 'AWSLogs/') AS cloudtrail_key, \
+         regexp_replace(broker_file, '^(s3://[^/]+/|.*/fixtures/generated/)', '') AS broker_key \
+         FROM sessions ORDER BY session_id, cloudtrail_event_id, broker_request_id, start_time",
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    sessiontrail_report::write_batches(&batches, sessiontrail_report::OutputFormat::Csv, &mut out)
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}

@@ -165,10 +165,14 @@ pub(crate) fn prune(
             },
         );
     }
+    // Evidence within retention stays at hand; older rows stay in `evidence/`.
+    state.evidence.prune(cutoff);
     // Keys that no longer exist (absorbed into another session): their rows are gone.
-    state
-        .written
-        .retain(|key, _| live.contains(key) || correlation.owners.contains_key(key));
+    // A file's findings are kept track of while its evidence is in the state.
+    let evidence = &state.evidence;
+    state.written.retain(|key, _| {
+        live.contains(key) || correlation.owners.contains_key(key) || evidence.owns(key)
+    });
     state
         .events
         .sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));

@@ -192,6 +192,7 @@ pub fn render(report: &MonthlyReport) -> String {
          <li><a href=\"#findings\">Findings</a></li>\
          <li><a href=\"#access\">Who and where</a></li>\
          <li><a href=\"#direct\">Direct sessions</a></li>\
+         <li><a href=\"#evidence\">Evidence</a></li>\
          <li><a href=\"#trend\">Change against the previous month</a></li>\
          <li><a href=\"#definitions\">Definitions</a></li></ol></nav>\n",
     );
@@ -230,6 +231,12 @@ pub fn render(report: &MonthlyReport) -> String {
 
     section(&mut out, "direct", "Direct sessions");
     figure(&mut out, report, "direct_sessions", None);
+    out.push_str("</section>\n");
+
+    section(&mut out, "evidence", "Evidence");
+    figure(&mut out, report, "session_evidence", None);
+    figure(&mut out, report, "log_files_not_verified", None);
+    figure(&mut out, report, "digest_problems", None);
     out.push_str("</section>\n");
 
     section(&mut out, "trend", "Change against the previous month");

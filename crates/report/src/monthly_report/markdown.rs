@@ -111,6 +111,14 @@ pub fn render(report: &MonthlyReport) -> String {
         ),
         ("Direct sessions", &["direct_sessions"][..]),
         (
+            "Evidence",
+            &[
+                "session_evidence",
+                "log_files_not_verified",
+                "digest_problems",
+            ][..],
+        ),
+        (
             "Change against the previous month",
             &["month_over_month"][..],
         ),

@@ -34,6 +34,7 @@ pub use figures::{Column, ColumnKind, Figure};
 pub use finality::{Finality, duration_text};
 pub use json::REPORT_JSON_VERSION;
 pub use month::Month;
+pub(crate) use queries::run_bound_query;
 pub use queries::{ReportQuery, partitions_needed, report_queries, report_query};
 pub use summary::{Summary, Verdict};
 

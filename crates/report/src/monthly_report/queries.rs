@@ -75,6 +75,18 @@ static REPORT_QUERIES: &[ReportQuery] = embed_report_queries![
     ("sessions_by_user", "Sessions per user"),
     ("sessions_by_target", "Sessions per target"),
     ("direct_sessions", "Direct sessions"),
+    (
+        "session_evidence",
+        "Sessions by the evidence of their CloudTrail record"
+    ),
+    (
+        "log_files_not_verified",
+        "CloudTrail log files that did not verify"
+    ),
+    (
+        "digest_problems",
+        "CloudTrail digest files that did not verify"
+    ),
     ("month_over_month", "Change against the previous month"),
 ];
 
@@ -234,13 +246,25 @@ pub async fn run_report_query(
     query: &ReportQuery,
     month: Month,
 ) -> Result<Vec<RecordBatch>, ReportError> {
+    let label = format!("report query `{}` ({})", query.name, query.path());
+    run_bound_query(ctx, &label, query.sql, &parameters(month)).await
+}
+
+/// Runs read-only `sql` in `ctx` with each `$name` placeholder it uses bound to its
+/// text value in `values` (user text never becomes SQL text); a placeholder without a
+/// value is an error naming `label`. The result holds at least one batch.
+pub(crate) async fn run_bound_query(
+    ctx: &SessionContext,
+    label: &str,
+    sql: &str,
+    values: &[(&str, String)],
+) -> Result<Vec<RecordBatch>, ReportError> {
     let failed = |source: DataFusionError| ReportError::Query {
-        query: format!("report query `{}` ({})", query.name, query.path()),
+        query: label.to_string(),
         source: Box::new(source),
     };
-    let values = parameters(month);
     let mut bound = Vec::new();
-    for name in placeholders(query.sql) {
+    for name in placeholders(sql) {
         let value = values
             .iter()
             .find(|(known, _)| *known == name)
@@ -261,10 +285,7 @@ pub async fn run_report_query(
         .with_allow_ddl(false)
         .with_allow_dml(false)
         .with_allow_statements(false);
-    let mut frame = ctx
-        .sql_with_options(query.sql, read_only)
-        .await
-        .map_err(failed)?;
+    let mut frame = ctx.sql_with_options(sql, read_only).await.map_err(failed)?;
     if !bound.is_empty() {
         frame = frame
             .with_param_values(ParamValues::from(bound))
@@ -314,6 +335,12 @@ mod tests {
                 TablePartitions {
                     table: "findings",
                     days: None
+                },
+                // log_files_not_verified: the month's log files (and the previous month's:
+                // the range is one for every table).
+                TablePartitions {
+                    table: "evidence",
+                    days: expected
                 },
             ]
         );

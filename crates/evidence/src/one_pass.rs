@@ -1,0 +1,81 @@
+//! `correlate --verify`: the CloudTrail folders read for correlation and verified
+//! against their digests, each log file hashed in the pass that parses it (its content
+//! is read once: [`sessiontrail_ingest::read_cloudtrail_paths_tapped`] feeds a
+//! [`LogHasher`] as it inflates), then the digests checked with those hashes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use sessiontrail_ingest::cloudtrail::ContentTap;
+use sessiontrail_ingest::{CloudTrailRead, IngestError, Progress, read_cloudtrail_paths_tapped};
+
+use crate::log_hash::LogHasher;
+use crate::public_keys::PublicKeySource;
+use crate::verify::{Verification, VerifyError, VerifyOptions, verify_folder};
+
+impl ContentTap for LogHasher {
+    fn update(&mut self, bytes: &[u8]) {
+        LogHasher::update(self, bytes);
+    }
+}
+
+/// Why a read-and-verify could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum OnePassError {
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    #[error(
+        "{}: --verify checks folders of a trail's copy (digests beside the log files); give the folder that holds it, not a file",
+        path.display()
+    )]
+    NotAFolder { path: PathBuf },
+}
+
+/// What [`read_and_verify`] gives: the read, and each folder's verification.
+pub struct ReadAndVerified {
+    pub cloudtrail: CloudTrailRead,
+    pub verifications: Vec<(PathBuf, Verification)>,
+    /// Log files whose hash came from the reading pass (the rest, unreadable to the
+    /// end, were hashed by the verification itself).
+    pub hashed_in_pass: usize,
+}
+
+/// Reads every CloudTrail file under `folders` (as `correlate --cloudtrail` does) and
+/// verifies each folder, hashing each file while it is read.
+pub fn read_and_verify(
+    folders: &[PathBuf],
+    threads: usize,
+    progress: Progress<'_>,
+    options: &VerifyOptions,
+    keys: &mut dyn PublicKeySource,
+) -> Result<ReadAndVerified, OnePassError> {
+    for folder in folders {
+        if folder.exists() && !folder.is_dir() {
+            return Err(OnePassError::NotAFolder {
+                path: folder.clone(),
+            });
+        }
+    }
+    let tapped = read_cloudtrail_paths_tapped(folders, threads, progress, &LogHasher::new)?;
+    let known: HashMap<PathBuf, _> = tapped
+        .taps
+        .into_iter()
+        .map(|(path, hasher)| (path, hasher.finish().0))
+        .collect();
+    let hashed_in_pass = known.len();
+    let options = VerifyOptions {
+        known_hashes: known,
+        ..options.clone()
+    };
+    let mut verifications = Vec::new();
+    for folder in folders {
+        verifications.push((folder.clone(), verify_folder(folder, &options, keys)?));
+    }
+    Ok(ReadAndVerified {
+        cloudtrail: tapped.read,
+        verifications,
+        hashed_in_pass,
+    })
+}
