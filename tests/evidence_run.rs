@@ -140,17 +140,7 @@ fn a_verified_run_records_the_truths_evidence_and_changes_nothing_else() {
             )
         })
         .collect();
-    let want: BTreeSet<(String, String)> = evidence["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["rule"].as_str().unwrap().to_string(),
-                p["key"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let want = truth_problems(&truth);
     assert_eq!(got, want);
     let planted: BTreeSet<&str> = want.iter().map(|(rule, _)| rule.as_str()).collect();
     assert_eq!(
@@ -451,6 +441,50 @@ fn evidence_session_without_verification_says_not_checked() {
     assert!(text.contains(&session["cloudtrail_file"]), "{text}");
 }
 
+/// The evidence problems truth.json plants: (rule, file key).
+fn truth_problems(truth: &serde_json::Value) -> BTreeSet<(String, String)> {
+    truth["evidence"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["rule"].as_str().unwrap().to_string(),
+                p["key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `sessiontrail report --month MONTH` over `data` at the truth's as-of: report.json and
+/// report.html.
+fn report(
+    input: &Path,
+    data: &Path,
+    month: &str,
+    truth: &serde_json::Value,
+) -> (serde_json::Value, String) {
+    let out = tempfile::tempdir().unwrap();
+    run_ok(&[
+        "report",
+        "--data",
+        path_str(data),
+        "--month",
+        month,
+        "--out",
+        path_str(out.path()),
+        "--as-of",
+        truth["as_of"].as_str().unwrap(),
+        "--policy",
+        path_str(&input.join("sessiontrail.toml")),
+    ]);
+    let read = |name: &str| std::fs::read(out.path().join(name)).unwrap();
+    (
+        serde_json::from_slice(&read("report.json")).unwrap(),
+        String::from_utf8(read("report.html")).unwrap(),
+    )
+}
+
 /// The time in a CloudTrail log or digest file's name (`..._20260201T1205Z_<id>.json.gz`,
 /// `..._20260201T120000Z.json.gz`), as `YYYY-MM`.
 fn month_in_name(key: &str) -> String {
@@ -531,28 +565,7 @@ fn the_report_counts_sessions_by_the_evidence_of_their_record() {
 
     let out = tempfile::tempdir().unwrap();
     correlate(input.path(), out.path(), &truth, true);
-    let report = tempfile::tempdir().unwrap();
-    let output = run(&[
-        "report",
-        "--data",
-        path_str(out.path()),
-        "--month",
-        &month,
-        "--out",
-        path_str(report.path()),
-        "--as-of",
-        truth["as_of"].as_str().unwrap(),
-        "--policy",
-        path_str(&input.path().join("sessiontrail.toml")),
-    ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(report.path().join("report.json")).unwrap()).unwrap();
+    let (json, html) = report(input.path(), out.path(), &month, &truth);
     let rows = |name: &str| json["figures"][name]["rows"].as_array().unwrap().clone();
 
     let mut want: BTreeMap<String, u64> = BTreeMap::new();
@@ -610,18 +623,9 @@ fn the_report_counts_sessions_by_the_evidence_of_their_record() {
 
     // The digests' own problems: the truth's, by digest file.
     let digest_rules = ["digest_signature_invalid", "digest_chain_broken"];
-    let want: BTreeSet<(String, String)> = truth["evidence"]["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| digest_rules.contains(&p["rule"].as_str().unwrap()))
-        .map(|p| {
-            (
-                p["rule"].as_str().unwrap().to_string(),
-                p["key"].as_str().unwrap().to_string(),
-            )
-        })
-        .filter(|(_, key)| month_in_name(key) == month)
+    let want: BTreeSet<(String, String)> = truth_problems(&truth)
+        .into_iter()
+        .filter(|(rule, key)| digest_rules.contains(&rule.as_str()) && month_in_name(key) == month)
         .collect();
     let got: BTreeSet<(String, String)> = rows("digest_problems")
         .iter()
@@ -642,29 +646,13 @@ fn the_report_counts_sessions_by_the_evidence_of_their_record() {
         digest_rules.into(),
         "the set plants both digest rules"
     );
-    let html = std::fs::read_to_string(report.path().join("report.html")).unwrap();
     assert!(html.contains("<section id=\"evidence\">"));
     assert!(html.contains("href=\"#evidence\""));
 
     // Without --verify every session is `not checked` and no file is listed.
     let plain = tempfile::tempdir().unwrap();
     correlate(input.path(), plain.path(), &truth, false);
-    let report = tempfile::tempdir().unwrap();
-    run_ok(&[
-        "report",
-        "--data",
-        path_str(plain.path()),
-        "--month",
-        &month,
-        "--out",
-        path_str(report.path()),
-        "--as-of",
-        truth["as_of"].as_str().unwrap(),
-        "--policy",
-        path_str(&input.path().join("sessiontrail.toml")),
-    ]);
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(report.path().join("report.json")).unwrap()).unwrap();
+    let (json, _) = report(input.path(), plain.path(), &month, &truth);
     let figure = &json["figures"]["session_evidence"]["rows"];
     let in_month = records
         .values()
