@@ -589,6 +589,9 @@ fn the_report_counts_sessions_by_the_evidence_of_their_record() {
         let share = row["share"].as_f64().unwrap();
         let expected = row["sessions"].as_u64().unwrap() as f64 / total as f64;
         assert!((share - expected).abs() < 1e-9, "{row}");
+        // Shown as a percentage to people (report.json keeps the fraction).
+        let shown = format!("{:.2} %", expected * 100.0);
+        assert!(html.contains(&shown), "{shown} not in report.html");
     }
     assert!(
         want.keys().any(|status| status != "verified"),

@@ -33,9 +33,10 @@ pub fn signed(n: i64) -> String {
     }
 }
 
-/// Whether the column holds a fraction shown as a percentage.
+/// Whether the column holds a fraction shown as a percentage: its name ends in `rate`
+/// (`attribution_rate`) or `share` (`session_evidence`'s share of the month's sessions).
 pub fn is_rate(name: &str) -> bool {
-    name.ends_with("rate")
+    name.ends_with("rate") || name.ends_with("share")
 }
 
 /// Whether row `row` of `figure` holds differences (the `change` row of
@@ -92,6 +93,7 @@ mod tests {
     fn numbers_read_well() {
         assert_eq!(percent(2.0 / 3.0), "66.67 %");
         assert_eq!(percent(1.0), "100.00 %");
+        assert!(is_rate("attribution_rate") && is_rate("share") && !is_rate("sessions"));
         assert_eq!(percentage_points(-1.0 / 12.0), "−8.33 pp");
         assert_eq!(percentage_points(0.0125), "+1.25 pp");
         assert_eq!(percentage_points(0.0), "±0.00 pp");
