@@ -5,8 +5,12 @@ Contenders (throughput in MB/s of *uncompressed* CloudTrail, wall time, peak RSS
   DuckDB doing the same job in SQL (duckdb_job.py; its answer is checked equal to ours)
   igzip -dc, one process per core (decompression only: the floor)
   zcat, one process
+With --verify (the data then has signed digests: generate --digests):
+  sessiontrail correlate --verify, 2 threads (hashing each file in the pass that reads it)
+  sessiontrail verify, 2 threads (digests and every log file's SHA-256, no correlation)
+  and their answers are checked: every log file verified, the same sessions as correlate.
 
-Usage: python3 bench/bench.py [--sizes 1GB] [--runs 5] [--work DIR] [--smoke]
+Usage: python3 bench/bench.py [--sizes 1GB] [--runs 5] [--work DIR] [--smoke] [--verify]
 Prints a markdown table (min / median / max over the runs) and the ratios.
 """
 
@@ -46,6 +50,8 @@ def main():
     parser.add_argument("--bin", default=None, help="sessiontrail binary (default: release build)")
     parser.add_argument("--smoke", action="store_true", help="tiny data, one run: checks the script works")
     parser.add_argument("--skip", default="", help="comma-separated contenders to skip")
+    parser.add_argument("--verify", action="store_true",
+                        help="signed digests in the data; adds correlate --verify and verify")
     args = parser.parse_args()
     if args.smoke:
         args.sizes, args.runs = "20MB", 1
@@ -56,11 +62,12 @@ def main():
     cores = os.cpu_count() or 2
     rows = []
     for size in args.sizes.split(","):
-        data = os.path.join(args.work, f"data-{size}")
+        data = os.path.join(args.work, f"data-{size}" + ("-digests" if args.verify else ""))
         if not os.path.exists(os.path.join(data, "truth.json")):
             shutil.rmtree(data, ignore_errors=True)
             print(f"generating {size} into {data}", file=sys.stderr)
-            subprocess.run([binary, "generate", "--out", data, "--seed", "1", "--target-size", size], check=True)
+            subprocess.run([binary, "generate", "--out", data, "--seed", "1", "--target-size", size,
+                            *(["--digests"] if args.verify else [])], check=True)
         truth = json.load(open(os.path.join(data, "truth.json")))
         policy = tomllib.load(open(os.path.join(data, "sessiontrail.toml"), "rb"))
         files = sorted(
@@ -77,11 +84,16 @@ def main():
                                  capture_output=True, text=True, check=True).stdout)
         out = os.path.join(args.work, "out")
 
-        def correlate(threads):
-            shutil.rmtree(out, ignore_errors=True)
+        verified_out = os.path.join(args.work, "out-verified")
+        keys = os.path.join(data, truth["evidence"]["public_keys"]) if args.verify else None
+
+        def correlate(threads, verify=False):
+            target = verified_out if verify else out
+            shutil.rmtree(target, ignore_errors=True)
             return [binary, "correlate", "--policy", os.path.join(data, "sessiontrail.toml"),
                     "--cloudtrail", os.path.join(data, "cloudtrail"), "--broker-log", os.path.join(data, "broker"),
-                    "--out", out, "--as-of", truth["as_of"], "--threads", str(threads), "--quiet"]
+                    "--out", target, "--as-of", truth["as_of"], "--threads", str(threads), "--quiet",
+                    *(["--verify", "--public-keys", keys] if verify else [])]
 
         contenders = {
             "sessiontrail 2 threads": lambda: correlate(2),
@@ -92,6 +104,11 @@ def main():
                 f"xargs -d '\\n' -a {lists[i]} igzip -dc > /dev/null" for i in range(cores)) + "; wait"],
             "zcat x1": lambda: ["sh", "-c", f"xargs -d '\\n' -a {lists[-1]} zcat > /dev/null"],
         }
+        if args.verify:
+            contenders["sessiontrail --verify 2 threads"] = lambda: correlate(2, verify=True)
+            contenders["sessiontrail verify 2 threads"] = lambda: [
+                binary, "verify", "--cloudtrail", os.path.join(data, "cloudtrail"), "--public-keys", keys,
+                "--threads", "2"]
         for name, make in contenders.items():
             if any(s in name for s in skip):
                 continue
@@ -113,6 +130,19 @@ def main():
             print(f"answer check ({size}): sessiontrail {ours}; DuckDB {duck}: {status}")
             if ours != duck:
                 sys.exit(1)
+        if args.verify and "verify" not in skip:
+            def answer(target, sql):
+                return subprocess.run([binary, "query", "--data", target, "--format", "csv", sql],
+                                      capture_output=True, text=True, check=True).stdout
+            sessions = "SELECT status, count(*) AS n FROM sessions GROUP BY status ORDER BY status"
+            same = answer(out, sessions) == answer(verified_out, sessions)
+            statuses = answer(verified_out, "SELECT status, count(*) AS n FROM evidence GROUP BY status")
+            complete = statuses.splitlines()[1:] == [f"verified,{len(files)}"]
+            print(f"answer check ({size}): correlate --verify sessions same as correlate: {same}; "
+                  f"evidence {statuses.splitlines()[1:]} of {len(files)} log files: "
+                  f"{'all verified' if complete else 'NOT ALL VERIFIED'}")
+            if not (same and complete):
+                sys.exit(1)
 
     print("\n| data | contender | MB/s min | MB/s median | MB/s max | seconds median | peak RSS MB |")
     print("|---|---|---|---|---|---|---|")
@@ -131,6 +161,13 @@ def main():
         for name, value in m.items():
             if name != "sessiontrail 2 threads":
                 print(f"{size}: sessiontrail 2 threads / {name} = {ours / value:.2f}x")
+        floor = next((v for n, v in m.items() if n.startswith("igzip")), None)
+        if "sessiontrail --verify 2 threads" in m:
+            added = ours / m["sessiontrail --verify 2 threads"] - 1
+            print(f"{size}: --verify adds {added * 100:.0f} % to correlate's time (target: at most 60 %)")
+        if "sessiontrail verify 2 threads" in m and floor:
+            print(f"{size}: verify / igzip floor = {m['sessiontrail verify 2 threads'] / floor:.2f}x "
+                  f"(target: at least 0.6x)")
 
 
 if __name__ == "__main__":
