@@ -196,13 +196,17 @@ pub(crate) fn write_evidence(
     dts: &BTreeSet<String>,
 ) -> Result<u64, RunError> {
     let table = Table::new(storage, "evidence", evidence_schema());
+    // Each record's partition computed once (not once per partition rewritten).
+    let mut by_dt: BTreeMap<String, Vec<&LogFileRecord>> = BTreeMap::new();
+    for record in evidence.log_files.values() {
+        let dt = record.partition();
+        if dts.contains(&dt) {
+            by_dt.entry(dt).or_default().push(record);
+        }
+    }
     let mut rewritten = 0;
     for dt in dts {
-        let rows: Vec<&LogFileRecord> = evidence
-            .log_files
-            .values()
-            .filter(|r| &r.partition() == dt)
-            .collect();
+        let rows = by_dt.remove(dt).unwrap_or_default();
         let keep = |existing: &RecordBatch| {
             string_column(existing, "log_file")
                 .iter()

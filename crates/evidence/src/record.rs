@@ -2,6 +2,8 @@
 //! log file's [`LogFileRecord`] for the `evidence` table, and each failed digest check
 //! as a [`DigestProblem`]; the run keeps them and raises their findings.
 
+use std::collections::HashMap;
+
 use sessiontrail_correlate::evidence::{DigestProblem, EvidenceInput, LogFileRecord};
 use sessiontrail_correlate::{Rule, Subject};
 
@@ -18,17 +20,26 @@ pub fn evidence_input(
     verification: &Verification,
     shown_as: &dyn Fn(&str) -> String,
 ) -> EvidenceInput {
-    let digest_of = |file: &str| verification.digests.iter().find(|d| d.file == file);
+    // By file, the first of each (a lookup per log file: no scan of every digest).
+    let mut digests = HashMap::new();
+    for d in &verification.digests {
+        digests.entry(d.file.as_str()).or_insert(d);
+    }
+    let digest_of = |file: &str| digests.get(file).copied();
+    let mut log_file_problems = HashMap::new();
+    for p in &verification.problems {
+        if p.rule.subject() == Subject::LogFile {
+            log_file_problems.entry(p.key.as_str()).or_insert(p);
+        }
+    }
     let log_files = verification
         .log_files
         .iter()
         .map(|f| {
             let name = parse_log_file_name(file_name(&f.key)).ok();
             let digest = f.digest.as_deref().and_then(digest_of);
-            let detail = verification
-                .problems
-                .iter()
-                .find(|p| p.key == f.key && p.rule.subject() == Subject::LogFile)
+            let detail = log_file_problems
+                .get(f.key.as_str())
                 .filter(|p| {
                     matches!(
                         p.rule,
