@@ -140,7 +140,7 @@ fn a_verified_run_records_the_truths_evidence_and_changes_nothing_else() {
             )
         })
         .collect();
-    let want = truth_problems(&truth);
+    let want = common::truth_problems(&truth["evidence"]);
     assert_eq!(got, want);
     let planted: BTreeSet<&str> = want.iter().map(|(rule, _)| rule.as_str()).collect();
     assert_eq!(
@@ -441,21 +441,6 @@ fn evidence_session_without_verification_says_not_checked() {
     assert!(text.contains(&session["cloudtrail_file"]), "{text}");
 }
 
-/// The evidence problems truth.json plants: (rule, file key).
-fn truth_problems(truth: &serde_json::Value) -> BTreeSet<(String, String)> {
-    truth["evidence"]["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["rule"].as_str().unwrap().to_string(),
-                p["key"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 /// `sessiontrail report --month MONTH` over `data` at the truth's as-of: report.json and
 /// report.html.
 fn report(
@@ -626,7 +611,7 @@ fn the_report_counts_sessions_by_the_evidence_of_their_record() {
 
     // The digests' own problems: the truth's, by digest file.
     let digest_rules = ["digest_signature_invalid", "digest_chain_broken"];
-    let want: BTreeSet<(String, String)> = truth_problems(&truth)
+    let want: BTreeSet<(String, String)> = common::truth_problems(&truth["evidence"])
         .into_iter()
         .filter(|(rule, key)| digest_rules.contains(&rule.as_str()) && month_in_name(key) == month)
         .collect();

@@ -2,6 +2,8 @@
 //! 2 usage) and its output lines (RULE<TAB>FILE<TAB>WHAT on stdout, the summary on
 //! stderr), over the signed trail copy in crates/evidence/tests/data.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -256,17 +258,7 @@ fn generated_tampered_sets_verify_as_their_truth_says() {
             (fields[0].to_string(), key_of(fields[1], &copy, bucket))
         })
         .collect();
-    let expected: std::collections::BTreeSet<(String, String)> = evidence["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["rule"].as_str().unwrap().to_string(),
-                p["key"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let expected = common::truth_problems(evidence);
     assert_eq!(found, expected);
 
     // Every log file's status, through the library.

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -102,4 +102,20 @@ pub fn session_key(row: &BTreeMap<String, String>) -> String {
     } else {
         format!("broker:{}", row["broker_request_id"])
     }
+}
+
+/// The problems a generated set's truth.json plants (its `evidence` object): (rule, the
+/// S3 key of the file).
+pub fn truth_problems(evidence: &serde_json::Value) -> BTreeSet<(String, String)> {
+    evidence["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["rule"].as_str().unwrap().to_string(),
+                p["key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
