@@ -495,17 +495,7 @@ fn month_in_name(key: &str) -> String {
 fn the_report_counts_sessions_by_the_evidence_of_their_record() {
     let input = tempfile::tempdir().unwrap();
     let truth = generate(input.path());
-    let status_of: BTreeMap<String, String> = truth["evidence"]["log_files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["key"].as_str().unwrap().to_string(),
-                f["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let status_of = common::truth_log_file_statuses(&truth["evidence"]);
 
     // Every StartSession record in the log files: eventID -> (eventTime, least key).
     let root = input.path().join("cloudtrail");

@@ -283,17 +283,7 @@ fn generated_tampered_sets_verify_as_their_truth_says() {
             )
         })
         .collect();
-    let expected: std::collections::BTreeMap<String, String> = evidence["log_files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["key"].as_str().unwrap().to_string(),
-                f["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let expected = common::truth_log_file_statuses(evidence);
     assert_eq!(statuses.len(), expected.len());
     let differing: Vec<_> = expected
         .iter()

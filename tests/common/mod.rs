@@ -119,3 +119,19 @@ pub fn truth_problems(evidence: &serde_json::Value) -> BTreeSet<(String, String)
         })
         .collect()
 }
+
+/// Each log file's status in a generated set's truth.json (its `evidence` object), by S3
+/// key.
+pub fn truth_log_file_statuses(evidence: &serde_json::Value) -> BTreeMap<String, String> {
+    evidence["log_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["key"].as_str().unwrap().to_string(),
+                f["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}

@@ -130,15 +130,8 @@ pub fn read_cloudtrail_file(path: &Path, out: &mut CloudTrailRead) {
 
 /// [`read_cloudtrail_file`] with buffers reused across files.
 pub fn read_cloudtrail_file_with(path: &Path, out: &mut CloudTrailRead, buffers: &mut ReadBuffers) {
-    let name = path.display().to_string();
-    out.stats.files += 1;
-    match open_content(path, buffers) {
-        Ok(content) => read_cloudtrail_content(content, &name, out),
-        Err(err) => out.reject(
-            Location::file(name),
-            format!("file could not be opened: {err}"),
-        ),
-    }
+    // Without a tap nothing needs the content past where the parse stopped.
+    let _ = read_file(path, out, buffers, None);
 }
 
 /// Something fed every uncompressed byte of one file, in order, as the ingest reads it
@@ -158,15 +151,30 @@ pub fn read_cloudtrail_file_tapped(
     buffers: &mut ReadBuffers,
     tap: &mut dyn ContentTap,
 ) -> Result<(), String> {
+    read_file(path, out, buffers, Some(tap))
+}
+
+/// One file read, its content fed to `tap` when there is one (and then read to its
+/// end, past where a damaged stream stops the parse).
+fn read_file(
+    path: &Path,
+    out: &mut CloudTrailRead,
+    buffers: &mut ReadBuffers,
+    tap: Option<&mut dyn ContentTap>,
+) -> Result<(), String> {
     let name = path.display().to_string();
     out.stats.files += 1;
-    match open_content(path, buffers) {
-        Ok(InputContent::Whole(content)) => {
+    match (open_content(path, buffers), tap) {
+        (Ok(content), None) => {
+            read_cloudtrail_content(content, &name, out);
+            Ok(())
+        }
+        (Ok(InputContent::Whole(content)), Some(tap)) => {
             tap.update(content);
             read_cloudtrail_content(InputContent::Whole(content), &name, out);
             Ok(())
         }
-        Ok(InputContent::Stream(reader)) => {
+        (Ok(InputContent::Stream(reader)), Some(tap)) => {
             let mut tapped = TapReader {
                 inner: reader,
                 tap,
@@ -181,7 +189,7 @@ pub fn read_cloudtrail_file_tapped(
                 (None, Ok(_)) => Ok(()),
             }
         }
-        Err(err) => {
+        (Err(err), _) => {
             out.reject(
                 Location::file(name),
                 format!("file could not be opened: {err}"),
