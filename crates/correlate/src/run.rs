@@ -358,7 +358,7 @@ fn correlate_into(
         let place = r
             .source
             .as_ref()
-            .map(|s| (false, s.file.clone(), s.byte_offset));
+            .map(|s| (false, s.file.as_str(), s.byte_offset));
         (&r.request_id, place)
     });
     let watermark = events
@@ -488,10 +488,10 @@ fn correlate_into(
 
 /// Where a CloudTrail record copy sorts among its copies: (not from a log file, the log
 /// file's S3 key from `AWSLogs/` on or else the name it was read under, byte offset).
-fn cloudtrail_place(source: Option<&RecordSource>) -> Option<(bool, String, u64)> {
+fn cloudtrail_place(source: Option<&RecordSource>) -> Option<(bool, &str, u64)> {
     source.map(|s| match s3_key_of(&s.file) {
-        Some(key) => (false, key.to_owned(), s.byte_offset),
-        None => (true, s.file.clone(), s.byte_offset),
+        Some(key) => (false, key, s.byte_offset),
+        None => (true, s.file.as_str(), s.byte_offset),
     })
 }
 
@@ -501,7 +501,7 @@ fn cloudtrail_place(source: Option<&RecordSource>) -> Option<(bool, String, u64)
 fn merge_copies<T: Clone>(
     kept: &mut Vec<T>,
     new: &[T],
-    key: impl Fn(&T) -> (&String, Option<(bool, String, u64)>),
+    key: impl Fn(&T) -> (&String, Option<(bool, &str, u64)>),
 ) -> u64 {
     let mut at: HashMap<String, usize> = kept
         .iter()
