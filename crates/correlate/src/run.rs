@@ -427,9 +427,18 @@ fn correlate_into(
             .collect(),
         as_of,
     };
-    let (written, (session_dts, finding_dts), partitions_rewritten) =
-        write_dataset(storage, &correlation, &scope)?;
-    let evidence_rewritten = write_evidence(storage, &evidence, &evidence_dts)?;
+    // The evidence table is written beside the sessions and findings (other files; the
+    // state, saved after both, is what commits them).
+    let (dataset, evidence_rewritten) = std::thread::scope(|threads| {
+        let evidence_written = threads.spawn(|| write_evidence(storage, &evidence, &evidence_dts));
+        let dataset = write_dataset(storage, &correlation, &scope);
+        let evidence_rewritten = evidence_written
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (dataset, evidence_rewritten)
+    });
+    let (written, (session_dts, finding_dts), partitions_rewritten) = dataset?;
+    let evidence_rewritten = evidence_rewritten?;
     let touched = (session_dts, finding_dts, evidence_dts);
     let mut rejected = std::mem::take(&mut state.rejected);
     let fresh_rejects: Vec<Reject> = rejects

@@ -29,6 +29,7 @@ pub(crate) use prune::prune;
 #[cfg(feature = "dataset")]
 pub(crate) use rehydrate::rehydrate;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 
@@ -99,9 +100,11 @@ pub struct Written {
     pub findings: Vec<(String, String)>,
 }
 
+/// One line of the state file. Saving borrows what it writes (no copy of each record);
+/// loading owns what it reads.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-enum Line {
+enum Line<'a> {
     Manifest {
         format_version: u32,
         watermark: Option<EpochMillis>,
@@ -109,51 +112,53 @@ enum Line {
         last_as_of: Option<EpochMillis>,
     },
     Event {
-        event: SessionEvent,
+        event: Cow<'a, SessionEvent>,
     },
     Record {
-        record: BrokerRecord,
+        record: Cow<'a, BrokerRecord>,
     },
     Written {
-        key: String,
-        written: Written,
+        key: Cow<'a, str>,
+        written: Cow<'a, Written>,
     },
     Outbox {
         #[serde(serialize_with = "canonical")]
-        finding: serde_json::Value,
+        finding: Cow<'a, serde_json::Value>,
     },
     Announced {
-        finding_id: String,
+        finding_id: Cow<'a, str>,
         event_time: EpochMillis,
     },
     Cold {
-        key: String,
-        cold: Cold,
+        key: Cow<'a, str>,
+        cold: Cow<'a, Cold>,
     },
     Alias {
-        alias: String,
-        key: String,
+        alias: Cow<'a, str>,
+        key: Cow<'a, str>,
     },
     Rejected {
-        fingerprint: String,
+        fingerprint: Cow<'a, str>,
     },
     Leak {
-        leak: TokenLeak,
+        leak: Cow<'a, TokenLeak>,
     },
     LogFile {
-        record: LogFileRecord,
+        record: Cow<'a, LogFileRecord>,
     },
     DigestProblem {
-        problem: DigestProblem,
+        problem: Cow<'a, DigestProblem>,
     },
 }
 
 /// JSON values in the state are written with sorted keys whatever the build's features.
+// serde's `serialize_with` passes the field as it is declared: a `&Cow`.
+#[allow(clippy::ptr_arg)]
 fn canonical<S: serde::Serializer>(
-    value: &serde_json::Value,
+    value: &Cow<'_, serde_json::Value>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serde::Serialize::serialize(&Canonical(value), serializer)
+    serde::Serialize::serialize(&Canonical(value.as_ref()), serializer)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -215,32 +220,34 @@ impl State {
                     state.watermark = watermark;
                     state.last_as_of = last_as_of;
                 }
-                Line::Event { event } => state.events.push(event),
-                Line::Record { record } => state.records.push(record),
+                Line::Event { event } => state.events.push(event.into_owned()),
+                Line::Record { record } => state.records.push(record.into_owned()),
                 Line::Written { key, written } => {
-                    state.written.insert(key, written);
+                    state.written.insert(key.into_owned(), written.into_owned());
                 }
-                Line::Outbox { finding } => state.outbox.push(finding),
+                Line::Outbox { finding } => state.outbox.push(finding.into_owned()),
                 Line::Announced {
                     finding_id,
                     event_time,
                 } => {
-                    state.announced.insert(finding_id, event_time);
+                    state.announced.insert(finding_id.into_owned(), event_time);
                 }
                 Line::Cold { key, cold } => {
-                    state.cold.insert(key, cold);
+                    state.cold.insert(key.into_owned(), cold.into_owned());
                 }
                 Line::Alias { alias, key } => {
-                    state.aliases.insert(alias, key);
+                    state.aliases.insert(alias.into_owned(), key.into_owned());
                 }
                 Line::Rejected { fingerprint } => {
-                    state.rejected.insert(fingerprint);
+                    state.rejected.insert(fingerprint.into_owned());
                 }
-                Line::Leak { leak } => state.leaks.push(leak),
+                Line::Leak { leak } => state.leaks.push(leak.into_owned()),
                 Line::LogFile { record } => {
+                    let record = record.into_owned();
                     state.evidence.log_files.insert(record.key.clone(), record);
                 }
                 Line::DigestProblem { problem } => {
+                    let problem = problem.into_owned();
                     let at = (problem.key.clone(), problem.rule.as_str().to_string());
                     state.evidence.digest_problems.insert(at, problem);
                 }
@@ -272,10 +279,12 @@ impl State {
 
     fn encode(&self) -> std::io::Result<Vec<u8>> {
         let io = |e| e;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        // Serialised into a buffer, compressed in large pieces (not a write per token).
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, gz);
         let mut write_line = |line: &Line| -> std::io::Result<()> {
-            serde_json::to_writer(&mut gz, line)?;
-            gz.write_all(b"\n")
+            serde_json::to_writer(&mut out, line)?;
+            out.write_all(b"\n")
         };
         write_line(&Line::Manifest {
             format_version: FORMAT_VERSION,
@@ -285,66 +294,68 @@ impl State {
         .map_err(io)?;
         for event in &self.events {
             write_line(&Line::Event {
-                event: event.clone(),
+                event: Cow::Borrowed(event),
             })
             .map_err(io)?;
         }
         for record in &self.records {
             write_line(&Line::Record {
-                record: record.clone(),
+                record: Cow::Borrowed(record),
             })
             .map_err(io)?;
         }
         for (key, written) in &self.written {
             write_line(&Line::Written {
-                key: key.clone(),
-                written: written.clone(),
+                key: Cow::Borrowed(key),
+                written: Cow::Borrowed(written),
             })
             .map_err(io)?;
         }
         for finding in &self.outbox {
             write_line(&Line::Outbox {
-                finding: finding.clone(),
+                finding: Cow::Borrowed(finding),
             })
             .map_err(io)?;
         }
         for (finding_id, event_time) in &self.announced {
             write_line(&Line::Announced {
-                finding_id: finding_id.clone(),
+                finding_id: Cow::Borrowed(finding_id),
                 event_time: *event_time,
             })
             .map_err(io)?;
         }
         for (key, cold) in &self.cold {
             write_line(&Line::Cold {
-                key: key.clone(),
-                cold: cold.clone(),
+                key: Cow::Borrowed(key),
+                cold: Cow::Borrowed(cold),
             })?;
         }
         for (alias, key) in &self.aliases {
             write_line(&Line::Alias {
-                alias: alias.clone(),
-                key: key.clone(),
+                alias: Cow::Borrowed(alias),
+                key: Cow::Borrowed(key),
             })?;
         }
         for fingerprint in &self.rejected {
             write_line(&Line::Rejected {
-                fingerprint: fingerprint.clone(),
+                fingerprint: Cow::Borrowed(fingerprint),
             })?;
         }
         for leak in &self.leaks {
-            write_line(&Line::Leak { leak: leak.clone() })?;
+            write_line(&Line::Leak {
+                leak: Cow::Borrowed(leak),
+            })?;
         }
         for record in self.evidence.log_files.values() {
             write_line(&Line::LogFile {
-                record: record.clone(),
+                record: Cow::Borrowed(record),
             })?;
         }
         for problem in self.evidence.digest_problems.values() {
             write_line(&Line::DigestProblem {
-                problem: problem.clone(),
+                problem: Cow::Borrowed(problem),
             })?;
         }
-        gz.finish()
+        out.into_inner().map_err(|e| e.into_error())?.finish()
     }
 }

@@ -30,6 +30,7 @@ pub mod chain;
 pub mod digest;
 pub mod digest_key;
 mod hex;
+mod in_order;
 pub mod log_hash;
 pub mod one_pass;
 pub mod public_keys;
@@ -46,6 +47,6 @@ pub use record::evidence_input;
 pub use rule::{LogFileStatus, evidence_rules};
 pub use sessiontrail_correlate::{Rule, Severity};
 pub use verify::{
-    DigestEvidence, LogFileEvidence, Problem, Verification, VerifyError, VerifyOptions,
-    verify_folder,
+    CheckedDigests, DigestEvidence, LogFileEvidence, Problem, Verification, VerifyError,
+    VerifyOptions, check_digests, check_digests_listed, verify_folder,
 };

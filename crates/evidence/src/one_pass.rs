@@ -1,17 +1,23 @@
 //! `correlate --verify`: the CloudTrail folders read for correlation and verified
 //! against their digests, each log file hashed in the pass that parses it (its content
-//! is read once: [`sessiontrail_ingest::read_cloudtrail_paths_tapped`] feeds a
-//! [`LogHasher`] as it inflates), then the digests checked with those hashes.
+//! is read once: [`sessiontrail_ingest::read_cloudtrail_listed_tapped`] feeds a
+//! [`LogHasher`] as it inflates). The digests are loaded and their signatures and chain
+//! checked meanwhile, on a thread of their own; the listed files' hashes are compared
+//! once the read is done.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use sessiontrail_ingest::cloudtrail::ContentTap;
-use sessiontrail_ingest::{CloudTrailRead, IngestError, Progress, read_cloudtrail_paths_tapped};
+use sessiontrail_ingest::{
+    CloudTrailRead, IngestError, Progress, list_input_files, read_cloudtrail_listed_tapped,
+};
 
 use crate::log_hash::LogHasher;
 use crate::public_keys::PublicKeySource;
-use crate::verify::{Verification, VerifyError, VerifyOptions, verify_folder};
+use crate::verify::{
+    Verification, VerifyError, VerifyOptions, check_digests, check_digests_listed,
+};
 
 impl ContentTap for LogHasher {
     fn update(&mut self, bytes: &[u8]) {
@@ -58,7 +64,31 @@ pub fn read_and_verify(
             });
         }
     }
-    let tapped = read_cloudtrail_paths_tapped(folders, threads, progress, &LogHasher::new)?;
+    // One walk serves the read and (for one folder, its usual use) the verification.
+    let listing = list_input_files(folders)?;
+    // The digests are checked on a thread of their own while the log files are read:
+    // only the log files' hashes wait for the read.
+    let (tapped, checked) = std::thread::scope(|scope| {
+        let checking = scope.spawn(|| {
+            let options = VerifyOptions {
+                threads: Some(threads),
+                ..options.clone()
+            };
+            match folders {
+                [folder] => check_digests_listed(folder, &listing, &options, keys).map(|c| vec![c]),
+                _ => folders
+                    .iter()
+                    .map(|folder| check_digests(folder, &options, keys))
+                    .collect::<Result<Vec<_>, _>>(),
+            }
+        });
+        let tapped = read_cloudtrail_listed_tapped(&listing, threads, progress, &LogHasher::new);
+        let checked = checking
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (tapped, checked)
+    });
+    let checked = checked?;
     let known: HashMap<PathBuf, _> = tapped
         .taps
         .into_iter()
@@ -67,12 +97,15 @@ pub fn read_and_verify(
     let hashed_in_pass = known.len();
     let options = VerifyOptions {
         known_hashes: known,
+        threads: Some(threads),
         ..options.clone()
     };
-    let mut verifications = Vec::new();
-    for folder in folders {
-        verifications.push((folder.clone(), verify_folder(folder, &options, keys)?));
-    }
+    let verifications = folders
+        .iter()
+        .cloned()
+        .zip(checked)
+        .map(|(folder, digests)| (folder, digests.verify_log_files(&options)))
+        .collect();
     Ok(ReadAndVerified {
         cloudtrail: tapped.read,
         verifications,

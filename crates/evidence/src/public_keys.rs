@@ -206,7 +206,8 @@ impl PublicKeys {
 }
 
 /// Where keys come from: saved files, or CloudTrail's `ListPublicKeys` (per region).
-pub trait PublicKeySource {
+/// `Send`, so that the digests can be checked on a thread of their own.
+pub trait PublicKeySource: Send {
     /// The keys that can have signed `region`'s digests between `start` and `end`.
     fn public_keys(
         &mut self,

@@ -9,12 +9,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sessiontrail_ingest::input_files::{
-    InputContent, ReadBuffers, content_from_bytes, list_input_files,
+    InputContent, InputFiles, ReadBuffers, content_from_bytes, list_input_files,
 };
 
 use crate::chain::{ChainDigest, PreviousLink, Resolved, chain_breaks};
@@ -24,6 +22,7 @@ use crate::digest_key::{
     parse_log_file_name,
 };
 use crate::hex;
+use crate::in_order::{default_threads, map_in_order};
 use crate::log_hash::{LogHasher, Sha256Hash, hash_file};
 use crate::public_keys::{KeyChoice, KeyFileError, PublicKeySource, PublicKeys, VALIDITY_SLACK};
 use crate::rule::LogFileStatus;
@@ -153,6 +152,16 @@ impl LocalFile {
     fn evidence_key(&self) -> String {
         self.key.clone().unwrap_or_else(|| self.name.clone())
     }
+
+    /// A problem with it.
+    fn problem(&self, rule: Rule, detail: String) -> Problem {
+        Problem {
+            rule,
+            file: self.display.clone(),
+            key: self.evidence_key(),
+            detail,
+        }
+    }
 }
 
 /// Finds files by the S3 key a digest names: by key where the local layout gives one,
@@ -195,22 +204,23 @@ fn file_name(key: &str) -> &str {
 /// The S3 key a local file's place implies: its path from the last `AWSLogs` folder on,
 /// or rebuilt from `[o-id/]ACCOUNT/CloudTrail[-Digest]/...` when there is no `AWSLogs`.
 fn implied_key(path: &Path) -> Option<String> {
-    let parts: Vec<String> = path
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+    let text = path.to_string_lossy();
+    let parts: Vec<&str> = text
+        .split(std::path::MAIN_SEPARATOR)
+        .filter(|p| !p.is_empty() && *p != ".")
         .collect();
-    if let Some(at) = parts.iter().rposition(|p| p == "AWSLogs") {
+    if let Some(at) = parts.iter().rposition(|p| *p == "AWSLogs") {
         return Some(parts[at..].join("/"));
     }
     let at = parts
         .iter()
-        .rposition(|p| p == "CloudTrail" || p == "CloudTrail-Digest")?;
+        .rposition(|p| *p == "CloudTrail" || *p == "CloudTrail-Digest")?;
     let account = at.checked_sub(1)?;
     if !(parts[account].len() == 12 && parts[account].bytes().all(|c| c.is_ascii_digit())) {
         return None;
     }
     let start = match account.checked_sub(1) {
-        Some(org) if is_organization_id(&parts[org]) => org,
+        Some(org) if is_organization_id(parts[org]) => org,
         _ => account,
     };
     Some(format!("AWSLogs/{}", parts[start..].join("/")))
@@ -225,12 +235,63 @@ struct LoadedDigest {
     metadata: Option<Result<DigestMetadata, String>>,
 }
 
-/// Verifies the digests and log files under `dir`, with keys from `keys`.
+/// Verifies the digests and log files under `dir`, with keys from `keys`. The log
+/// files in the window are hashed while the digests are checked (the hashes are what
+/// takes the time); a file a digest lists that was not among them is hashed after.
 pub fn verify_folder(
     dir: &Path,
     options: &VerifyOptions,
     keys: &mut dyn PublicKeySource,
 ) -> Result<Verification, VerifyError> {
+    let walked = walk(dir)?;
+    let threads = options.threads.unwrap_or_else(default_threads);
+    // Log files named in the window, with room for late deliveries.
+    let named_from = options
+        .from
+        .map(|from| from.checked_sub_signed(TimeDelta::hours(1)).unwrap_or(from));
+    let named_to = options
+        .to
+        .map(|to| to.checked_add_signed(TimeDelta::hours(2)).unwrap_or(to));
+    let to_hash: Vec<&PathBuf> = walked
+        .files
+        .iter()
+        .filter(|path| !options.known_hashes.contains_key(*path))
+        .filter(|path| {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            parse_log_file_name(&name).is_ok_and(|log| {
+                named_from.is_none_or(|from| log.time >= from)
+                    && named_to.is_none_or(|to| log.time <= to)
+            })
+        })
+        .collect();
+    let (checked, hashes) = std::thread::scope(|scope| {
+        let checking = scope.spawn(|| check_digests_listed(dir, &walked, options, keys));
+        let hashes = map_in_order(&to_hash, threads, ReadBuffers::default, |buffers, path| {
+            hash_file(path, buffers).ok().map(|(hash, _)| hash)
+        });
+        let checked = checking
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (checked, hashes)
+    });
+    let mut known_hashes = options.known_hashes.clone();
+    // A file that could not be hashed is tried again, and its error reported, after.
+    known_hashes.extend(
+        to_hash
+            .iter()
+            .zip(hashes)
+            .filter_map(|(path, hash)| Some(((*path).clone(), hash?))),
+    );
+    let options = VerifyOptions {
+        known_hashes,
+        ..options.clone()
+    };
+    Ok(checked?.verify_log_files(&options))
+}
+
+/// The walk `correlate --cloudtrail` makes of `dir`: the files it reads and the digest
+/// (and Insight) files it skips.
+fn walk(dir: &Path) -> Result<InputFiles, VerifyError> {
     let meta = std::fs::metadata(dir).map_err(|source| VerifyError::Folder {
         path: dir.to_path_buf(),
         source,
@@ -240,10 +301,59 @@ pub fn verify_folder(
             path: dir.to_path_buf(),
         });
     }
+    list_input_files(&[dir.to_path_buf()]).map_err(|e| VerifyError::Folder {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+/// A folder's digests checked (loaded, placed, signatures, chains): what its
+/// verification knows before any log file is hashed, so that it can be worked out while
+/// the log files are read.
+pub struct CheckedDigests {
+    files: Vec<LocalFile>,
+    other_files: usize,
+    problems: Vec<Problem>,
+    /// The log files here that the window's digests list (by index), and those listings.
+    listings: BTreeMap<usize, Vec<Listing>>,
+    /// The log files' evidence known without their hashes: the missing, the not covered.
+    evidence: Vec<LogFileEvidence>,
+    /// The window's digests.
+    digests: Vec<DigestEvidence>,
+}
+
+/// A digest's listing of a log file.
+struct Listing {
+    /// The digest (its index in the files).
+    digest_file: usize,
+    /// Its signature verified.
+    signed: bool,
+    expected: Sha256Hash,
+}
+
+/// The first half of [`verify_folder`]: the folder's digests found, loaded and checked,
+/// on `options.threads` threads. [`CheckedDigests::verify_log_files`] is the second.
+pub fn check_digests(
+    dir: &Path,
+    options: &VerifyOptions,
+    keys: &mut dyn PublicKeySource,
+) -> Result<CheckedDigests, VerifyError> {
+    check_digests_listed(dir, &walk(dir)?, options, keys)
+}
+
+/// [`check_digests`] with the folder's files listed already (`walked`: the
+/// [`list_input_files`] of `dir` alone), as the read for correlation listed them.
+pub fn check_digests_listed(
+    dir: &Path,
+    walked: &InputFiles,
+    options: &VerifyOptions,
+    keys: &mut dyn PublicKeySource,
+) -> Result<CheckedDigests, VerifyError> {
     let root = dir.canonicalize().map_err(|source| VerifyError::Folder {
         path: dir.to_path_buf(),
         source,
     })?;
+    let threads = options.threads.unwrap_or_else(default_threads);
 
     // Sort what is there into digests, sidecars, log files and the rest.
     let mut files = Vec::new();
@@ -251,20 +361,14 @@ pub fn verify_folder(
     let mut log_files = Vec::new();
     let mut sidecars: HashMap<PathBuf, PathBuf> = HashMap::new();
     let mut other_files = 0;
-    // The walk `correlate --cloudtrail` makes: the files it reads and the digest (and
-    // Insight) files it skips; a folder it cannot read is an error here.
-    let walked = list_input_files(&[dir.to_path_buf()]).map_err(|e| VerifyError::Folder {
-        path: dir.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    // A folder the walk could not read is an error here.
     if let Some((path, reason)) = walked.unreadable.first() {
         return Err(VerifyError::Unreadable {
             path: path.clone(),
             reason: reason.clone(),
         });
     }
-    let mut paths = walked.files;
-    paths.extend(walked.skipped);
+    let mut paths: Vec<&PathBuf> = walked.files.iter().chain(&walked.skipped).collect();
     paths.sort();
     for path in paths {
         let name = path
@@ -275,7 +379,7 @@ pub fn verify_folder(
         if let Some(digest_name) = name.strip_suffix(SIDECAR_SUFFIX)
             && parse_digest_file_name(digest_name).is_ok()
         {
-            sidecars.insert(path.with_file_name(digest_name), path);
+            sidecars.insert(path.with_file_name(digest_name), path.clone());
             continue;
         }
         let is_digest = parse_digest_file_name(&name).is_ok();
@@ -284,12 +388,12 @@ pub fn verify_folder(
             other_files += 1;
             continue;
         }
-        let relative = path.strip_prefix(dir).unwrap_or(&path);
+        let relative = path.strip_prefix(dir).unwrap_or(path);
         let key = implied_key(&root.join(relative));
         let index = files.len();
         files.push(LocalFile {
             display: path.display().to_string(),
-            path,
+            path: path.clone(),
             key,
             name,
         });
@@ -305,70 +409,72 @@ pub fn verify_folder(
         });
     }
 
-    let mut problems = Vec::new();
-    let mut problem = |rule: Rule, file: &LocalFile, detail: String| {
-        problems.push(Problem {
-            rule,
-            file: file.display.clone(),
-            key: file.evidence_key(),
-            detail,
-        })
-    };
-
-    // Read every digest; one that is not a valid digest (or not where it says it is)
-    // is a problem, and takes no further part.
-    let mut digest_index = FileIndex::default();
-    let mut not_valid = FileIndex::default();
-    let mut loaded: Vec<LoadedDigest> = Vec::new();
-    let mut buffers = ReadBuffers::default();
-    for &f in &digest_files {
-        let file = &files[f];
-        match load_digest(file, &mut buffers) {
-            Ok((key, digest, content_hash)) => {
-                if let Some(reason) = misplaced(file, &key, &digest, options.bucket.as_deref()) {
-                    problem(Rule::DigestSignatureInvalid, file, reason);
-                    not_valid.insert(file, f);
-                    continue;
-                }
-                if let Some(&first) = digest_index.get(file) {
-                    // A second copy of the same object (two copies of the bucket under
-                    // the folder): the first is checked; a different one is a problem.
-                    let first: &LoadedDigest = &loaded[first];
-                    if first.content_hash != content_hash {
-                        problem(
-                            Rule::DigestSignatureInvalid,
-                            file,
-                            format!(
-                                "another copy of the same digest, {}, has other content: only one can be what CloudTrail wrote",
-                                files[first.file].display
-                            ),
-                        );
-                    }
-                    continue;
-                }
-                let metadata = sidecars.get(&file.path).map(|sidecar| {
+    // Read every digest (and its sidecar) on the threads; then, in the folder's order,
+    // one that is not a valid digest (or not where it says it is) is a problem, and
+    // takes no further part.
+    let read = map_in_order(
+        &digest_files,
+        threads,
+        ReadBuffers::default,
+        |buffers, &f| {
+            let file = &files[f];
+            let digest = load_digest(file, buffers);
+            let metadata = match &digest {
+                Ok(_) => sidecars.get(&file.path).map(|sidecar| {
                     std::fs::read(sidecar)
                         .map_err(|e| format!("{}: {e}", sidecar.display()))
                         .and_then(|bytes| parse_sidecar(&bytes, &sidecar.display().to_string()))
-                });
-                digest_index.insert(file, loaded.len());
-                loaded.push(LoadedDigest {
-                    file: f,
-                    key,
-                    digest,
-                    content_hash,
-                    metadata,
-                });
-            }
+                }),
+                Err(_) => None,
+            };
+            (digest, metadata)
+        },
+    );
+    let mut problems = Vec::new();
+    let mut digest_index = FileIndex::default();
+    let mut not_valid = FileIndex::default();
+    let mut loaded: Vec<LoadedDigest> = Vec::new();
+    for (&f, (digest, metadata)) in digest_files.iter().zip(read) {
+        let file = &files[f];
+        let (key, digest, content_hash) = match digest {
+            Ok(digest) => digest,
             Err(reason) => {
-                problem(
+                problems.push(file.problem(
                     Rule::DigestSignatureInvalid,
-                    file,
                     format!("not a valid digest: {reason}"),
-                );
+                ));
                 not_valid.insert(file, f);
+                continue;
             }
+        };
+        if let Some(reason) = misplaced(file, &key, &digest, options.bucket.as_deref()) {
+            problems.push(file.problem(Rule::DigestSignatureInvalid, reason));
+            not_valid.insert(file, f);
+            continue;
         }
+        if let Some(&first) = digest_index.get(file) {
+            // A second copy of the same object (two copies of the bucket under the
+            // folder): the first is checked; a different one is a problem.
+            let first: &LoadedDigest = &loaded[first];
+            if first.content_hash != content_hash {
+                problems.push(file.problem(
+                    Rule::DigestSignatureInvalid,
+                    format!(
+                        "another copy of the same digest, {}, has other content: only one can be what CloudTrail wrote",
+                        files[first.file].display
+                    ),
+                ));
+            }
+            continue;
+        }
+        digest_index.insert(file, loaded.len());
+        loaded.push(LoadedDigest {
+            file: f,
+            key,
+            digest,
+            content_hash,
+            metadata,
+        });
     }
 
     // Files delivered late are listed by the next hour's digest: the window's digests
@@ -445,18 +551,28 @@ pub fn verify_folder(
         }
     }
 
-    // Each digest's signature.
+    // Each digest's signature, checked on the threads.
+    let checks = map_in_order(
+        &members,
+        threads,
+        || (),
+        |_, &i| {
+            let d = &loaded[i];
+            check_signature(
+                d,
+                &files[d.file],
+                signature_from_later.get(&i),
+                &public_keys,
+            )
+        },
+    );
     let mut signature_verified = vec![false; loaded.len()];
-    for &i in &members {
-        let d = &loaded[i];
-        match check_signature(
-            d,
-            &files[d.file],
-            signature_from_later.get(&i),
-            &public_keys,
-        ) {
+    for (&i, check) in members.iter().zip(checks) {
+        match check {
             Ok(()) => signature_verified[i] = true,
-            Err(reason) => problem(Rule::DigestSignatureInvalid, &files[d.file], reason),
+            Err(reason) => {
+                problems.push(files[loaded[i].file].problem(Rule::DigestSignatureInvalid, reason))
+            }
         }
     }
 
@@ -464,10 +580,8 @@ pub fn verify_folder(
     let mut chain_verified = vec![true; loaded.len()];
     for broken in chain_breaks(&chain_digests, &members, options.from) {
         chain_verified[broken.digest] = false;
-        problem(
-            Rule::DigestChainBroken,
-            &files[loaded[broken.digest].file],
-            broken.reason,
+        problems.push(
+            files[loaded[broken.digest].file].problem(Rule::DigestChainBroken, broken.reason),
         );
     }
 
@@ -476,17 +590,14 @@ pub fn verify_folder(
     for &f in &log_files {
         log_index.insert(&files[f], f);
     }
-    struct Listing {
-        digest: usize,
-        expected: Sha256Hash,
-    }
     let mut listings: BTreeMap<usize, Vec<Listing>> = BTreeMap::new();
     let mut missing: BTreeMap<String, (usize, Sha256Hash, String)> = BTreeMap::new();
     for &i in &members {
         for listed in &loaded[i].digest.log_files {
             match log_index.find(&listed.s3_object) {
                 Some(f) => listings.entry(f).or_default().push(Listing {
-                    digest: i,
+                    digest_file: loaded[i].file,
+                    signed: signature_verified[i],
                     expected: listed.hash_value,
                 }),
                 None => {
@@ -499,51 +610,9 @@ pub fn verify_folder(
             }
         }
     }
-    let to_hash: Vec<usize> = listings.keys().copied().collect();
-    let hashes = hash_files(&files, &to_hash, options);
+    // Files not found have no local file. The evidence of every file but those listed
+    // and found is known now: only theirs waits for their hashes.
     let mut evidence = Vec::new();
-    for (f, actual) in to_hash.iter().zip(hashes) {
-        let file = &files[*f];
-        let mut best: Option<(LogFileStatus, usize, Sha256Hash)> = None;
-        for listing in &listings[f] {
-            let status = match (&actual, signature_verified[listing.digest]) {
-                (_, false) => LogFileStatus::Unsigned,
-                (Ok(actual), true) if *actual == listing.expected => LogFileStatus::Verified,
-                (_, true) => LogFileStatus::Tampered,
-            };
-            let rank = |s: LogFileStatus| match s {
-                LogFileStatus::Tampered => 3,
-                LogFileStatus::Verified => 2,
-                _ => 1,
-            };
-            if best.is_none_or(|(s, _, _)| rank(status) > rank(s)) {
-                best = Some((status, listing.digest, listing.expected));
-            }
-        }
-        let (status, digest, expected) = best.expect("a listed file has a listing");
-        let digest_file = &files[loaded[digest].file].display;
-        if status == LogFileStatus::Tampered {
-            let detail = match &actual {
-                Ok(actual) => format!(
-                    "the SHA-256 of its uncompressed content is {actual}, but {digest_file} lists {expected}"
-                ),
-                Err(e) => {
-                    format!("it cannot be read ({e}); {digest_file} lists SHA-256 {expected}")
-                }
-            };
-            problem(Rule::LogFileTampered, file, detail);
-        }
-        evidence.push(LogFileEvidence {
-            file: file.display.clone(),
-            key: file.evidence_key(),
-            status,
-            digest: Some(digest_file.clone()),
-            expected_sha256: Some(expected),
-            actual_sha256: actual.ok(),
-        });
-    }
-    // Files not found have no local file: their problems join the others at the end.
-    let mut missing_problems = Vec::new();
     for (at, (digest, expected, key)) in missing {
         let digest_file = &files[loaded[digest].file].display;
         let trust = if signature_verified[digest] {
@@ -551,7 +620,7 @@ pub fn verify_folder(
         } else {
             "whose signature did not verify"
         };
-        missing_problems.push(Problem {
+        problems.push(Problem {
             rule: Rule::LogFileMissing,
             file: at.clone(),
             key: key.clone(),
@@ -631,7 +700,7 @@ pub fn verify_folder(
             ),
             None => format!("no digest lists it{hint}"),
         };
-        problem(Rule::LogFileNotCovered, file, detail);
+        problems.push(file.problem(Rule::LogFileNotCovered, detail));
         evidence.push(LogFileEvidence {
             file: file.display.clone(),
             key: file.evidence_key(),
@@ -642,7 +711,7 @@ pub fn verify_folder(
         });
     }
 
-    let mut digests: Vec<DigestEvidence> = members
+    let digests: Vec<DigestEvidence> = members
         .iter()
         .map(|&i| DigestEvidence {
             file: files[loaded[i].file].display.clone(),
@@ -652,16 +721,81 @@ pub fn verify_folder(
             chain_verified: chain_verified[i],
         })
         .collect();
-    digests.sort_by(|a, b| a.file.cmp(&b.file));
-    evidence.sort_by(|a, b| a.file.cmp(&b.file));
-    problems.extend(missing_problems);
-    problems.sort();
-    Ok(Verification {
-        problems,
-        digests,
-        log_files: evidence,
+    Ok(CheckedDigests {
+        files,
         other_files,
+        problems,
+        listings,
+        evidence,
+        digests,
     })
+}
+
+impl CheckedDigests {
+    /// The second half of [`verify_folder`]: every log file the window's digests list
+    /// and that is here hashed (or its hash taken from `options.known_hashes`) and
+    /// compared; with what [`check_digests`] found, the whole verification.
+    pub fn verify_log_files(self, options: &VerifyOptions) -> Verification {
+        let CheckedDigests {
+            files,
+            other_files,
+            mut problems,
+            listings,
+            mut evidence,
+            mut digests,
+        } = self;
+        let to_hash: Vec<usize> = listings.keys().copied().collect();
+        let hashes = hash_files(&files, &to_hash, options);
+        for (f, actual) in to_hash.iter().zip(hashes) {
+            let file = &files[*f];
+            let mut best: Option<(LogFileStatus, usize, Sha256Hash)> = None;
+            for listing in &listings[f] {
+                let status = match (&actual, listing.signed) {
+                    (_, false) => LogFileStatus::Unsigned,
+                    (Ok(actual), true) if *actual == listing.expected => LogFileStatus::Verified,
+                    (_, true) => LogFileStatus::Tampered,
+                };
+                let rank = |s: LogFileStatus| match s {
+                    LogFileStatus::Tampered => 3,
+                    LogFileStatus::Verified => 2,
+                    _ => 1,
+                };
+                if best.is_none_or(|(s, _, _)| rank(status) > rank(s)) {
+                    best = Some((status, listing.digest_file, listing.expected));
+                }
+            }
+            let (status, digest, expected) = best.expect("a listed file has a listing");
+            let digest_file = &files[digest].display;
+            if status == LogFileStatus::Tampered {
+                let detail = match &actual {
+                    Ok(actual) => format!(
+                        "the SHA-256 of its uncompressed content is {actual}, but {digest_file} lists {expected}"
+                    ),
+                    Err(e) => {
+                        format!("it cannot be read ({e}); {digest_file} lists SHA-256 {expected}")
+                    }
+                };
+                problems.push(file.problem(Rule::LogFileTampered, detail));
+            }
+            evidence.push(LogFileEvidence {
+                file: file.display.clone(),
+                key: file.evidence_key(),
+                status,
+                digest: Some(digest_file.clone()),
+                expected_sha256: Some(expected),
+                actual_sha256: actual.ok(),
+            });
+        }
+        digests.sort_by(|a, b| a.file.cmp(&b.file));
+        evidence.sort_by(|a, b| a.file.cmp(&b.file));
+        problems.sort();
+        Verification {
+            problems,
+            digests,
+            log_files: evidence,
+            other_files,
+        }
+    }
 }
 
 /// Reads, inflates, hashes and parses one digest file.
@@ -794,44 +928,24 @@ fn check_signature(
     }
 }
 
-/// The SHA-256 of each file at `which`, hashed on several threads.
+/// The SHA-256 of each file at `which` (known already, or hashed on the threads).
 fn hash_files(
     files: &[LocalFile],
     which: &[usize],
     options: &VerifyOptions,
 ) -> Vec<Result<Sha256Hash, String>> {
-    let threads = options
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, which.len().max(1));
-    let results: Mutex<Vec<Option<Result<Sha256Hash, String>>>> =
-        Mutex::new(vec![None; which.len()]);
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let mut buffers = ReadBuffers::default();
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&f) = which.get(n) else { break };
-                    if let Some(known) = options.known_hashes.get(&files[f].path) {
-                        results.lock().expect("no thread panics holding it")[n] = Some(Ok(*known));
-                        continue;
-                    }
-                    let result = hash_file(&files[f].path, &mut buffers)
-                        .map(|(hash, _)| hash)
-                        .map_err(|e| e.to_string());
-                    results.lock().expect("no thread panics holding it")[n] = Some(result);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("no thread panics holding it")
-        .into_iter()
-        .map(|r| r.expect("every file was hashed"))
-        .collect()
+    let threads = options.threads.unwrap_or_else(default_threads);
+    map_in_order(
+        which,
+        threads,
+        ReadBuffers::default,
+        |buffers, &f| match options.known_hashes.get(&files[f].path) {
+            Some(known) => Ok(*known),
+            None => hash_file(&files[f].path, buffers)
+                .map(|(hash, _)| hash)
+                .map_err(|e| e.to_string()),
+        },
+    )
 }
 
 #[cfg(test)]

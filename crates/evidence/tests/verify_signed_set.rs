@@ -618,3 +618,29 @@ fn a_folder_that_cannot_be_read_is_an_error_not_missing_files() {
         assert!(err.contains("cannot be read"), "{err}");
     }
 }
+
+#[test]
+fn a_listed_file_named_long_before_the_window_is_still_hashed_and_compared() {
+    // `verify` hashes the files named in the window while it checks the digests; a file
+    // a window's digest lists but named hours earlier is hashed after, not skipped.
+    let dir = tempfile::tempdir().unwrap();
+    let mut trail = Trail::new(dir.path(), Signer::new(false));
+    let old = trail.write_log(10, "old");
+    trail.write_digest(5, std::slice::from_ref(&old), true, false);
+    let options = VerifyOptions {
+        from: Some(chrono::DateTime::from_timestamp(DAY_START + 4 * 3600 + 1800, 0).unwrap()),
+        ..Default::default()
+    };
+    let keys = keys_of(&trail.signer);
+    let v = verify_folder(dir.path(), &options, &mut keys.clone()).unwrap();
+    assert!(v.passed(), "{:#?}", v.problems);
+    assert_eq!(v.count(LogFileStatus::Verified), 1);
+    assert_eq!(
+        v.log_files[0].actual_sha256.unwrap().to_hex(),
+        old.2,
+        "the independent sha2 crate's hash"
+    );
+    std::fs::write(&old.1, gzip(b"{\"Records\":[]}")).unwrap();
+    let v = verify_folder(dir.path(), &options, &mut keys.clone()).unwrap();
+    assert_eq!(problems(&v), [("log_file_tampered", name(&old.1))]);
+}

@@ -84,11 +84,11 @@ pub fn read_cloudtrail_paths_with_progress(
         },
         progress,
     );
-    add_unlisted(&mut read, inputs);
+    add_unlisted(&mut read, &inputs);
     Ok(read)
 }
 
-/// What [`read_cloudtrail_paths_tapped`] gives: the read, and each file's tap (only of
+/// What [`read_cloudtrail_listed_tapped`] gives: the read, and each file's tap (only of
 /// the files whose content was read to its end), in file order.
 pub struct TappedRead<T> {
     pub read: CloudTrailRead,
@@ -111,15 +111,16 @@ impl<T: Send> Mergeable for TappedRead<T> {
     }
 }
 
-/// [`read_cloudtrail_paths_with_progress`], feeding a tap made by `new_tap` with each
-/// file's uncompressed content as it is read ([`cloudtrail::ContentTap`]): one pass.
-pub fn read_cloudtrail_paths_tapped<T: cloudtrail::ContentTap + Send>(
-    paths: &[PathBuf],
+/// [`read_cloudtrail_paths_with_progress`] over files listed already
+/// ([`list_input_files`]: the caller needs the listing too), feeding a tap made by
+/// `new_tap` with each file's uncompressed content as it is read
+/// ([`cloudtrail::ContentTap`]): one pass.
+pub fn read_cloudtrail_listed_tapped<T: cloudtrail::ContentTap + Send>(
+    inputs: &InputFiles,
     threads: usize,
     progress: Progress<'_>,
     new_tap: &(dyn Fn() -> T + Sync),
-) -> Result<TappedRead<T>, IngestError> {
-    let inputs = list_input_files(paths)?;
+) -> TappedRead<T> {
     let mut tapped = read_files_parallel(
         &inputs.files,
         threads,
@@ -134,12 +135,12 @@ pub fn read_cloudtrail_paths_tapped<T: cloudtrail::ContentTap + Send>(
         progress,
     );
     add_unlisted(&mut tapped.read, inputs);
-    Ok(tapped)
+    tapped
 }
 
 /// The files a folder walk did not read: rejects for the unreadable, counts and
 /// reasons for the skipped.
-fn add_unlisted(read: &mut CloudTrailRead, inputs: InputFiles) {
+fn add_unlisted(read: &mut CloudTrailRead, inputs: &InputFiles) {
     for (path, reason) in &inputs.unreadable {
         read.stats.rejected += 1;
         read.rejects.push(Reject::new(
@@ -149,7 +150,8 @@ fn add_unlisted(read: &mut CloudTrailRead, inputs: InputFiles) {
         ));
     }
     read.stats.digest_or_insight_files += inputs.skipped.len() as u64;
-    read.skipped_files.extend(inputs.skipped_files);
+    read.skipped_files
+        .extend(inputs.skipped_files.iter().cloned());
 }
 
 /// Reads every broker log file under `paths` on `threads` threads.
@@ -169,7 +171,8 @@ pub fn read_broker_log_paths(paths: &[PathBuf], threads: usize) -> Result<Broker
             format!("not read: {reason}"),
         ));
     }
-    read.skipped_files.extend(inputs.skipped_files);
+    read.skipped_files
+        .extend(inputs.skipped_files.iter().cloned());
     Ok(read)
 }
 
