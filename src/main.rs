@@ -764,16 +764,9 @@ fn correlate_verified(
     out: &Location,
 ) -> Result<u8> {
     use sessiontrail_aws::location::split_locations;
+    use sessiontrail_aws::trail_copy::CopyNames;
     use sessiontrail_evidence::{VerifyOptions, evidence_input, read_and_verify};
-    let (folders, s3) = split_locations(&locations.cloudtrail);
-    if !s3.is_empty() {
-        bail!(
-            "--verify reads local copies of a trail: copy it first (aws s3 sync, with the digests' metadata from scripts/fetch-digest-signatures.sh) or verify it in S3 with `sessiontrail verify --cloudtrail s3://...`"
-        );
-    }
-    if folders.is_empty() {
-        bail!("--verify needs --cloudtrail folders to verify");
-    }
+    let (local, s3) = split_locations(&locations.cloudtrail);
     let broker_only = InputLocations {
         cloudtrail: Vec::new(),
         broker_logs: locations.broker_logs.clone(),
@@ -788,6 +781,35 @@ fn correlate_verified(
         ))?;
         merge_inputs(&mut inputs, from_s3);
     }
+    // An s3:// location is copied first, as `verify` copies it (digests with their
+    // HeadObject metadata as sidecars, log files), then read and verified in one pass
+    // like a folder; what is recorded names its objects by s3:// URL.
+    let mut folders: Vec<(PathBuf, Option<String>)> =
+        local.into_iter().map(|folder| (folder, None)).collect();
+    let mut copies = Vec::new();
+    for url in &s3 {
+        let aws = aws
+            .as_ref()
+            .expect("S3 locations bring the AWS configuration");
+        let copy = tempfile::tempdir().context("creating a temporary folder")?;
+        aws.runtime
+            .block_on(sessiontrail_aws::trail_copy::copy_trail(
+                &aws.s3,
+                url,
+                copy.path(),
+            ))
+            .with_context(|| format!("copying {url} to verify it"))?;
+        folders.push((copy.path().to_path_buf(), Some(url.bucket.clone())));
+        copies.push((CopyNames::new(copy.path(), &url.bucket), copy));
+    }
+    if folders.is_empty() {
+        bail!("--verify needs --cloudtrail folders or s3:// locations to verify");
+    }
+    let show = |text: &str| {
+        copies
+            .iter()
+            .fold(text.to_string(), |text, (names, _)| names.show(&text))
+    };
     let threads = args
         .run
         .threads
@@ -798,7 +820,7 @@ fn correlate_verified(
         ..Default::default()
     };
     let bar = progress_bar(!args.run.quiet, "reading and hashing CloudTrail");
-    let read = match &aws {
+    let mut read = match &aws {
         Some(aws) if args.verify.live => {
             let mut keys = sessiontrail_aws::public_keys::LivePublicKeys {
                 runtime: aws.runtime.handle().clone(),
@@ -810,14 +832,22 @@ fn correlate_verified(
             let mut keys = saved_public_keys(&args.verify.public_keys)?;
             read_and_verify(&folders, threads, &advance(&bar), &options, &mut keys)
         }
-    }?;
+    }
+    .map_err(|e| anyhow::anyhow!(show(&e.to_string())))?;
     bar.finish_and_clear();
+    for (names, _) in &copies {
+        names.rename_read(&mut read.cloudtrail);
+    }
     let mut evidence = sessiontrail_correlate::EvidenceInput::default();
     for (folder, verification) in &read.verifications {
         if !args.run.quiet {
-            eprintln!("{}: {}", folder.display(), verify_summary(verification));
+            eprintln!(
+                "{}: {}",
+                show(&folder.display().to_string()),
+                verify_summary(verification)
+            );
         }
-        let found = evidence_input(verification, &|text| text.to_string());
+        let found = evidence_input(verification, &show);
         evidence.log_files.extend(found.log_files);
         evidence.digests_checked.extend(found.digests_checked);
         evidence.digest_problems.extend(found.digest_problems);
@@ -1058,6 +1088,7 @@ fn evidence(args: EvidenceArgs) -> Result<u8> {
 }
 
 fn verify(args: VerifyArgs) -> Result<u8> {
+    use sessiontrail_aws::trail_copy::CopyNames;
     use sessiontrail_evidence::{VerifyOptions, verify_folder};
     let at = |millis: Option<i64>| millis.and_then(chrono::DateTime::from_timestamp_millis);
     let mut options = VerifyOptions {
@@ -1088,7 +1119,7 @@ fn verify(args: VerifyArgs) -> Result<u8> {
             options.bucket = Some(url.bucket.clone());
             (
                 copy.path().to_path_buf(),
-                Some(format!("s3://{}", url.bucket)),
+                Some(CopyNames::new(copy.path(), &url.bucket)),
             )
         }
         _ => (PathBuf::from(&args.cloudtrail), None),
@@ -1106,9 +1137,8 @@ fn verify(args: VerifyArgs) -> Result<u8> {
             verify_folder(&folder, &options, &mut keys)
         }
     };
-    let copy_path = copy.path().display().to_string();
     let show = |text: &str| match &shown_as {
-        Some(url) => text.replace(&copy_path, url),
+        Some(names) => names.show(text),
         None => text.to_string(),
     };
     let verification = verification.map_err(|e| anyhow::anyhow!(show(&e.to_string())))?;

@@ -235,22 +235,7 @@ fn evidence_added_by_a_later_run_is_queryable() {
 }
 
 #[test]
-fn verify_refuses_s3_locations_and_needs_keys() {
-    let output = run(&[
-        "correlate",
-        "--policy",
-        "fixtures/generated/sessiontrail.toml",
-        "--cloudtrail",
-        "s3://bucket/AWSLogs",
-        "--out",
-        "/nonexistent",
-        "--verify",
-        "--public-keys",
-        "keys.json",
-    ]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--verify reads local copies"), "{stderr}");
+fn verify_needs_keys() {
     let output = run(&[
         "correlate",
         "--policy",
@@ -266,6 +251,111 @@ fn verify_refuses_s3_locations_and_needs_keys() {
         Some(2),
         "usage: --verify needs its keys"
     );
+}
+
+/// `correlate --verify --cloudtrail s3://...` (moto's S3, the digests' signatures in
+/// their objects' metadata): the evidence is the truth's, the findings the truth's
+/// problems, and every file is named by its s3:// URL.
+#[test]
+fn a_trail_in_s3_is_read_and_verified_in_one_run() {
+    use sessiontrail_test_support::moto::Moto;
+    let Some(moto) = Moto::start("a_trail_in_s3_is_read_and_verified_in_one_run") else {
+        return;
+    };
+    let input = tempfile::tempdir().unwrap();
+    let truth = generate(input.path());
+    let evidence = &truth["evidence"];
+    let bucket = evidence["bucket"].as_str().unwrap();
+    moto.python(&format!(
+        r#"
+import boto3, json, os
+s3 = boto3.client("s3")
+s3.create_bucket(Bucket="{bucket}")
+top = "{root}"
+for folder, _, files in os.walk(top):
+    for name in files:
+        if name.endswith(".metadata.json"):
+            continue
+        path = os.path.join(folder, name)
+        extra = {{}}
+        sidecar = path + ".metadata.json"
+        if os.path.exists(sidecar):
+            extra["Metadata"] = json.load(open(sidecar))["Metadata"]
+        s3.upload_file(path, "{bucket}", "trail/" + os.path.relpath(path, top), ExtraArgs=extra)
+"#,
+        root = input.path().join("cloudtrail").display()
+    ));
+    let out = tempfile::tempdir().unwrap();
+    let keys = input.path().join(evidence["public_keys"].as_str().unwrap());
+    let url = format!("s3://{bucket}/trail/");
+    let output = common::bin()
+        .args([
+            "correlate",
+            "--policy",
+            path_str(&input.path().join("sessiontrail.toml")),
+            "--cloudtrail",
+            &url,
+            "--broker-log",
+            path_str(&input.path().join("broker")),
+            "--out",
+            path_str(out.path()),
+            "--as-of",
+            truth["as_of"].as_str().unwrap(),
+            "--quiet",
+            "--verify",
+            "--public-keys",
+            path_str(&keys),
+        ])
+        .envs(moto.env())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() || output.status.code() == Some(3),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("/tmp"), "no local path is shown: {stderr}");
+
+    let rows = read_table(out.path(), "evidence");
+    let got: BTreeMap<String, String> = rows
+        .iter()
+        .map(|r| (r["log_file"].clone(), r["status"].clone()))
+        .collect();
+    let want = common::truth_log_file_statuses(evidence);
+    assert_eq!(got, want);
+    // Found in the bucket (or, missing, where the digest says it was).
+    for row in &rows {
+        assert!(
+            row["found_at"].starts_with(&format!("s3://{bucket}/")),
+            "named by its object: {row:?}"
+        );
+        assert!(!row["detail"].contains("/tmp"), "{row:?}");
+    }
+    let findings: BTreeSet<(String, String)> = read_table(out.path(), "findings")
+        .iter()
+        .filter(|f| evidence_rules().contains(f["rule"].as_str()))
+        .map(|f| {
+            let proof: serde_json::Value = serde_json::from_str(&f["evidence"]).unwrap();
+            (
+                f["rule"].clone(),
+                proof["file"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(findings, common::truth_problems(evidence));
+
+    let mut checked = 0;
+    for row in read_table(out.path(), "sessions") {
+        if row["cloudtrail_event_id"].is_empty() {
+            continue;
+        }
+        let key = row["cloudtrail_file"]
+            .strip_prefix(&format!("s3://{bucket}/trail/"))
+            .unwrap_or_else(|| panic!("named by its object: {row:?}"));
+        assert_eq!(row["cloudtrail_evidence"], want[key], "{key}");
+        checked += 1;
+    }
+    assert!(checked > 10, "{checked} sessions checked");
 }
 
 fn gunzipped(path: &Path) -> Vec<u8> {

@@ -151,3 +151,43 @@ mod tests {
         );
     }
 }
+
+/// How what is read from a copy is named: as the S3 objects it copies. `into/<key>`
+/// (the copy's folder, as it is displayed) reads `s3://<bucket>/<key>` wherever it
+/// appears, in a file name or in a sentence about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyNames {
+    copy: String,
+    objects: String,
+}
+
+impl CopyNames {
+    pub fn new(into: &Path, bucket: &str) -> Self {
+        CopyNames {
+            copy: into.display().to_string(),
+            objects: format!("s3://{bucket}"),
+        }
+    }
+
+    /// `text` with the copy's folder named as the bucket.
+    pub fn show(&self, text: &str) -> String {
+        text.replace(&self.copy, &self.objects)
+    }
+
+    /// Every file a read of the copy names (the records' sources, the rejects, the files
+    /// skipped), named as its object.
+    pub fn rename_read(&self, read: &mut sessiontrail_ingest::CloudTrailRead) {
+        for event in &mut read.events {
+            if let Some(source) = &mut event.source {
+                source.file = self.show(&source.file);
+            }
+        }
+        for reject in &mut read.rejects {
+            reject.location.file = self.show(&reject.location.file);
+            reject.reason = self.show(&reject.reason);
+        }
+        for skipped in &mut read.skipped_files {
+            skipped.path = self.show(&skipped.path);
+        }
+    }
+}

@@ -49,15 +49,18 @@ pub struct ReadAndVerified {
 }
 
 /// Reads every CloudTrail file under `folders` (as `correlate --cloudtrail` does) and
-/// verifies each folder, hashing each file while it is read.
+/// verifies each folder, hashing each file while it is read. Each folder comes with the
+/// bucket it is a copy of, when known (its digests must name it: [`VerifyOptions::bucket`]).
 pub fn read_and_verify(
-    folders: &[PathBuf],
+    folders: &[(PathBuf, Option<String>)],
     threads: usize,
     progress: Progress<'_>,
     options: &VerifyOptions,
     keys: &mut dyn PublicKeySource,
 ) -> Result<ReadAndVerified, OnePassError> {
-    for folder in folders {
+    let buckets: Vec<Option<String>> = folders.iter().map(|(_, b)| b.clone()).collect();
+    let folders: Vec<PathBuf> = folders.iter().map(|(f, _)| f.clone()).collect();
+    for folder in &folders {
         if folder.exists() && !folder.is_dir() {
             return Err(OnePassError::NotAFolder {
                 path: folder.clone(),
@@ -65,20 +68,23 @@ pub fn read_and_verify(
         }
     }
     // One walk serves the read and (for one folder, its usual use) the verification.
-    let listing = list_input_files(folders)?;
+    let listing = list_input_files(&folders)?;
     // The digests are checked on a thread of their own while the log files are read:
     // only the log files' hashes wait for the read.
     let (tapped, checked) = std::thread::scope(|scope| {
         let checking = scope.spawn(|| {
-            let options = VerifyOptions {
+            let options = |bucket: &Option<String>| VerifyOptions {
                 threads: Some(threads),
+                bucket: bucket.clone(),
                 ..options.clone()
             };
-            match folders {
-                [folder] => check_digests_listed(folder, &listing, &options, keys).map(|c| vec![c]),
+            match folders.as_slice() {
+                [folder] => check_digests_listed(folder, &listing, &options(&buckets[0]), keys)
+                    .map(|c| vec![c]),
                 _ => folders
                     .iter()
-                    .map(|folder| check_digests(folder, &options, keys))
+                    .zip(&buckets)
+                    .map(|(folder, bucket)| check_digests(folder, &options(bucket), keys))
                     .collect::<Result<Vec<_>, _>>(),
             }
         });
