@@ -29,6 +29,11 @@ pub struct LambdaConfig {
     pub monthly_report: bool,
     /// `SESSIONTRAIL_AS_OF`: a fixed "now" (RFC 3339), for replaying and tests only.
     pub as_of: Option<i64>,
+    /// `SESSIONTRAIL_PUBLIC_KEYS`: CloudTrail's public keys for checking each digest
+    /// file as it arrives: `live` (CloudTrail `ListPublicKeys`), or where a saved
+    /// `aws cloudtrail list-public-keys` output is (an `s3://` URL or a path in the
+    /// package). Unset: digest files are not checked.
+    pub public_keys: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -110,6 +115,7 @@ impl LambdaConfig {
                 .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
             monthly_report,
             as_of,
+            public_keys: get("SESSIONTRAIL_PUBLIC_KEYS").map(|v| v.trim().to_string()),
         };
         config.check()?;
         Ok(config)
@@ -238,6 +244,7 @@ mod tests {
             ("SESSIONTRAIL_BROKER_LOG", "s3://broker-logs/broker"),
             ("SESSIONTRAIL_EVENT_BUS", "sessiontrail-findings"),
             ("SESSIONTRAIL_MONTHLY_REPORT", "false"),
+            ("SESSIONTRAIL_PUBLIC_KEYS", " live "),
         ]))
         .unwrap();
         assert_eq!(config.out.bucket, "audit-out");
@@ -248,6 +255,7 @@ mod tests {
         assert_eq!(config.metrics_namespace, "SessionTrail");
         assert!(!config.monthly_report);
         assert_eq!(config.as_of, None);
+        assert_eq!(config.public_keys.as_deref(), Some("live"));
     }
 
     #[test]

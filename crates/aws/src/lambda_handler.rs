@@ -43,6 +43,8 @@ use serde_json::{Value, json};
 use sessiontrail_correlate::state::{State, StateError};
 use sessiontrail_correlate::storage::{Storage, StorageError};
 use sessiontrail_correlate::{Inputs, Policy, RunError, RunSettings, RunSummary, run_on};
+use sessiontrail_evidence::PublicKeys;
+use sessiontrail_evidence::digest_key::parse_digest_file_name;
 use sessiontrail_ingest::InputKind;
 use sessiontrail_ingest::canonical_json::to_canonical_string;
 use sessiontrail_ingest::cloudtrail::read_cloudtrail_object;
@@ -55,6 +57,7 @@ use crate::alerts::{
     FindingPublisher, Outcome, PublishReport, apply_outbox_update, cut, emf_counts, emf_lines,
     pending_alerts, undeliverable_alerts, update_outbox,
 };
+use crate::digest_arrival::{ArrivalError, check_arrived_digest};
 use crate::lambda_config::{Accounts, ConfigError, LambdaConfig};
 use crate::location::{DatasetStorage, read_s3_objects};
 use crate::mirror::mirror_dataset;
@@ -272,6 +275,9 @@ pub struct Handler {
     pub publisher: Option<FindingPublisher>,
     /// `SESSIONTRAIL_ACCOUNTS` (any account unless set; see [`Handler::with_accounts`]).
     pub accounts: Accounts,
+    /// The AWS configuration, for CloudTrail `ListPublicKeys` when
+    /// `SESSIONTRAIL_PUBLIC_KEYS=live` (see [`Handler::with_sdk`]).
+    pub sdk: Option<aws_config::SdkConfig>,
     policy: Arc<Mutex<LoadedPolicy>>,
 }
 
@@ -296,6 +302,7 @@ impl Handler {
             s3,
             publisher,
             accounts: Accounts::any(),
+            sdk: None,
             policy: Arc::new(Mutex::new(LoadedPolicy {
                 policy: Arc::new(policy),
                 etag,
@@ -306,6 +313,12 @@ impl Handler {
     /// Takes only events of these accounts (`SESSIONTRAIL_ACCOUNTS`).
     pub fn with_accounts(mut self, accounts: Accounts) -> Handler {
         self.accounts = accounts;
+        self
+    }
+
+    /// Calls other AWS services (CloudTrail `ListPublicKeys`) with this configuration.
+    pub fn with_sdk(mut self, sdk: aws_config::SdkConfig) -> Handler {
+        self.sdk = Some(sdk);
         self
     }
 
@@ -323,7 +336,8 @@ impl Handler {
         let eventbridge = aws_sdk_eventbridge::Client::new(&sdk);
         Ok(Handler::new(config, s3, eventbridge)
             .await?
-            .with_accounts(accounts))
+            .with_accounts(accounts)
+            .with_sdk(sdk))
     }
 
     /// The instant an invocation measures grace at: `SESSIONTRAIL_AS_OF`, else now.
@@ -479,7 +493,15 @@ impl Handler {
                     InputKind::BrokerLog
                 } else {
                     if is_digest_or_insight(std::path::Path::new(key)) {
-                        return Ok(json!({"ignored": "a CloudTrail digest or insight file"}));
+                        if !is_digest_key(key) {
+                            return Ok(json!({"ignored": "a CloudTrail insight file"}));
+                        }
+                        let Some(keys) = &self.config.public_keys else {
+                            return Ok(json!({
+                                "ignored": "a CloudTrail digest file (SESSIONTRAIL_PUBLIC_KEYS is unset: digests are not checked)"
+                            }));
+                        };
+                        return self.check_digest(&id, &url, keys, now).await;
                     }
                     InputKind::Cloudtrail
                 };
@@ -549,6 +571,99 @@ impl Handler {
             outcome["monthly_report"] = report.to_json(month);
         }
         Ok(outcome)
+    }
+
+    /// A digest file arrived: checked ([`check_arrived_digest`]) and what it found
+    /// recorded like `correlate --verify` records it.
+    async fn check_digest(
+        &self,
+        id: &str,
+        digest: &S3Url,
+        keys: &str,
+        now: EpochMillis,
+    ) -> Result<Value, InvocationError> {
+        let storage_err = |source| InvocationError::Storage {
+            id: id.to_string(),
+            source,
+        };
+        let checked = match keys {
+            "live" => {
+                let Some(sdk) = &self.sdk else {
+                    return Err(InvocationError::Malformed {
+                        id: id.to_string(),
+                        reason:
+                            "SESSIONTRAIL_PUBLIC_KEYS=live needs the function's AWS configuration"
+                                .into(),
+                    });
+                };
+                let keys = crate::public_keys::LivePublicKeys {
+                    runtime: tokio::runtime::Handle::current(),
+                    sdk: sdk.clone(),
+                };
+                check_arrived_digest(&self.s3, digest, keys).await
+            }
+            saved => {
+                let keys = self.saved_public_keys(saved).await.map_err(storage_err)?;
+                check_arrived_digest(&self.s3, digest, keys).await
+            }
+        };
+        let checked = checked.map_err(|err| match err {
+            ArrivalError::Storage(source) => InvocationError::Storage {
+                id: id.to_string(),
+                source,
+            },
+            ArrivalError::Verify(reason) => InvocationError::Malformed {
+                id: id.to_string(),
+                reason,
+            },
+        })?;
+        let inputs = Inputs {
+            evidence: Some(checked.evidence),
+            ..Default::default()
+        };
+        let policy = self.policy().await?;
+        let summary =
+            self.run(policy, inputs, now)
+                .await
+                .map_err(|source| InvocationError::Run {
+                    id: id.to_string(),
+                    source,
+                })?;
+        self.emit_metrics(&summary.new_findings, now);
+        let mut outcome = summary_json(&summary);
+        outcome["digest_checked"] = json!({
+            "log_files": checked.log_files,
+            "problems": checked.problems,
+        });
+        Ok(outcome)
+    }
+
+    /// A saved `aws cloudtrail list-public-keys` output: an `s3://` URL or a path in the
+    /// package.
+    async fn saved_public_keys(&self, at: &str) -> Result<PublicKeys, StorageError> {
+        let bytes = if S3Url::is_s3(at) {
+            let url = S3Url::parse(at).map_err(|e| StorageError::Remote {
+                location: at.to_string(),
+                message: e.to_string(),
+            })?;
+            self.s3
+                .get(&url)
+                .await?
+                .ok_or_else(|| StorageError::Remote {
+                    location: at.to_string(),
+                    message: "not found (SESSIONTRAIL_PUBLIC_KEYS)".into(),
+                })?
+                .bytes
+        } else {
+            std::fs::read(at).map_err(|source| StorageError::Io {
+                location: at.to_string(),
+                source,
+            })?
+        };
+        PublicKeys::from_list_public_keys_json(&bytes, at).map_err(|e| StorageError::Remote {
+            location: at.to_string(),
+            message: e.to_string(),
+        })
     }
 
     fn storage(&self) -> DatasetStorage {
@@ -852,6 +967,11 @@ async fn load_policy_versioned(
             Policy::load(std::path::Path::new(location)).map_err(|e| error(e.to_string()))?;
         Ok((policy, None))
     }
+}
+
+/// Whether an object's key names a CloudTrail digest file (not an Insight file).
+fn is_digest_key(key: &str) -> bool {
+    parse_digest_file_name(key.rsplit('/').next().unwrap_or(key)).is_ok()
 }
 
 fn summary_json(summary: &RunSummary) -> Value {

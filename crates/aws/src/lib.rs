@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod backfill;
+pub mod digest_arrival;
 pub mod lambda_config;
 pub mod lambda_handler;
 pub mod location;

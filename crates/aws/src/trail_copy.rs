@@ -51,6 +51,18 @@ fn local_path(into: &Path, key: &str) -> Option<PathBuf> {
 /// `into/<key>`. A listing with no digest file is not an error here: `verify` says so.
 pub async fn copy_trail(s3: &S3, url: &S3Url, into: &Path) -> Result<TrailCopy, StorageError> {
     let keys = s3.list(url).await?;
+    copy_keys(s3, &url.bucket, keys, into).await
+}
+
+/// Copies these objects of `bucket` into `into/<key>`, those that are digests with their
+/// metadata, at most [`IN_FLIGHT`] at once. Keys that are not a digest or log file, or
+/// not a path inside the copy, are left out; an object that is not there is not copied.
+pub async fn copy_keys(
+    s3: &S3,
+    bucket: &str,
+    keys: impl IntoIterator<Item = String>,
+    into: &Path,
+) -> Result<TrailCopy, StorageError> {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut tasks = JoinSet::new();
     let mut copied = TrailCopy::default();
@@ -64,7 +76,10 @@ pub async fn copy_trail(s3: &S3, url: &S3Url, into: &Path) -> Result<TrailCopy, 
             copied.log_files += 1;
         }
         let s3 = s3.clone();
-        let object = url.with_key(&key);
+        let object = S3Url {
+            bucket: bucket.to_string(),
+            key,
+        };
         let slots = slots.clone();
         tasks.spawn(async move {
             let _slot = slots.acquire_owned().await.expect("never closed");
@@ -75,6 +90,12 @@ pub async fn copy_trail(s3: &S3, url: &S3Url, into: &Path) -> Result<TrailCopy, 
         done.expect("a copy task does not panic")?;
     }
     Ok(copied)
+}
+
+/// Where [`copy_keys`] puts `key` under `into`, when it copies it.
+pub fn copied_path(into: &Path, key: &str) -> Option<PathBuf> {
+    kind(key)?;
+    local_path(into, key)
 }
 
 async fn copy_object(

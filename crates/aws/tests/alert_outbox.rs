@@ -98,6 +98,7 @@ async fn world(test: &str, stand_in: &StandIn, records: &[String]) -> Option<Wor
         metrics_namespace: "SessionTrail".into(),
         monthly_report: false,
         as_of: None,
+        public_keys: None,
     };
     let s3 = S3::new(client.clone(), tokio::runtime::Handle::current());
     let handler = Handler::new(config, s3, eventbridge_for(&stand_in.endpoint).await)

@@ -25,6 +25,7 @@ fn config() -> LambdaConfig {
         metrics_namespace: "SessionTrail".into(),
         monthly_report: false,
         as_of: None,
+        public_keys: None,
     }
 }
 

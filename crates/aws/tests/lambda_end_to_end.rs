@@ -126,6 +126,7 @@ eb.put_targets(Rule="all-findings", EventBusName="{BUS}", Targets=[{{"Id": "queu
         metrics_namespace: "SessionTrail".into(),
         monthly_report: true,
         as_of: None,
+        public_keys: None,
     };
     let s3 = S3::new(client.clone(), tokio::runtime::Handle::current());
     // SESSIONTRAIL_ACCOUNTS: the fixture's two accounts, so every genuine event passes
@@ -371,6 +372,7 @@ async fn the_monthly_report_waits_for_the_pending_sessions_of_its_month() {
         metrics_namespace: "SessionTrail".into(),
         monthly_report: true,
         as_of: None,
+        public_keys: None,
     };
     let s3 = S3::new(client.clone(), tokio::runtime::Handle::current());
     let handler = Handler::new(config, s3, aws_sdk_eventbridge::Client::new(&sdk))
@@ -424,6 +426,7 @@ async fn a_malformed_event_fails_the_invocation() {
         metrics_namespace: "SessionTrail".into(),
         monthly_report: false,
         as_of: None,
+        public_keys: None,
     };
     let s3 = S3::new(client.clone(), tokio::runtime::Handle::current());
     let handler = Handler::new(config, s3, aws_sdk_eventbridge::Client::new(&sdk))

@@ -42,6 +42,7 @@ async fn handler(endpoint: &str, out: &str) -> Handler {
         metrics_namespace: "SessionTrail".into(),
         monthly_report: false,
         as_of: None,
+        public_keys: None,
     };
     let s3 = S3::new(s3_client(&sdk), tokio::runtime::Handle::current());
     Handler::new(config, s3, aws_sdk_eventbridge::Client::new(&sdk))
