@@ -256,6 +256,37 @@ pub enum InputContent<'a> {
 pub struct ReadBuffers {
     compressed: Vec<u8>,
     content: Vec<u8>,
+    /// Made on first use, then kept.
+    decompressor: Option<Decompressor>,
+}
+
+/// libdeflate's decompressor (its tables are some 10 KB: made once per reading thread,
+/// not once per file).
+struct Decompressor(std::ptr::NonNull<libdeflate_sys::libdeflate_decompressor>);
+
+impl Decompressor {
+    fn new() -> Option<Self> {
+        // SAFETY: allocates a decompressor, or returns null on allocation failure.
+        std::ptr::NonNull::new(unsafe { libdeflate_sys::libdeflate_alloc_decompressor() })
+            .map(Decompressor)
+    }
+}
+
+impl Drop for Decompressor {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `libdeflate_alloc_decompressor`, freed once, here.
+        unsafe { libdeflate_sys::libdeflate_free_decompressor(self.0.as_ptr()) }
+    }
+}
+
+// SAFETY: a libdeflate decompressor is plain memory with no tie to the thread that made
+// it; it is only used through `&mut` (one thread at a time).
+unsafe impl Send for Decompressor {}
+
+impl std::fmt::Debug for Decompressor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Decompressor")
+    }
 }
 
 /// Opens a file for reading its content, gunzipping it when it starts with the gzip
@@ -334,12 +365,14 @@ fn content_of_buffer(buffers: &mut ReadBuffers) -> InputContent<'_> {
     let ReadBuffers {
         compressed,
         content,
+        decompressor,
     } = buffers;
     if !(compressed.len() >= 2 && compressed[0] == 0x1f && compressed[1] == 0x8b) {
         std::mem::swap(compressed, content);
         return InputContent::Whole(content);
     }
-    if compressed.len() as u64 <= WHOLE_FILE_COMPRESSED_LIMIT && inflate_whole(compressed, content)
+    if compressed.len() as u64 <= WHOLE_FILE_COMPRESSED_LIMIT
+        && inflate_whole(compressed, content, decompressor)
     {
         InputContent::Whole(content)
     } else {
@@ -358,7 +391,11 @@ fn content_of_buffer(buffers: &mut ReadBuffers) -> InputContent<'_> {
 
 /// Inflates a single-member gzip stream in one call into `content`, when its stated
 /// size is sane; false when the stream must be read the slow way.
-fn inflate_whole(compressed: &[u8], content: &mut Vec<u8>) -> bool {
+fn inflate_whole(
+    compressed: &[u8],
+    content: &mut Vec<u8>,
+    decompressor: &mut Option<Decompressor>,
+) -> bool {
     let Some(trailer) = compressed.len().checked_sub(4).map(|at| &compressed[at..]) else {
         return false;
     };
@@ -371,38 +408,44 @@ fn inflate_whole(compressed: &[u8], content: &mut Vec<u8>) -> bool {
     {
         return false;
     }
-    content.clear();
+    // Not cleared first: only bytes beyond the last file's length are zeroed, and the
+    // inflate must write every byte (`written == stated`) to be taken.
     content.resize(stated, 0);
+    if decompressor.is_none() {
+        *decompressor = Decompressor::new();
+    }
+    let Some(decompressor) = decompressor else {
+        return false;
+    };
     // Exactly one member, filling exactly the stated size: anything else is streamed.
-    matches!(gzip_decompress_ex(compressed, content), Some((consumed, written)) if consumed == compressed.len() && written == stated)
+    matches!(gzip_decompress_ex(decompressor, compressed, content), Some((consumed, written)) if consumed == compressed.len() && written == stated)
 }
 
 /// libdeflate's one-shot gzip inflate of the first member of `input` into `output`:
 /// (input bytes consumed, output bytes written), or None on bad data or lack of space.
-fn gzip_decompress_ex(input: &[u8], output: &mut [u8]) -> Option<(usize, usize)> {
+fn gzip_decompress_ex(
+    decompressor: &mut Decompressor,
+    input: &[u8],
+    output: &mut [u8],
+) -> Option<(usize, usize)> {
     use libdeflate_sys::*;
-    // SAFETY: the decompressor is allocated and freed here and used by this thread only;
-    // the pointers and lengths passed come from live slices, and libdeflate writes at
-    // most `output.len()` bytes to `output` and only reads `input.len()` bytes.
-    unsafe {
-        let decompressor = libdeflate_alloc_decompressor();
-        if decompressor.is_null() {
-            return None;
-        }
-        let mut consumed = 0usize;
-        let mut written = 0usize;
-        let result = libdeflate_gzip_decompress_ex(
-            decompressor,
+    let mut consumed = 0usize;
+    let mut written = 0usize;
+    // SAFETY: the decompressor is live and used by this thread only (`&mut`); the
+    // pointers and lengths passed come from live slices, and libdeflate writes at most
+    // `output.len()` bytes to `output` and only reads `input.len()` bytes.
+    let result = unsafe {
+        libdeflate_gzip_decompress_ex(
+            decompressor.0.as_ptr(),
             input.as_ptr().cast(),
             input.len(),
             output.as_mut_ptr().cast(),
             output.len(),
             &mut consumed,
             &mut written,
-        );
-        libdeflate_free_decompressor(decompressor);
-        (result == libdeflate_result_LIBDEFLATE_SUCCESS).then_some((consumed, written))
-    }
+        )
+    };
+    (result == libdeflate_result_LIBDEFLATE_SUCCESS).then_some((consumed, written))
 }
 
 #[cfg(test)]
@@ -418,6 +461,47 @@ mod tests {
             all.extend(gz.finish().unwrap());
         }
         all
+    }
+
+    /// The content of each file as one thread reads them in turn, its buffers (and
+    /// decompressor) reused from file to file.
+    fn read_in_turn(files: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut buffers = ReadBuffers::default();
+        let mut out = Vec::new();
+        for (n, bytes) in files.iter().enumerate() {
+            let path = dir.path().join(format!("{n}.json.gz"));
+            std::fs::write(&path, bytes).unwrap();
+            out.push(match open_content(&path, &mut buffers).unwrap() {
+                InputContent::Whole(content) => content.to_vec(),
+                InputContent::Stream(mut stream) => {
+                    // What precedes damage (a bad trailer is an error at the end).
+                    let mut content = Vec::new();
+                    let _ = stream.read_to_end(&mut content);
+                    content
+                }
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn a_file_read_after_a_larger_one_is_exactly_its_own_content() {
+        let large = vec![b'x'; 100_000];
+        let small = b"{\"Records\":[]}".to_vec();
+        // A stream whose trailer states more bytes than it holds: not taken whole.
+        let mut lying = gzip(&[&small]);
+        let at = lying.len() - 4;
+        lying[at..].copy_from_slice(&(small.len() as u32 + 50).to_le_bytes());
+        let got = read_in_turn(&[gzip(&[&large]), gzip(&[&small]), gzip(&[&large]), lying]);
+        assert_eq!(got[0], large);
+        assert_eq!(got[1], small);
+        assert_eq!(got[2], large);
+        assert!(got[3].starts_with(&small) && got[3].len() <= small.len() + 50);
+        assert!(
+            !got[3].contains(&b'x'),
+            "nothing of the earlier file shows through"
+        );
     }
 
     fn read_all(bytes: &[u8]) -> (Vec<u8>, Option<String>) {
