@@ -11,7 +11,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::{parquet_files_under, path_str, read_table, run, run_ok};
+use common::{evidence_rules, parquet_files_under, path_str, read_table, run, run_ok};
 
 fn generate(out: &Path) -> serde_json::Value {
     run_ok(&[
@@ -53,17 +53,6 @@ fn correlate(input: &Path, out: &Path, truth: &serde_json::Value, verify: bool) 
         args.extend(["--verify", "--public-keys", &keys]);
     }
     run_ok(&args)
-}
-
-fn evidence_rules() -> BTreeSet<&'static str> {
-    [
-        "log_file_tampered",
-        "digest_signature_invalid",
-        "log_file_missing",
-        "digest_chain_broken",
-        "log_file_not_covered",
-    ]
-    .into()
 }
 
 #[test]
@@ -128,18 +117,7 @@ fn a_verified_run_records_the_truths_evidence_and_changes_nothing_else() {
     let by_key = statuses(&want);
 
     // The evidence rules' findings: exactly the truth's problems, keyed by file.
-    let findings = read_table(verified.path(), "findings");
-    let got: BTreeSet<(String, String)> = findings
-        .iter()
-        .filter(|f| evidence_rules().contains(f["rule"].as_str()))
-        .map(|f| {
-            let proof: serde_json::Value = serde_json::from_str(&f["evidence"]).unwrap();
-            (
-                f["rule"].clone(),
-                proof["file"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let got = common::evidence_findings(verified.path());
     let want = common::truth_problems(&truth["evidence"]);
     assert_eq!(got, want);
     let planted: BTreeSet<&str> = want.iter().map(|(rule, _)| rule.as_str()).collect();
@@ -266,25 +244,7 @@ fn a_trail_in_s3_is_read_and_verified_in_one_run() {
     let truth = generate(input.path());
     let evidence = &truth["evidence"];
     let bucket = evidence["bucket"].as_str().unwrap();
-    moto.python(&format!(
-        r#"
-import boto3, json, os
-s3 = boto3.client("s3")
-s3.create_bucket(Bucket="{bucket}")
-top = "{root}"
-for folder, _, files in os.walk(top):
-    for name in files:
-        if name.endswith(".metadata.json"):
-            continue
-        path = os.path.join(folder, name)
-        extra = {{}}
-        sidecar = path + ".metadata.json"
-        if os.path.exists(sidecar):
-            extra["Metadata"] = json.load(open(sidecar))["Metadata"]
-        s3.upload_file(path, "{bucket}", "trail/" + os.path.relpath(path, top), ExtraArgs=extra)
-"#,
-        root = input.path().join("cloudtrail").display()
-    ));
+    common::upload_trail(&moto, &input.path().join("cloudtrail"), bucket, "trail/");
     let out = tempfile::tempdir().unwrap();
     let keys = input.path().join(evidence["public_keys"].as_str().unwrap());
     let url = format!("s3://{bucket}/trail/");
@@ -331,18 +291,10 @@ for folder, _, files in os.walk(top):
         );
         assert!(!row["detail"].contains("/tmp"), "{row:?}");
     }
-    let findings: BTreeSet<(String, String)> = read_table(out.path(), "findings")
-        .iter()
-        .filter(|f| evidence_rules().contains(f["rule"].as_str()))
-        .map(|f| {
-            let proof: serde_json::Value = serde_json::from_str(&f["evidence"]).unwrap();
-            (
-                f["rule"].clone(),
-                proof["file"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(findings, common::truth_problems(evidence));
+    assert_eq!(
+        common::evidence_findings(out.path()),
+        common::truth_problems(evidence)
+    );
 
     let mut checked = 0;
     for row in read_table(out.path(), "sessions") {

@@ -346,25 +346,7 @@ fn an_s3_trail_verifies_with_its_objects_metadata() {
         return;
     };
     let upload = |bucket: &str| {
-        moto.python(&format!(
-            r#"
-import boto3, json, os
-s3 = boto3.client("s3")
-s3.create_bucket(Bucket="{bucket}")
-top = "{root}"
-for folder, _, files in os.walk(top):
-    for name in files:
-        if name.endswith(".metadata.json"):
-            continue
-        path = os.path.join(folder, name)
-        extra = {{}}
-        sidecar = path + ".metadata.json"
-        if os.path.exists(sidecar):
-            extra["Metadata"] = json.load(open(sidecar))["Metadata"]
-        s3.upload_file(path, "{bucket}", "trail/" + os.path.relpath(path, top), ExtraArgs=extra)
-"#,
-            root = data().join("signed-trail").display()
-        ))
+        common::upload_trail(&moto, &data().join("signed-trail"), bucket, "trail/");
     };
     upload("trail-bucket");
     let keys = data().join("signed-trail-keys.json").display().to_string();

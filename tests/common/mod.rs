@@ -135,3 +135,60 @@ pub fn truth_log_file_statuses(evidence: &serde_json::Value) -> BTreeMap<String,
         })
         .collect()
 }
+
+/// Uploads a trail's copy (`root`: the folder holding `AWSLogs/`) to moto's S3 as
+/// CloudTrail wrote it: each object at `prefix` + its path, each digest with its
+/// sidecar's metadata (the signature) as its object metadata. Creates the bucket.
+pub fn upload_trail(
+    moto: &sessiontrail_test_support::moto::Moto,
+    root: &Path,
+    bucket: &str,
+    prefix: &str,
+) {
+    moto.python(&format!(
+        r#"
+import boto3, json, os
+s3 = boto3.client("s3")
+s3.create_bucket(Bucket="{bucket}")
+top = "{root}"
+for folder, _, files in os.walk(top):
+    for name in files:
+        if name.endswith(".metadata.json"):
+            continue
+        path = os.path.join(folder, name)
+        extra = {{}}
+        sidecar = path + ".metadata.json"
+        if os.path.exists(sidecar):
+            extra["Metadata"] = json.load(open(sidecar))["Metadata"]
+        s3.upload_file(path, "{bucket}", "{prefix}" + os.path.relpath(path, top), ExtraArgs=extra)
+"#,
+        root = root.display()
+    ));
+}
+
+/// The ids of the evidence rules, as the issue names them.
+pub fn evidence_rules() -> BTreeSet<&'static str> {
+    [
+        "log_file_tampered",
+        "digest_signature_invalid",
+        "log_file_missing",
+        "digest_chain_broken",
+        "log_file_not_covered",
+    ]
+    .into()
+}
+
+/// The findings of the evidence rules in a dataset: (rule, the S3 key of the file).
+pub fn evidence_findings(out: &Path) -> BTreeSet<(String, String)> {
+    read_table(out, "findings")
+        .iter()
+        .filter(|f| evidence_rules().contains(f["rule"].as_str()))
+        .map(|f| {
+            let proof: serde_json::Value = serde_json::from_str(&f["evidence"]).unwrap();
+            (
+                f["rule"].clone(),
+                proof["file"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}

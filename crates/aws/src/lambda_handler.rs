@@ -57,7 +57,7 @@ use crate::alerts::{
     FindingPublisher, Outcome, PublishReport, apply_outbox_update, cut, emf_counts, emf_lines,
     pending_alerts, undeliverable_alerts, update_outbox,
 };
-use crate::digest_arrival::{ArrivalError, check_arrived_digest};
+use crate::digest_arrival::{ArrivalError, CheckedArrival, check_arrived_digest};
 use crate::lambda_config::{Accounts, ConfigError, LambdaConfig};
 use crate::location::{DatasetStorage, read_s3_objects};
 use crate::mirror::mirror_dataset;
@@ -444,6 +444,8 @@ impl Handler {
             id: id.clone(),
             source,
         };
+        // What a digest's check found, when the object is a digest.
+        let mut digest_checked = None;
         let inputs = match trigger {
             Trigger::CloudTrailApiCall { event, .. } => {
                 // Canonical bytes: what the reader sees (and a reject's offset) must not
@@ -484,34 +486,44 @@ impl Handler {
                     key: key.clone(),
                 };
                 // classify() refused objects under no configured location.
-                let kind = if self
+                let broker_log = self
                     .config
                     .broker_logs
                     .iter()
-                    .any(|b| b.contains(bucket, key))
-                {
-                    InputKind::BrokerLog
-                } else {
-                    if is_digest_or_insight(std::path::Path::new(key)) {
-                        if !is_digest_key(key) {
-                            return Ok(json!({"ignored": "a CloudTrail insight file"}));
-                        }
-                        let Some(keys) = &self.config.public_keys else {
-                            return Ok(json!({
-                                "ignored": "a CloudTrail digest file (SESSIONTRAIL_PUBLIC_KEYS is unset: digests are not checked)"
-                            }));
-                        };
-                        return self.check_digest(&id, &url, keys, now).await;
+                    .any(|b| b.contains(bucket, key));
+                if !broker_log && is_digest_or_insight(std::path::Path::new(key)) {
+                    if !is_digest_key(key) {
+                        return Ok(json!({"ignored": "a CloudTrail insight file"}));
                     }
-                    InputKind::Cloudtrail
-                };
-                read_s3_objects(&self.s3, kind, vec![url])
-                    .await
-                    .map_err(storage_err)?
+                    let Some(keys) = &self.config.public_keys else {
+                        return Ok(json!({
+                            "ignored": "a CloudTrail digest file (SESSIONTRAIL_PUBLIC_KEYS is unset: digests are not checked)"
+                        }));
+                    };
+                    let checked = self.check_digest(&id, &url, keys).await?;
+                    digest_checked = Some(json!({
+                        "log_files": checked.log_files,
+                        "problems": checked.problems,
+                    }));
+                    Inputs {
+                        evidence: Some(checked.evidence),
+                        ..Default::default()
+                    }
+                } else {
+                    let kind = if broker_log {
+                        InputKind::BrokerLog
+                    } else {
+                        InputKind::Cloudtrail
+                    };
+                    read_s3_objects(&self.s3, kind, vec![url])
+                        .await
+                        .map_err(storage_err)?
+                }
             }
             Trigger::Scheduled { .. } => Inputs::default(),
         };
-        let nothing_to_add = inputs.cloudtrail.events.is_empty()
+        let nothing_to_add = inputs.evidence.is_none()
+            && inputs.cloudtrail.events.is_empty()
             && inputs.broker.records.is_empty()
             && inputs.cloudtrail.rejects.is_empty()
             && inputs.broker.rejects.is_empty();
@@ -532,6 +544,9 @@ impl Handler {
                     })?;
             self.emit_metrics(&summary.new_findings, now);
             outcome = summary_json(&summary);
+        }
+        if let Some(checked) = digest_checked {
+            outcome["digest_checked"] = checked;
         }
         if let Some(publisher) = &self.publisher {
             let alerts = self
@@ -573,15 +588,14 @@ impl Handler {
         Ok(outcome)
     }
 
-    /// A digest file arrived: checked ([`check_arrived_digest`]) and what it found
-    /// recorded like `correlate --verify` records it.
+    /// A digest file arrived: checked ([`check_arrived_digest`]), for what it found to
+    /// be recorded as `correlate --verify` records it.
     async fn check_digest(
         &self,
         id: &str,
         digest: &S3Url,
         keys: &str,
-        now: EpochMillis,
-    ) -> Result<Value, InvocationError> {
+    ) -> Result<CheckedArrival, InvocationError> {
         let storage_err = |source| InvocationError::Storage {
             id: id.to_string(),
             source,
@@ -607,7 +621,7 @@ impl Handler {
                 check_arrived_digest(&self.s3, digest, keys).await
             }
         };
-        let checked = checked.map_err(|err| match err {
+        checked.map_err(|err| match err {
             ArrivalError::Storage(source) => InvocationError::Storage {
                 id: id.to_string(),
                 source,
@@ -616,26 +630,7 @@ impl Handler {
                 id: id.to_string(),
                 reason,
             },
-        })?;
-        let inputs = Inputs {
-            evidence: Some(checked.evidence),
-            ..Default::default()
-        };
-        let policy = self.policy().await?;
-        let summary =
-            self.run(policy, inputs, now)
-                .await
-                .map_err(|source| InvocationError::Run {
-                    id: id.to_string(),
-                    source,
-                })?;
-        self.emit_metrics(&summary.new_findings, now);
-        let mut outcome = summary_json(&summary);
-        outcome["digest_checked"] = json!({
-            "log_files": checked.log_files,
-            "problems": checked.problems,
-        });
-        Ok(outcome)
+        })
     }
 
     /// A saved `aws cloudtrail list-public-keys` output: an `s3://` URL or a path in the
