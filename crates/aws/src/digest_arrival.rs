@@ -18,7 +18,6 @@ use std::path::Path;
 use chrono::TimeDelta;
 use sessiontrail_correlate::EvidenceInput;
 use sessiontrail_correlate::storage::StorageError;
-use sessiontrail_evidence::digest_key::awslogs_tail;
 use sessiontrail_evidence::{
     PublicKeySource, VerifyOptions, evidence_input, parse_digest, verify_folder,
 };
@@ -109,18 +108,13 @@ where
         ..Default::default()
     };
     let names = CopyNames::new(&into, &bucket);
-    let arrived = awslogs_tail(&digest.key).unwrap_or(&digest.key).to_string();
     let checked = tokio::task::spawn_blocking(move || {
         let mut keys = keys;
         let verification = verify_folder(&into, &options, &mut keys)
             .map_err(|e| ArrivalError::Verify(names.show(&e.to_string())))?;
-        let mut evidence = evidence_input(&verification, &|text| names.show(text));
-        // Only the new digest's chain was checked here (the previous one's own link
-        // was checked when it arrived, and its predecessor is not at hand): what was
-        // found about the previous digest earlier stays.
-        evidence
-            .digests_checked
-            .retain(|key| *key == arrived || arrived.ends_with(&format!("/{key}")));
+        // The previous digest's own link is not judged here (its predecessor is not at
+        // hand): what was found about it when it arrived stays (`chains_not_judged`).
+        let evidence = evidence_input(&verification, &|text| names.show(text));
         drop(copy);
         Ok::<_, ArrivalError>(CheckedArrival {
             evidence,

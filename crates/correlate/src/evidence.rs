@@ -162,6 +162,10 @@ pub struct EvidenceInput {
     /// Keys of every digest checked: their earlier problems are replaced by
     /// `digest_problems`.
     pub digests_checked: Vec<String>,
+    /// Of those, the digests whose link to the previous digest could not be judged (the
+    /// previous one was not at hand, and nothing showed it was due): an earlier
+    /// `digest_chain_broken` on them stays.
+    pub chains_not_judged: Vec<String>,
     pub digest_problems: Vec<DigestProblem>,
 }
 
@@ -192,8 +196,13 @@ impl EvidenceState {
                 self.log_files.insert(found.key.clone(), found);
             }
         }
+        let not_judged: std::collections::BTreeSet<&String> =
+            input.chains_not_judged.iter().collect();
+        let chain = Rule::DigestChainBroken.as_str();
         for key in &input.digests_checked {
-            self.digest_problems.retain(|(digest, _), _| digest != key);
+            let keep_chain = not_judged.contains(key);
+            self.digest_problems
+                .retain(|(digest, rule), _| digest != key || (keep_chain && rule == chain));
         }
         // One finding per rule and digest: a digest with two broken links says both.
         let mut this_run = std::collections::BTreeSet::new();
@@ -400,6 +409,7 @@ mod tests {
             &EvidenceInput {
                 log_files: vec![record("AWSLogs/a", LogFileStatus::NotCovered)],
                 digests_checked: vec!["AWSLogs/d".into()],
+                chains_not_judged: vec![],
                 digest_problems: vec![problem],
             },
             1,
@@ -442,11 +452,60 @@ mod tests {
             &EvidenceInput {
                 log_files: vec![record("AWSLogs/a", LogFileStatus::Verified)],
                 digests_checked: vec!["AWSLogs/d".into()],
+                chains_not_judged: vec![],
                 digest_problems: vec![],
             },
             2,
         );
         assert!(state.findings().is_empty());
+    }
+
+    #[test]
+    fn a_chain_break_stays_when_a_later_check_could_not_judge_the_link() {
+        let mut state = EvidenceState::default();
+        let problem = |rule: Rule| DigestProblem {
+            rule,
+            key: "AWSLogs/d".into(),
+            file: "copy/AWSLogs/d".into(),
+            detail: "what is wrong".into(),
+            time: 5,
+            account_id: None,
+            region: None,
+        };
+        let checked = |problems: Vec<DigestProblem>, not_judged: bool| EvidenceInput {
+            digests_checked: vec!["AWSLogs/d".into()],
+            chains_not_judged: if not_judged {
+                vec!["AWSLogs/d".into()]
+            } else {
+                vec![]
+            },
+            digest_problems: problems,
+            ..Default::default()
+        };
+        let rules = |state: &EvidenceState| -> Vec<&'static str> {
+            state.findings().iter().map(|f| f.rule.as_str()).collect()
+        };
+        state.record(
+            &checked(
+                vec![
+                    problem(Rule::DigestChainBroken),
+                    problem(Rule::DigestSignatureInvalid),
+                ],
+                false,
+            ),
+            1,
+        );
+        assert_eq!(
+            rules(&state),
+            ["digest_chain_broken", "digest_signature_invalid"]
+        );
+        // Checked again without its predecessor at hand: the break stays, the rest is
+        // what this check found (nothing).
+        state.record(&checked(vec![], true), 2);
+        assert_eq!(rules(&state), ["digest_chain_broken"]);
+        // Checked with its link judged, and whole: withdrawn.
+        state.record(&checked(vec![], false), 3);
+        assert!(rules(&state).is_empty());
     }
 
     #[test]

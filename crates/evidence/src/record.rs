@@ -89,6 +89,12 @@ pub fn evidence_input(
     EvidenceInput {
         log_files,
         digests_checked: verification.digests.iter().map(|d| d.key.clone()).collect(),
+        chains_not_judged: verification
+            .digests
+            .iter()
+            .filter(|d| !d.chain_judged)
+            .map(|d| d.key.clone())
+            .collect(),
         digest_problems,
     }
 }

@@ -88,6 +88,10 @@ pub struct DigestEvidence {
     pub signature_verified: bool,
     /// Its link to the previous digest holds (no chain problem on it).
     pub chain_verified: bool,
+    /// Its link to the previous digest was judged: false when the previous digest it
+    /// names is not at hand and nothing showed it was due (the first digest of a copy
+    /// that starts later), so `chain_verified` says nothing about it.
+    pub chain_judged: bool,
 }
 
 /// The outcome of a verification.
@@ -576,8 +580,16 @@ pub fn check_digests_listed(
         }
     }
 
-    // The chains.
+    // The chains. A link to a previous digest not at hand is judged only by a break.
     let mut chain_verified = vec![true; loaded.len()];
+    let link_at_hand: Vec<bool> = chain_digests
+        .iter()
+        .map(|d| {
+            d.previous
+                .as_ref()
+                .is_none_or(|link| matches!(link.resolved, Resolved::Digest(_)))
+        })
+        .collect();
     for broken in chain_breaks(&chain_digests, &members, options.from) {
         chain_verified[broken.digest] = false;
         problems.push(
@@ -719,6 +731,7 @@ pub fn check_digests_listed(
             backfill: loaded[i].key.backfill,
             signature_verified: signature_verified[i],
             chain_verified: chain_verified[i],
+            chain_judged: link_at_hand[i] || !chain_verified[i],
         })
         .collect();
     Ok(CheckedDigests {

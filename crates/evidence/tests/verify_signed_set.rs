@@ -644,3 +644,44 @@ fn a_listed_file_named_long_before_the_window_is_still_hashed_and_compared() {
     let v = verify_folder(dir.path(), &options, &mut keys.clone()).unwrap();
     assert_eq!(problems(&v), [("log_file_tampered", name(&old.1))]);
 }
+
+#[test]
+fn a_copy_starting_later_leaves_its_first_digest_s_link_unjudged() {
+    let (dir, trail, keys) = three_hours(false);
+    // The first hour's digest and files are not in this copy.
+    let first = &trail.digests[0];
+    std::fs::remove_file(&first.path).unwrap();
+    std::fs::remove_file(format!("{}.metadata.json", first.path.display())).ok();
+    for log in &first.logs {
+        std::fs::remove_file(log).unwrap();
+    }
+    let v = verify(dir.path(), &keys);
+    assert!(
+        v.passed(),
+        "nothing shows the first digest was due: {:#?}",
+        v.problems
+    );
+    let judged: Vec<(String, bool)> = v
+        .digests
+        .iter()
+        .map(|d| (name(Path::new(&d.file)), d.chain_judged))
+        .collect();
+    assert_eq!(
+        judged,
+        [
+            (name(&trail.digests[1].path), false),
+            (name(&trail.digests[2].path), true)
+        ]
+    );
+    // With a window reaching back past it, the missing predecessor is a break: judged.
+    let options = VerifyOptions {
+        from: Some(chrono::DateTime::from_timestamp(DAY_START + 1800, 0).unwrap()),
+        ..Default::default()
+    };
+    let v = verify_folder(dir.path(), &options, &mut keys.clone()).unwrap();
+    assert_eq!(
+        problems(&v),
+        [("digest_chain_broken", name(&trail.digests[1].path))]
+    );
+    assert!(v.digests.iter().all(|d| d.chain_judged));
+}
