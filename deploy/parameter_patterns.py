@@ -30,6 +30,10 @@ CASES = {
         ["s3://b/", "s3://bkt/*", "s3://bkt/a/*.toml", "s3://bkt/a?", "s3://bkt/a//b", "s3://bkt/${x}",
          "s3://bkt/a/", "s3://bkt/a,b"],
     ),
+    "DigestPublicKeys": (
+        ["", "live", "s3://config-bucket/sessiontrail/public-keys.json"],
+        ["Live", "s3://bkt/*", "s3://bkt/a?", "s3://bkt/${x}", "s3://bkt/a/", "s3://bkt/a,b", "live,s3://b/k"],
+    ),
     "OutputPrefix": (["sessiontrail", "audit/sessiontrail"], ["", "/x", "x/", "x*", "a//b", "${x}"]),
     "AccountIds": (["", "123456789012", "123456789012,210987654321"],
                    ["*", "12345678901", "123456789012, 210987654321", "123456789012,", "any"]),
