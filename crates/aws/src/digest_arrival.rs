@@ -12,16 +12,12 @@
 //! Log files no digest lists (`log_file_not_covered`) are not seen here: that takes the
 //! whole folder (`sessiontrail verify`, `correlate --verify`).
 
-use std::io::Read;
-use std::path::Path;
-
 use chrono::TimeDelta;
 use sessiontrail_correlate::EvidenceInput;
 use sessiontrail_correlate::storage::StorageError;
 use sessiontrail_evidence::{
-    PublicKeySource, VerifyOptions, evidence_input, parse_digest, verify_folder,
+    PublicKeySource, VerifyOptions, evidence_input, read_digest_file, verify_folder,
 };
-use sessiontrail_ingest::input_files::open_input;
 
 use crate::s3::S3;
 use crate::s3_url::S3Url;
@@ -70,9 +66,7 @@ where
     };
     // What it names: read here only to know what to fetch (the verification reads it
     // again, strictly, and says what is wrong with it).
-    let named = read_gzip(&local)
-        .ok()
-        .and_then(|content| parse_digest(&content, &digest.to_string()).ok());
+    let named = read_digest_file(&local, &digest.to_string()).ok();
     let mut start = None;
     let mut previous_fetched = true;
     if let Some(named) = &named {
@@ -87,9 +81,8 @@ where
             let previous_local =
                 copied_path(&into, &previous.s3_object).filter(|path| path.exists());
             previous_fetched = previous_local.is_some();
-            if let Some(previous_named) = previous_local
-                .and_then(|path| read_gzip(&path).ok())
-                .and_then(|content| parse_digest(&content, &previous.s3_object).ok())
+            if let Some(previous_named) =
+                previous_local.and_then(|path| read_digest_file(&path, &previous.s3_object).ok())
             {
                 keys.extend(previous_named.log_files.into_iter().map(|f| f.s3_object));
             }
@@ -125,11 +118,4 @@ where
     .await
     .expect("the verification does not panic")?;
     Ok(checked)
-}
-
-/// A file's content, gunzipped as the ingest reads it.
-fn read_gzip(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut content = Vec::new();
-    open_input(path)?.read_to_end(&mut content)?;
-    Ok(content)
 }

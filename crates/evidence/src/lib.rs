@@ -48,5 +48,5 @@ pub use rule::{LogFileStatus, evidence_rules};
 pub use sessiontrail_correlate::{Rule, Severity};
 pub use verify::{
     CheckedDigests, DigestEvidence, LogFileEvidence, Problem, Verification, VerifyError,
-    VerifyOptions, check_digests, check_digests_listed, verify_folder,
+    VerifyOptions, check_digests, check_digests_listed, read_digest_file, verify_folder,
 };

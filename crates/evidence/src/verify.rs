@@ -816,16 +816,7 @@ fn load_digest(
     file: &LocalFile,
     buffers: &mut ReadBuffers,
 ) -> Result<(DigestKey, Digest, Sha256Hash), String> {
-    let bytes = std::fs::read(&file.path).map_err(|e| format!("{}: {e}", file.display))?;
-    let content = match content_from_bytes(bytes, buffers) {
-        InputContent::Whole(content) => content.to_vec(),
-        InputContent::Stream(mut stream) => {
-            let mut content = Vec::new();
-            std::io::Read::read_to_end(&mut stream, &mut content)
-                .map_err(|e| format!("{}: cannot be inflated ({e})", file.display))?;
-            content
-        }
-    };
+    let content = digest_content(&file.path, &file.display, buffers)?;
     let mut hasher = LogHasher::new();
     hasher.update(&content);
     let (content_hash, _) = hasher.finish();
@@ -836,6 +827,27 @@ fn load_digest(
     }
     .map_err(|e| format!("{}: {e}", file.display))?;
     Ok((key, digest, content_hash))
+}
+
+/// A digest file's uncompressed content (`shown` names it in errors).
+fn digest_content(path: &Path, shown: &str, buffers: &mut ReadBuffers) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{shown}: {e}"))?;
+    Ok(match content_from_bytes(bytes, buffers) {
+        InputContent::Whole(content) => content.to_vec(),
+        InputContent::Stream(mut stream) => {
+            let mut content = Vec::new();
+            std::io::Read::read_to_end(&mut stream, &mut content)
+                .map_err(|e| format!("{shown}: cannot be inflated ({e})"))?;
+            content
+        }
+    })
+}
+
+/// The digest in a file, read as the verification reads it (`shown` names it in
+/// errors): for a caller that needs what a digest lists before verifying it.
+pub fn read_digest_file(path: &Path, shown: &str) -> Result<Digest, String> {
+    let content = digest_content(path, shown, &mut ReadBuffers::default())?;
+    parse_digest(&content, shown).map_err(|e| e.to_string())
 }
 
 /// Why a digest is not where it says it is (CloudTrail's step "verify that the digest
